@@ -1,0 +1,130 @@
+"""The ``clika`` command.
+
+  clika score [--data-dir DIR] --out OUT [options]   score stored/live result files -> items.csv, summary.csv
+  clika data check [--data-dir DIR]                    validate a CLiKA tree and list what is in it
+  clika data fetch [--dest DIR] [--only SRC,...]       download the public sources (needs internet)
+  clika paths                                          show the resolved settings
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import ClikaError
+
+
+def _csv(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _score(args) -> int:
+    from . import performance
+    from .settings import clika_dir
+
+    root = clika_dir(args.data_dir)
+    paths = performance.run(root, args.out, judge=args.judge, ra_variant=args.ra_variant,
+                            co_variant=args.co_variant, n_boot=args.n_boot, seed=args.seed,
+                            systems=args.systems, tasks=args.tasks, langs=args.langs,
+                            parameters={"command": "clika score", "data_dir": str(root)})
+    tables = performance.load(args.out)
+    systems = tables["systems"]
+    print(f"scored {systems['system'].nunique()} systems, {len(tables['summary'])} (system, task, lang) rows "
+          f"from {root}")
+    incomplete = systems[~systems["complete"]]
+    for row in incomplete.itertuples():
+        print(f"  incomplete: {row.system} has no result in {row.n_missing} folder(s): {row.missing}")
+    unparsed = systems[systems["n_unparsed"] > 0]
+    if len(unparsed):
+        print(f"  {len(unparsed)} systems gave answers whose first character is not an option letter "
+              f"({int(unparsed['n_unparsed'].sum())} answers; judged wrong, as in the official script)")
+    for name, path in paths.items():
+        print(f"  wrote {path}")
+    return 0
+
+
+def _check(args) -> int:
+    from .data import check_aligned, discover, load_result_file
+    from .settings import clika_dir
+
+    root = clika_dir(args.data_dir)
+    inv = discover(root)
+    by_task: dict[str, list] = {}
+    for f in inv.files:
+        by_task.setdefault(f.task, []).append(load_result_file(f))
+    for task, tables in by_task.items():
+        ref = next(t for t in tables if t.file.lang == "en") if any(t.file.lang == "en" for t in tables) else tables[0]
+        for t in tables:
+            check_aligned(ref, t)
+        print(f"{task}: {len(tables)} result files, {len(ref.ids)} items, aligned across languages")
+    print(f"{len(inv.systems)} systems; {len(inv.alternatives)} alternative result files not scored "
+          f"({', '.join(sorted({f.path.name for f in inv.alternatives}))})")
+    for system, missing in inv.incomplete_systems().items():
+        print(f"  incomplete: {system} missing {len(missing)} folder(s)")
+    return 0
+
+
+def _fetch(args) -> int:
+    from .fetch import SOURCES, fetch
+    from .settings import data_home
+
+    dest = args.dest or data_home(must_exist=False)
+    for name, path in fetch(Path(dest), sources=args.only or SOURCES, force=args.force).items():
+        print(f"{name}: {path}")
+    print(f"set CLIKA_DATA_HOME={dest} if it is not the default")
+    return 0
+
+
+def _paths(args) -> int:
+    from .settings import DATA_HOME_ENV, cache_dir, data_home, project_root, workdir
+
+    print(f"project root : {project_root()}")
+    home = data_home(must_exist=False)
+    print(f"data home    : {home} ({'exists' if home.is_dir() else 'MISSING'}; ${DATA_HOME_ENV})")
+    print(f"workdir      : {workdir()} ($CLIKA_WORKDIR)")
+    print(f"cache        : {cache_dir()} ($CLIKA_CACHE_DIR)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="clika", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="command", required=True)
+    sc = sub.add_parser("score", help="score result files into items.csv and summary.csv")
+    sc.add_argument("--data-dir", help="CLiKA folder (default: $CLIKA_DATA_HOME/clika)")
+    sc.add_argument("--out", required=True, type=Path, help="output folder")
+    sc.add_argument("--judge", default="official", choices=["official", "lenient"])
+    sc.add_argument("--ra-variant", default="ratio", choices=["ratio", "chance_corrected"])
+    sc.add_argument("--co-variant", default="jaccard", choices=["jaccard", "en_recall"])
+    sc.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates (default 1000)")
+    sc.add_argument("--seed", type=int, default=0)
+    sc.add_argument("--tasks", type=_csv, help="comma-separated subset of x_csqa,x_copa,x_geo,x_name")
+    sc.add_argument("--langs", type=_csv, help="comma-separated ISO 639-1 codes (en is always included)")
+    sc.add_argument("--systems", type=_csv, help="comma-separated system names")
+    sc.set_defaults(func=_score)
+    data = sub.add_parser("data", help="check or fetch data").add_subparsers(dest="data_command", required=True)
+    ck = data.add_parser("check", help="validate a CLiKA tree")
+    ck.add_argument("--data-dir")
+    ck.set_defaults(func=_check)
+    fe = data.add_parser("fetch", help="download the public sources (needs internet)")
+    fe.add_argument("--dest", type=Path, help="data home to fill (default: $CLIKA_DATA_HOME or <repo>/data)")
+    fe.add_argument("--only", type=_csv, help="comma-separated subset of clika,xquad,tatoeba")
+    fe.add_argument("--force", action="store_true", help="download again even if present")
+    fe.set_defaults(func=_fetch)
+    pa = sub.add_parser("paths", help="show resolved settings")
+    pa.set_defaults(func=_paths)
+    return ap
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ClikaError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""Judging a generated answer against the gold option letter.
+
+``official`` (the default, and the only judge behind every reported number unless a parameter
+says otherwise): exactly the authors' ``res_statistic.py`` — the prediction is the first character
+of ``res.strip()``; correct iff it equals the gold letter. An empty answer is wrong.
+
+``lenient`` (an option for analysis, never the default): NFKC-normalise (full-width ``Ａ`` -> ``A``),
+map Cyrillic/Greek look-alike capitals (``А В С Е`` / ``Α Β Ε``) to Latin, skip leading
+whitespace, quotes, brackets and markdown asterisks and an "Answer:"-style prefix in the CLiKA
+languages, then take an option letter that stands alone (followed by ``.``, ``)``, ``:``, ``,``,
+``、``, whitespace-then-end, or the end of the text). ``"A tree..."`` is not read as ``A``.
+It shows how much of a model's score is formatting; it is not the paper's protocol.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from .errors import ConfigError
+
+JUDGES = ("official", "lenient")
+
+_HOMOGLYPHS = str.maketrans({
+    "\u0410": "A", "\u0412": "B", "\u0421": "C", "\u0415": "E",   # Cyrillic А В С Е
+    "\u0391": "A", "\u0392": "B", "\u0395": "E",                   # Greek Α Β Ε
+})
+_PREFIX = re.compile(
+    r"^(?:answer|the answer is|réponse|antwort|risposta|odpowiedź|ответ|答案|答え|回答|解答|الإجابة|תשובה)"
+    r"\s*(?:is)?\s*[:：]?\s*", re.IGNORECASE)
+_LEAD = " \t\r\n\"'“”‘’«»*_`([（【「"
+_LETTER = re.compile(r"^([A-E])(?=$|[.)）:：,，、．]|\s*$)")
+
+
+def official_prediction(res: str) -> str:
+    """First character of ``res.strip()`` ("" for an empty answer)."""
+    s = res.strip()
+    return s[0] if s else ""
+
+
+def lenient_prediction(res: str) -> str:
+    """The option letter the answer states under the lenient rules ("" if none)."""
+    s = unicodedata.normalize("NFKC", res).translate(_HOMOGLYPHS).lstrip(_LEAD)
+    s = _PREFIX.sub("", s).lstrip(_LEAD)
+    m = _LETTER.match(s)
+    return m.group(1) if m else ""
+
+
+def predict(res: str, judge: str = "official") -> str:
+    if judge == "official":
+        return official_prediction(res)
+    if judge == "lenient":
+        return lenient_prediction(res)
+    raise ConfigError(f"unknown judge {judge!r}; expected one of {JUDGES}")
+
+
+def is_correct(res: str, label: str, judge: str = "official") -> bool:
+    return predict(res, judge) == label

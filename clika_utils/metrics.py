@@ -1,0 +1,127 @@
+"""The CLiKA metrics, on correctness vectors aligned by item id.
+
+The paper does not print its formulas; these are the project's documented defaults, with the
+alternatives selectable by argument:
+
+* accuracy_l = correct items / items (official judge).
+* RA_l (Relative Accuracy), default ``ratio``: accuracy_l / accuracy_en, same system and task.
+  Alternative ``chance_corrected``: (accuracy_l - c) / (accuracy_en - c), c = 1 / #options.
+* en-CO_l (English-anchored Consistency), default ``jaccard``: |C_en ∩ C_l| / |C_en ∪ C_l|, C the
+  set of correctly answered item ids. Alternative ``en_recall``: |C_en ∩ C_l| / |C_en|.
+  Both are 1.0 for English (when English has a correct item).
+* The official normalised score (``normalize_res.py``): max(0, (acc - c) / (ref - c)), ref =
+  ChatGPT's English accuracy (x_csqa .746, x_copa .964, x_geo .970, x_name .922).
+
+An undefined value (a zero denominator) is NaN, never a made-up number.
+
+Confidence intervals: percentile bootstrap over items. Each task draws one B x n matrix of
+multinomial resampling counts (seeded by ``seed`` and the task name); every system and language
+of that task is resampled with the same draws, so en and l stay paired and systems stay comparable.
+"""
+
+from __future__ import annotations
+
+import warnings
+import zlib
+
+import numpy as np
+
+from .errors import ConfigError
+
+RA_VARIANTS = ("ratio", "chance_corrected")
+CO_VARIANTS = ("jaccard", "en_recall")
+
+
+def _check(variant: str, allowed: tuple[str, ...], what: str) -> None:
+    if variant not in allowed:
+        raise ConfigError(f"unknown {what} variant {variant!r}; expected one of {allowed}")
+
+
+def accuracy(correct) -> float:
+    c = np.asarray(correct, dtype=float)
+    if c.size == 0:
+        raise ValueError("accuracy of zero items is undefined")
+    return float(c.mean())
+
+
+def _div(num, den):
+    num, den = np.asarray(num, dtype=float), np.asarray(den, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = num / den
+    return np.where(den == 0, np.nan, out)
+
+
+def relative_accuracy(acc_l, acc_en, variant: str = "ratio", chance: float | None = None):
+    """RA from accuracies (scalars or arrays). ``chance`` is needed for ``chance_corrected``."""
+    _check(variant, RA_VARIANTS, "RA")
+    if variant == "ratio":
+        return _div(acc_l, acc_en)
+    if chance is None:
+        raise ConfigError("chance-corrected RA needs the chance accuracy of the task")
+    num, den = np.asarray(acc_l, float) - chance, np.asarray(acc_en, float) - chance
+    return _div(num, np.where(den <= 0, 0.0, den))  # at or below chance in English: undefined
+
+
+def en_co(correct_en, correct_l, variant: str = "jaccard"):
+    """en-CO from two boolean correctness vectors aligned by item (last axis)."""
+    _check(variant, CO_VARIANTS, "en-CO")
+    e, l_ = np.asarray(correct_en, bool), np.asarray(correct_l, bool)
+    inter = (e & l_).sum(-1)
+    den = (e | l_).sum(-1) if variant == "jaccard" else e.sum(-1)
+    return _div(inter, den)
+
+
+def normalised_score(acc, task_chance: float, ref: float):
+    """The official script's normalisation: max(0, (acc - c) / (ref - c)) (fractions, not percent)."""
+    return np.maximum(0.0, (np.asarray(acc, float) - task_chance) / (ref - task_chance))
+
+
+def bootstrap_weights(n: int, n_boot: int, seed: int, stream: str) -> np.ndarray:
+    """B x n matrix of resampling counts (each row sums to n), deterministic in (seed, stream)."""
+    if n <= 0 or n_boot <= 0:
+        raise ValueError("bootstrap needs n > 0 items and n_boot > 0 replicates")
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), zlib.crc32(stream.encode())]))
+    return rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(float)
+
+
+def percentile_ci(samples: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile interval along the last axis, ignoring NaN replicates (all NaN -> NaN)."""
+    alpha = (1.0 - level) / 2.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # "All-NaN slice": the result is NaN, as documented
+        lo = np.nanquantile(samples, alpha, axis=-1)
+        hi = np.nanquantile(samples, 1.0 - alpha, axis=-1)
+    return lo, hi
+
+
+def lang_metrics(correct: np.ndarray, en_row: int | None, weights: np.ndarray, *, chance: float,
+                 ra_variant: str = "ratio", co_variant: str = "jaccard", level: float = 0.95) -> dict:
+    """Point estimates and bootstrap CIs for one system and task.
+
+    ``correct``: L x n 0/1 matrix (languages x items, aligned). ``en_row``: the English row, or None
+    when the system has no English result (RA and en-CO are then NaN). ``weights``: from
+    :func:`bootstrap_weights`. Returns arrays of length L.
+    """
+    _check(ra_variant, RA_VARIANTS, "RA")
+    _check(co_variant, CO_VARIANTS, "en-CO")
+    c = np.asarray(correct, dtype=float)
+    n = c.shape[1]
+    acc = c.mean(axis=1)
+    acc_b = (c @ weights.T) / n                       # L x B, exact integer sums / n
+    out = {"accuracy": acc}
+    out["accuracy_lo"], out["accuracy_hi"] = percentile_ci(acc_b, level)
+    if en_row is None:
+        nan = np.full(len(acc), np.nan)
+        for k in ("ra", "ra_lo", "ra_hi", "en_co", "en_co_lo", "en_co_hi"):
+            out[k] = nan.copy()
+        return out
+    out["ra"] = relative_accuracy(acc, acc[en_row], ra_variant, chance)
+    ra_b = relative_accuracy(acc_b, acc_b[en_row][None, :], ra_variant, chance)
+    out["ra_lo"], out["ra_hi"] = percentile_ci(ra_b, level)
+    e = c[en_row][None, :]
+    inter = c * e
+    den = np.maximum(c, e) if co_variant == "jaccard" else np.broadcast_to(e, c.shape)
+    out["en_co"] = _div(inter.sum(1), den.sum(1))
+    co_b = _div(inter @ weights.T, den @ weights.T)
+    out["en_co_lo"], out["en_co_hi"] = percentile_ci(co_b, level)
+    return out

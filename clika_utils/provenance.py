@@ -1,0 +1,88 @@
+"""Provenance sidecars: ``<output>.provenance.json`` beside every results file and figure.
+
+A sidecar holds the git commit and dirty flag, the parameters, the seed, the versions of the
+packages that shape the numbers, the sha256 of every input file and of the output itself. It holds
+no timestamp, so an identical rerun writes identical bytes.
+"""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Iterable
+
+from . import __version__
+from .io import sha256_file, write_json_atomic
+from .settings import project_root
+
+PACKAGES = ("numpy", "pandas", "scipy", "matplotlib", "seaborn", "pillow", "torch", "transformers", "peft",
+            "accelerate", "sacrebleu", "papermill")
+
+
+def git_state(root: Path | None = None) -> dict:
+    """{"commit": sha or None, "dirty": bool or None} of the repository holding the code."""
+    root = root or project_root()
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                                timeout=10, check=True).stdout.strip()
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                                capture_output=True, text=True, timeout=10, check=True).stdout
+        return {"commit": commit, "dirty": bool(status.strip())}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+
+
+def package_versions(names: Iterable[str] = PACKAGES) -> dict:
+    out = {"python": platform.python_version(), "clika_utils": __version__}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def sidecar_path(output: str | Path) -> Path:
+    output = Path(output)
+    return output.with_name(output.name + ".provenance.json")
+
+
+def input_hashes(inputs: Iterable[str | Path], root: str | Path | None = None) -> dict:
+    """{path (relative to ``root`` when under it): sha256}."""
+    out = {}
+    for p in inputs:
+        p = Path(p)
+        key = str(p)
+        if root is not None:
+            try:
+                key = str(p.resolve().relative_to(Path(root).resolve()))
+            except ValueError:
+                pass
+        out[key] = sha256_file(p)
+    return dict(sorted(out.items()))
+
+
+def write_sidecar(output: str | Path, *, kind: str, parameters: dict, seed: int | None,
+                  inputs: dict, extra: dict | None = None) -> Path:
+    """Write the sidecar of ``output`` (which must already be written). ``inputs``: from
+    :func:`input_hashes`. Returns the sidecar path."""
+    output = Path(output)
+    record = {
+        "output": {"file": output.name, "sha256": sha256_file(output)},
+        "kind": kind,
+        "git": git_state(),
+        "parameters": parameters,
+        "seed": seed,
+        "packages": package_versions(),
+        "inputs": inputs,
+    }
+    if extra:
+        record.update(extra)
+    return write_json_atomic(sidecar_path(output), record)
+
+
+def read_sidecar(output: str | Path) -> dict:
+    import json
+    return json.loads(sidecar_path(output).read_text(encoding="utf-8"))

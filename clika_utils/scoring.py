@@ -1,0 +1,102 @@
+"""Score a CLiKA data tree: every result file -> per-item table and per (system, task, lang) summary.
+
+This is what ``clika score`` and notebook 01 run; live evaluations written in the official result
+format are scored by the same code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from . import judge as judge_mod
+from .data import TASKS, Inventory, ResultTable, check_aligned, discover, load_result_file
+from .errors import ConfigError
+from .langs import LANGS, check_langs
+from .metrics import CO_VARIANTS, RA_VARIANTS, bootstrap_weights, lang_metrics, normalised_score
+
+SUMMARY_COLUMNS = [
+    "system", "task", "lang", "n", "n_correct", "accuracy", "accuracy_lo", "accuracy_hi",
+    "ra", "ra_lo", "ra_hi", "en_co", "en_co_lo", "en_co_hi", "normalised", "n_unparsed", "complete",
+]
+ITEM_COLUMNS = ["system", "task", "lang", "item_id", "label", "prediction", "correct"]
+
+
+@dataclass
+class ScoreResult:
+    items: pd.DataFrame
+    summary: pd.DataFrame
+    inventory: Inventory
+    settings: dict
+
+
+def score_tree(root, *, judge: str = "official", ra_variant: str = "ratio", co_variant: str = "jaccard",
+               n_boot: int = 1000, seed: int = 0, ci_level: float = 0.95, tasks=None, langs=None,
+               systems=None) -> ScoreResult:
+    """Score every primary result file under ``root`` (a CLiKA folder).
+
+    English is always loaded (RA and en-CO are relative to it). A system missing some folders is
+    scored where present and marked ``complete=False``. Items must align across all files of a task
+    (same ids, labels, uuids), else DataError.
+    """
+    if judge not in judge_mod.JUDGES:
+        raise ConfigError(f"unknown judge {judge!r}; expected one of {judge_mod.JUDGES}")
+    if ra_variant not in RA_VARIANTS or co_variant not in CO_VARIANTS:
+        raise ConfigError(f"RA variant must be one of {RA_VARIANTS}, en-CO variant one of {CO_VARIANTS}")
+    if n_boot < 1 or not 0 < ci_level < 1:
+        raise ConfigError("n_boot must be >= 1 and ci_level in (0, 1)")
+    langs = check_langs(set(langs) | {"en"}) if langs else LANGS
+    inv = discover(root, tasks=tasks, langs=langs, systems=systems)
+    incomplete = inv.incomplete_systems()
+    item_frames, summary_rows = [], []
+    for task, spec in TASKS.items():
+        task_files = [f for f in inv.files if f.task == task]
+        if not task_files:
+            continue
+        tables = [load_result_file(f) for f in task_files]
+        ref = next((t for t in tables if t.file.lang == "en"), tables[0])
+        for t in tables:
+            check_aligned(ref, t)
+        weights = bootstrap_weights(len(ref.ids), n_boot, seed, task)
+        by_system: dict[str, list[ResultTable]] = {}
+        for t in tables:
+            by_system.setdefault(t.file.system, []).append(t)
+        for system, sys_tables in by_system.items():
+            sys_tables.sort(key=lambda t: LANGS.index(t.file.lang))
+            preds = [[judge_mod.predict(r, judge) for r in t.res] for t in sys_tables]
+            correct = np.array([[p == g for p, g in zip(pr, t.labels)] for pr, t in zip(preds, sys_tables)])
+            lang_list = [t.file.lang for t in sys_tables]
+            en_row = lang_list.index("en") if "en" in lang_list else None
+            m = lang_metrics(correct, en_row, weights, chance=spec.chance, ra_variant=ra_variant,
+                             co_variant=co_variant, level=ci_level)
+            norm = normalised_score(m["accuracy"], spec.chance, spec.official_ref)
+            for i, (t, pr) in enumerate(zip(sys_tables, preds)):
+                summary_rows.append({
+                    "system": system, "task": task, "lang": t.file.lang, "n": len(t.ids),
+                    "n_correct": int(correct[i].sum()),
+                    **{k: float(v[i]) for k, v in m.items()},
+                    "normalised": float(norm[i]),
+                    "n_unparsed": sum(p not in spec.letters for p in pr),
+                    "complete": system not in incomplete,
+                })
+                item_frames.append(pd.DataFrame({
+                    "system": system, "task": task, "lang": t.file.lang, "item_id": t.ids,
+                    "label": t.labels, "prediction": pr, "correct": correct[i].astype(int)}))
+    if not summary_rows:
+        raise ConfigError(f"no result files found under {root} for the requested tasks/languages/systems")
+    summary = pd.DataFrame(summary_rows, columns=SUMMARY_COLUMNS)
+    order = {"task": list(TASKS), "lang": list(LANGS)}
+    summary = _sort(summary, order)
+    items = _sort(pd.concat(item_frames, ignore_index=True)[ITEM_COLUMNS], order, extra=["item_id"])
+    settings = {"judge": judge, "ra_variant": ra_variant, "co_variant": co_variant, "n_boot": n_boot,
+                "seed": seed, "ci_level": ci_level}
+    return ScoreResult(items, summary, inv, settings)
+
+
+def _sort(df: pd.DataFrame, order: dict, extra=()) -> pd.DataFrame:
+    keys = {c: df[c].map({v: i for i, v in enumerate(vals)}) for c, vals in order.items()}
+    tmp = df.assign(_t=keys["task"], _l=keys["lang"])
+    tmp = tmp.sort_values(["system", "_t", "_l", *extra], kind="mergesort")
+    return tmp.drop(columns=["_t", "_l"]).reset_index(drop=True)

@@ -1,0 +1,68 @@
+"""Where things are: the data home, the work folder for outputs, caches.
+
+One setting locates the data: environment variable ``CLIKA_DATA_HOME`` (default ``<repo>/data``,
+where ``clika data fetch`` puts the public sources). Outputs (results, executed notebooks, figures
+given as relative paths) land under ``CLIKA_WORKDIR`` (default: the repository root).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .errors import ConfigError
+
+DATA_HOME_ENV = "CLIKA_DATA_HOME"
+WORKDIR_ENV = "CLIKA_WORKDIR"
+CACHE_ENV = "CLIKA_CACHE_DIR"
+
+
+def project_root() -> Path:
+    """The repository root: the folder that holds ``clika_utils/`` (editable install)."""
+    return Path(__file__).resolve().parent.parent
+
+
+def data_home(must_exist: bool = True) -> Path:
+    """The data home (``$CLIKA_DATA_HOME`` or ``<repo>/data``)."""
+    raw = os.environ.get(DATA_HOME_ENV)
+    path = Path(raw).expanduser() if raw else project_root() / "data"
+    if must_exist and not path.is_dir():
+        how = f"{DATA_HOME_ENV}={raw!r}" if raw else f"{DATA_HOME_ENV} is not set and {path} is missing"
+        raise ConfigError(
+            f"data home does not exist ({how}); expected a folder holding clika/, xquad/, tatoeba/. "
+            f"Set {DATA_HOME_ENV} to it, or run `clika data fetch` (needs internet) to download "
+            "the public sources into <repo>/data.")
+    return path.resolve() if path.exists() else path
+
+
+def clika_dir(override: str | Path | None = None) -> Path:
+    """The CLiKA data folder: ``override`` when given (non-empty), else ``<data home>/clika``."""
+    if override:
+        path = Path(override).expanduser()
+        if not path.is_dir():
+            raise ConfigError(f"CLiKA data folder {path} does not exist; expected a folder with "
+                              "x_csqa/, x_copa/, x_geo/, x_name/")
+        return path.resolve()
+    path = data_home() / "clika"
+    if not path.is_dir():
+        raise ConfigError(f"{path} does not exist; expected the CLiKA data (x_csqa/, x_copa/, "
+                          "x_geo/, x_name/, fictional/) under the data home")
+    return path
+
+
+def workdir() -> Path:
+    """Where relative output paths are resolved (``$CLIKA_WORKDIR`` or the repository root)."""
+    raw = os.environ.get(WORKDIR_ENV)
+    return Path(raw).expanduser().resolve() if raw else project_root()
+
+
+def resolve(path: str | Path) -> Path:
+    """An absolute path as given; a relative one under :func:`workdir`."""
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else workdir() / path
+
+
+def cache_dir() -> Path:
+    """Cache for converted models and other reusable artifacts (``$CLIKA_CACHE_DIR``)."""
+    raw = os.environ.get(CACHE_ENV)
+    return Path(raw).expanduser() if raw else project_root() / ".cache"
