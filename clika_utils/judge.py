@@ -2,13 +2,14 @@
 
 ``official`` (the default, and the only judge behind every reported number unless a parameter
 says otherwise): exactly the authors' ``res_statistic.py`` — the prediction is the first character
-of ``res.strip()``; correct iff it equals the gold letter. An empty answer is wrong.
+of ``res.strip()``; correct iff it equals the gold letter. An empty answer is wrong. Note the rule's
+quirk, kept on purpose: "Answer: B" counts as "A" (its first character).
 
 ``lenient`` (an option for analysis, never the default): NFKC-normalise (full-width ``Ａ`` -> ``A``),
 map Cyrillic/Greek look-alike capitals (``А В С Е`` / ``Α Β Ε``) to Latin, skip leading
 whitespace, quotes, brackets and markdown asterisks and an "Answer:"-style prefix in the CLiKA
 languages, then take an option letter that stands alone (followed by ``.``, ``)``, ``:``, ``,``,
-``、``, whitespace-then-end, or the end of the text). ``"A tree..."`` is not read as ``A``.
+``、``, ``*``, whitespace-then-end, or the end of the text). ``"A tree..."`` is not read as ``A``.
 It shows how much of a model's score is formatting; it is not the paper's protocol.
 """
 
@@ -29,7 +30,7 @@ _PREFIX = re.compile(
     r"^(?:answer|the answer is|réponse|antwort|risposta|odpowiedź|ответ|答案|答え|回答|解答|الإجابة|תשובה)"
     r"\s*(?:is)?\s*[:：]?\s*", re.IGNORECASE)
 _LEAD = " \t\r\n\"'“”‘’«»*_`([（【「"
-_LETTER = re.compile(r"^([A-E])(?=$|[.)）:：,，、．]|\s*$)")
+_LETTER = re.compile(r"^([A-E])(?=$|[.)）:：,，、．*]|\s*$)")
 
 
 def official_prediction(res: str) -> str:

@@ -60,9 +60,9 @@ def run(data_dir, results_dir, *, judge="official", ra_variant="ratio", co_varia
 def load(results_dir) -> dict[str, pd.DataFrame]:
     """The results tables written by :func:`run`, keyed by file stem."""
     results_dir = Path(results_dir)
-    tables = {name[:-4]: pd.read_csv(results_dir / name) for name in RESULT_FILES}
-    tables["systems"]["missing"] = tables["systems"]["missing"].fillna("")
-    return tables
+    # systems.csv has no numeric gaps; reading it without NA parsing keeps "missing" == "" for complete systems
+    return {name[:-4]: pd.read_csv(results_dir / name, keep_default_na=(name != "systems.csv"))
+            for name in RESULT_FILES}
 
 
 def pivot(summary: pd.DataFrame, task: str, value: str) -> pd.DataFrame:

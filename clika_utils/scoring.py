@@ -60,6 +60,7 @@ def score_tree(root, *, judge: str = "official", ra_variant: str = "ratio", co_v
         for t in tables:
             check_aligned(ref, t)
         weights = bootstrap_weights(len(ref.ids), n_boot, seed, task)
+        options = set(spec.letters)  # a set: "" (empty answer) must not count as an option
         by_system: dict[str, list[ResultTable]] = {}
         for t in tables:
             by_system.setdefault(t.file.system, []).append(t)
@@ -78,7 +79,7 @@ def score_tree(root, *, judge: str = "official", ra_variant: str = "ratio", co_v
                     "n_correct": int(correct[i].sum()),
                     **{k: float(v[i]) for k, v in m.items()},
                     "normalised": float(norm[i]),
-                    "n_unparsed": sum(p not in spec.letters for p in pr),
+                    "n_unparsed": sum(p not in options for p in pr),
                     "complete": system not in incomplete,
                 })
                 item_frames.append(pd.DataFrame({

@@ -1,0 +1,88 @@
+import math
+
+import numpy as np
+import pytest
+
+from clika_utils.errors import ConfigError
+from clika_utils.metrics import (accuracy, bootstrap_weights, en_co, lang_metrics, normalised_score,
+                                 percentile_ci, relative_accuracy)
+
+
+def test_accuracy_hand_computed():
+    assert accuracy([1, 0, 1, 1]) == 0.75
+    with pytest.raises(ValueError):
+        accuracy([])
+
+
+def test_ra_variants_hand_computed():
+    assert relative_accuracy(0.45, 0.9) == pytest.approx(0.5)
+    # chance-corrected, 4 options: (0.45 - 0.25) / (0.9 - 0.25) = 0.2 / 0.65
+    assert relative_accuracy(0.45, 0.9, "chance_corrected", 0.25) == pytest.approx(0.2 / 0.65)
+    assert math.isnan(relative_accuracy(0.3, 0.0))
+    assert math.isnan(relative_accuracy(0.3, 0.25, "chance_corrected", 0.25))  # English at chance: undefined
+    with pytest.raises(ConfigError):
+        relative_accuracy(0.3, 0.5, "chance_corrected")
+    with pytest.raises(ConfigError):
+        relative_accuracy(0.3, 0.5, "log")
+
+
+def test_en_co_variants_hand_computed():
+    en = [1, 1, 1, 0, 0]
+    xx = [1, 0, 1, 1, 0]
+    # C_en = {0,1,2}, C_l = {0,2,3}: intersection 2, union 4, |C_en| 3
+    assert en_co(en, xx) == pytest.approx(2 / 4)
+    assert en_co(en, xx, "en_recall") == pytest.approx(2 / 3)
+    assert en_co(en, en) == 1.0 and en_co(en, en, "en_recall") == 1.0
+    assert math.isnan(en_co([0, 0], [0, 0]))
+
+
+def test_normalised_score_matches_official_formula():
+    # official: max(0, (acc*100 - chance) / (ref - chance)) with percent constants
+    for acc, chance, ref in [(0.5, 20, 74.6), (0.1, 20, 74.6), (0.97, 25, 97.0), (0.9222, 25, 92.2)]:
+        expected = max(0.0, (acc * 100 - chance) / (ref - chance))
+        assert normalised_score(acc, chance / 100, ref / 100) == pytest.approx(expected, abs=1e-12)
+
+
+def test_bootstrap_weights_are_deterministic_and_valid():
+    w1 = bootstrap_weights(50, 100, seed=7, stream="x_geo")
+    w2 = bootstrap_weights(50, 100, seed=7, stream="x_geo")
+    assert np.array_equal(w1, w2)
+    assert (w1.sum(axis=1) == 50).all()
+    assert not np.array_equal(w1, bootstrap_weights(50, 100, seed=8, stream="x_geo"))
+    assert not np.array_equal(w1, bootstrap_weights(50, 100, seed=7, stream="x_name"))
+
+
+def test_lang_metrics_point_estimates_and_paired_bootstrap_match_a_naive_loop():
+    rng = np.random.default_rng(3)
+    n, B = 40, 300
+    correct = (rng.random((3, n)) < [[0.8], [0.5], [0.3]]).astype(int)
+    w = bootstrap_weights(n, B, seed=1, stream="t")
+    m = lang_metrics(correct, 0, w, chance=0.25)
+    assert m["accuracy"] == pytest.approx(correct.mean(axis=1))
+    assert m["ra"] == pytest.approx(correct.mean(axis=1) / correct[0].mean())
+    # naive loop: expand the counts into explicit resampled indices
+    ra_b, co_b, acc_b = [], [], []
+    for b in range(B):
+        idx = np.repeat(np.arange(n), w[b].astype(int))
+        c = correct[:, idx]
+        acc_b.append(c.mean(axis=1))
+        ra_b.append(c.mean(axis=1) / c[0].mean())
+        co_b.append([(c[0] & c[k]).sum() / (c[0] | c[k]).sum() for k in range(3)])
+    for key, samples in (("accuracy", acc_b), ("ra", ra_b), ("en_co", co_b)):
+        s = np.array(samples).T
+        assert m[f"{key}_lo"] == pytest.approx(np.quantile(s, 0.025, axis=1), abs=1e-12)
+        assert m[f"{key}_hi"] == pytest.approx(np.quantile(s, 0.975, axis=1), abs=1e-12)
+    assert (m["accuracy_lo"] <= m["accuracy"]).all() and (m["accuracy"] <= m["accuracy_hi"]).all()
+    assert m["ra_lo"][0] == m["ra_hi"][0] == 1.0 and m["en_co"][0] == 1.0
+
+
+def test_lang_metrics_without_english_row():
+    m = lang_metrics(np.ones((2, 5)), None, bootstrap_weights(5, 10, 0, "t"), chance=0.5)
+    assert np.isnan(m["ra"]).all() and np.isnan(m["en_co_hi"]).all()
+    assert (m["accuracy"] == 1).all()
+
+
+def test_percentile_ci_ignores_nan_replicates():
+    lo, hi = percentile_ci(np.array([[np.nan, 1.0, 2.0, 3.0], [np.nan] * 4]))
+    assert lo[0] == pytest.approx(1.05) and hi[0] == pytest.approx(2.95)
+    assert np.isnan(lo[1]) and np.isnan(hi[1])

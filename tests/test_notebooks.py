@@ -1,0 +1,120 @@
+"""Notebook rules (thin, parameterised, no outputs) and execution through papermill."""
+
+import ast
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from clika_utils import runner
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = runner.find_notebooks(ROOT / "notebooks")
+PARAM_LINE = re.compile(r"^(?P<name>[a-z_][a-z0-9_]*): (?P<type>str|int|float|bool|list|dict) = (?P<value>.+?)  # \S.*$")
+TYPES = {"str": str, "int": int, "float": (int, float), "bool": bool, "list": list, "dict": dict}
+
+
+def declared_parameters(nb_path):
+    nb = nbformat.read(nb_path, as_version=4)
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, f"{nb_path.name}: {len(tagged)} cells tagged 'parameters', want exactly 1"
+    params = {}
+    for line in tagged[0].source.splitlines():
+        if not line.strip():
+            continue
+        m = PARAM_LINE.match(line)
+        assert m, f"{nb_path.name}: parameter line is not `name: type = literal  # comment`: {line!r}"
+        value = ast.literal_eval(m.group("value"))
+        assert isinstance(value, TYPES[m.group("type")]), f"{nb_path.name}: {line!r}: value is not a {m.group('type')}"
+        params[m.group("name")] = m.group("type")
+    assert "profile" in params, f"{nb_path.name}: declares no `profile` parameter (the runner sets it)"
+    return params
+
+
+def test_there_are_notebooks():
+    assert [p.name for p in NOTEBOOKS][:1] == ["01_performance_consistency.ipynb"]
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_is_thin_and_clean(nb_path):
+    declared_parameters(nb_path)
+    nb = nbformat.read(nb_path, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        assert not cell.get("outputs"), f"{nb_path.name} cell {i}: committed with outputs"
+        assert cell.get("execution_count") is None, f"{nb_path.name} cell {i}: committed with an execution count"
+        tree = ast.parse(cell.source)
+        defs = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda))]
+        assert not defs, f"{nb_path.name} cell {i}: defines a function/class/lambda (move it into clika_utils)"
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("profile", runner.PROFILES)
+def test_parameter_files_exist_and_match_the_notebook(nb_path, profile):
+    declared = declared_parameters(nb_path)
+    params = runner.load_params(ROOT / "params", nb_path, profile)
+    for key, value in params.items():
+        assert key in declared, f"params/{nb_path.stem}/{profile}.yaml sets {key!r}, which the notebook does not declare"
+        assert isinstance(value, TYPES[declared[key]]), f"params/{nb_path.stem}/{profile}.yaml: {key} is not a {declared[key]}"
+
+
+def test_bad_params_file_is_a_clear_error(tmp_path):
+    nb = tmp_path / "notebooks" / "01_x.ipynb"
+    (tmp_path / "params" / "01_x").mkdir(parents=True)
+    with pytest.raises(runner.ConfigError, match=r"missing parameter file; expected params/01_x/cpu.yaml"):
+        runner.load_params(tmp_path / "params", nb, "cpu")
+    (tmp_path / "params" / "01_x" / "cpu.yaml").write_text("a: [1,\nb: 2\n", encoding="utf-8")
+    with pytest.raises(runner.ConfigError, match=r"cpu.yaml:\d+: not valid YAML"):
+        runner.load_params(tmp_path / "params", nb, "cpu")
+
+
+def _tiny_notebook(path, body):
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell('profile: str = "smoke"  # profile', metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(body)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+
+
+@pytest.mark.slow
+def test_runner_keeps_going_past_a_failure_and_reports_it(tmp_path, capsys):
+    nbs, params = tmp_path / "nb", tmp_path / "params"
+    nbs.mkdir()
+    _tiny_notebook(nbs / "01_fails.ipynb", "raise ValueError('planned failure')")
+    _tiny_notebook(nbs / "02_works.ipynb", "x = 1 + 1")
+    for stem in ("01_fails", "02_works"):
+        (params / stem).mkdir(parents=True)
+        (params / stem / "smoke.yaml").write_text("{}\n", encoding="utf-8")
+    runs = runner.run_all("smoke", nb_dir=nbs, params_dir=params, out_dir=tmp_path / "out", progress=False)
+    assert [(r.notebook, r.status) for r in runs] == [("01_fails", "failed"), ("02_works", "ok")]
+    assert "ValueError: planned failure" in runs[0].error
+    assert (tmp_path / "out" / "01_fails.html").exists() and (tmp_path / "out" / "02_works.html").exists()
+    index = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
+    assert "02_works.html" in index and "failed" in index
+    assert "notebooks: 1 ok, 1 failed" in runner.summary_table(runs)
+
+
+@pytest.mark.slow
+@pytest.mark.data
+def test_every_notebook_runs_in_smoke_profile_twice_with_identical_outputs(real_clika, tmp_path, monkeypatch):
+    outputs = []
+    for attempt in ("a", "b"):
+        work = tmp_path / attempt
+        monkeypatch.setenv("CLIKA_WORKDIR", str(work))
+        runs = runner.run_all("smoke", progress=False)
+        assert [r.status for r in runs] == ["ok"] * len(NOTEBOOKS), [r.error for r in runs]
+        assert (work / "outputs" / "executed" / "smoke" / "index.html").exists()
+        files = {p.relative_to(work): p.read_bytes() for p in sorted((work / "outputs" / "smoke").rglob("*"))
+                 if p.is_file()}
+        outputs.append(files)
+    a, b = outputs
+    assert a.keys() == b.keys()
+    assert any(str(p).endswith(".png") for p in a) and any(str(p).endswith("summary.csv") for p in a)
+    differing = [str(p) for p in a if a[p] != b[p]]
+    assert not differing, f"not byte-identical across reruns: {differing}"
+    side = json.loads(a[Path("outputs/smoke/results/01_performance_consistency/summary.csv.provenance.json")])
+    assert side["parameters"]["profile"] == "smoke" and side["seed"] == 0
