@@ -1,6 +1,7 @@
 """The ``clika`` command.
 
   clika score [--data-dir DIR] --out OUT [options]   score stored/live result files -> items.csv, summary.csv
+  clika evaluate --model M --method letter --out DIR   run a causal LM on the CLiKA streams (official format)
   clika data check [--data-dir DIR]                    validate a CLiKA tree and list what is in it
   clika data fetch [--dest DIR] [--only SRC,...]       download the public sources (needs internet)
   clika paths                                          show the resolved settings
@@ -41,6 +42,29 @@ def _score(args) -> int:
               f"({int(unparsed['n_unparsed'].sum())} answers; judged wrong, as in the official script)")
     for name, path in paths.items():
         print(f"  wrote {path}")
+    return 0
+
+
+def _evaluate(args) -> int:
+    from .data import TASKS
+    from .evaluate import evaluate
+    from .langs import LANGS
+    from .models import load_model
+    from .settings import clika_dir
+
+    root = clika_dir(args.data_dir)
+    system = args.system or f"{Path(args.model.rstrip('/')).name}_{args.method}"
+    lm = load_model(args.model, device=args.device, dtype=args.dtype)
+    manifest = evaluate(lm, root, args.out, tasks=args.tasks or list(TASKS), langs=args.langs or list(LANGS),
+                        method=args.method, system=system, limit=args.limit, batch_size=args.batch_size,
+                        max_new_tokens=args.max_new_tokens, num_beams=args.num_beams)
+    rep = manifest["reports"]
+    print(f"{system}: {lm.name} ({lm.dtype} on {lm.device}), method {args.method}; results under {args.out}")
+    print(f"  prompts truncated from the left to fit the context: {rep['truncated_prompts']}")
+    if rep["cut_lines_removed_on_resume"]:
+        print(f"  incomplete trailing lines removed on resume: {rep['cut_lines_removed_on_resume']}")
+    for note in rep["notes"]:
+        print(f"  note: {note}")
     return 0
 
 
@@ -103,6 +127,21 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--langs", type=_csv, help="comma-separated ISO 639-1 codes (en is always included)")
     sc.add_argument("--systems", type=_csv, help="comma-separated system names")
     sc.set_defaults(func=_score)
+    ev = sub.add_parser("evaluate", help="evaluate a causal LM on the CLiKA streams")
+    ev.add_argument("--model", required=True, help="registry name (gemma-3-270m, tiny-llama), local path or hub id")
+    ev.add_argument("--method", required=True, choices=["generate", "letter", "text"])
+    ev.add_argument("--out", required=True, type=Path, help="results folder (official layout)")
+    ev.add_argument("--system", help="system name in the result file names (default: <model>_<method>)")
+    ev.add_argument("--data-dir", help="CLiKA folder (default: $CLIKA_DATA_HOME/clika)")
+    ev.add_argument("--tasks", type=_csv, help="comma-separated streams (default: all four)")
+    ev.add_argument("--langs", type=_csv, help="comma-separated ISO 639-1 codes (default: all ten)")
+    ev.add_argument("--limit", type=int, help="only the first N items of each stream")
+    ev.add_argument("--batch-size", type=int, default=8)
+    ev.add_argument("--max-new-tokens", type=int, default=5, help="generate: tokens to generate (default 5)")
+    ev.add_argument("--num-beams", type=int, default=1, help="generate: 1 = greedy (default), 2 = as the stored runs")
+    ev.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
+    ev.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "bf16-autocast"])
+    ev.set_defaults(func=_evaluate)
     data = sub.add_parser("data", help="check or fetch data").add_subparsers(dest="data_command", required=True)
     ck = data.add_parser("check", help="validate a CLiKA tree")
     ck.add_argument("--data-dir")

@@ -40,10 +40,11 @@ def systems_table(result) -> pd.DataFrame:
 
 
 def run(data_dir, results_dir, *, judge="official", ra_variant="ratio", co_variant="jaccard", n_boot=1000,
-        seed=0, systems=None, tasks=None, langs=None, parameters: dict | None = None) -> dict[str, Path]:
+        seed=0, systems=None, tasks=None, langs=None, limit=None, parameters: dict | None = None) -> dict[str, Path]:
     """Score ``data_dir`` and write the results files (atomically) with provenance sidecars."""
     result = score_tree(data_dir, judge=judge, ra_variant=ra_variant, co_variant=co_variant, n_boot=n_boot,
-                        seed=seed, systems=systems or None, tasks=tasks or None, langs=langs or None)
+                        seed=seed, systems=systems or None, tasks=tasks or None, langs=langs or None,
+                        limit=limit or None)
     results_dir = Path(results_dir)
     inputs = input_hashes([f.path for f in result.inventory.files], root=result.inventory.root)
     params = {**(parameters or {}), **result.settings}

@@ -34,12 +34,13 @@ class ScoreResult:
 
 def score_tree(root, *, judge: str = "official", ra_variant: str = "ratio", co_variant: str = "jaccard",
                n_boot: int = 1000, seed: int = 0, ci_level: float = 0.95, tasks=None, langs=None,
-               systems=None) -> ScoreResult:
+               systems=None, limit: int | None = None) -> ScoreResult:
     """Score every primary result file under ``root`` (a CLiKA folder).
 
     English is always loaded (RA and en-CO are relative to it). A system missing some folders is
     scored where present and marked ``complete=False``. Items must align across all files of a task
-    (same ids, labels, uuids), else DataError.
+    (same ids, labels, uuids), else DataError. ``limit``: score only the first ``limit`` items (by id)
+    of every file — what ``clika evaluate --limit`` covers — so live and stored systems share items.
     """
     if judge not in judge_mod.JUDGES:
         raise ConfigError(f"unknown judge {judge!r}; expected one of {judge_mod.JUDGES}")
@@ -55,7 +56,7 @@ def score_tree(root, *, judge: str = "official", ra_variant: str = "ratio", co_v
         task_files = [f for f in inv.files if f.task == task]
         if not task_files:
             continue
-        tables = [load_result_file(f) for f in task_files]
+        tables = [_first(load_result_file(f), limit) for f in task_files]
         ref = next((t for t in tables if t.file.lang == "en"), tables[0])
         for t in tables:
             check_aligned(ref, t)
@@ -91,9 +92,15 @@ def score_tree(root, *, judge: str = "official", ra_variant: str = "ratio", co_v
     order = {"task": list(TASKS), "lang": list(LANGS)}
     summary = _sort(summary, order)
     items = _sort(pd.concat(item_frames, ignore_index=True)[ITEM_COLUMNS], order, extra=["item_id"])
-    settings = {"judge": judge, "ra_variant": ra_variant, "co_variant": co_variant, "n_boot": n_boot,
+    settings = {"limit": limit, "judge": judge, "ra_variant": ra_variant, "co_variant": co_variant, "n_boot": n_boot,
                 "seed": seed, "ci_level": ci_level}
     return ScoreResult(items, summary, inv, settings)
+
+
+def _first(table: ResultTable, limit: int | None) -> ResultTable:
+    if not limit:
+        return table
+    return ResultTable(table.file, table.ids[:limit], table.labels[:limit], table.res[:limit], table.uuids[:limit])
 
 
 def _sort(df: pd.DataFrame, order: dict, extra=()) -> pd.DataFrame:

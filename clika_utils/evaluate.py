@@ -1,0 +1,346 @@
+"""Live evaluation of a causal LM on the CLiKA streams, written in the official results format.
+
+Methods:
+
+* ``generate`` — the official protocol: greedy decoding (``num_beams=2`` mimics the stored runs) of a
+  few tokens after the prompt, judged by the official first-character rule.
+* ``letter`` — log-probability of each option letter as the next token after the prompt; the
+  prediction is the argmax. The LM head is computed at the last prompt position only.
+* ``text`` — log-likelihood of each full option continuation ``"B. <option text>"``; reports the raw
+  sum (``res``) and the length-normalised choice (``res_norm``, log-likelihood per character, as
+  lm-evaluation-harness's acc / acc_norm). The prompt is encoded once and its KV cache reused for all
+  options; logits are computed at continuation positions only.
+
+Speed: the prompts of one (task, language) share a long instruction + worked example. Their common
+token prefix is run once; its KV cache is copied for every batch, and only the item-specific
+suffixes are run (right-padded, so no pad ever precedes a real token).
+
+Output: ``<out>/<task>/<lang>/<system>_res.jsonl`` lines ``{id, input, res, label, method, scores?,
+res_norm?}`` — ``clika score`` and notebook 01 read them like the stored runs — plus
+``<out>/<system>.eval.json`` (model, fingerprint, method, settings, reports). Rerunning skips the
+items already written; an output folder holding another model's or method's results is an error.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .data import TASKS, check_tasks, lang_folders
+from .errors import ClikaError, ConfigError, DataError
+from .io import read_jsonl, write_json_atomic
+from .langs import check_langs
+from .prompts import load_items, official_prompts
+
+METHODS = ("generate", "letter", "text")
+
+
+@dataclass(frozen=True)
+class EvalItem:
+    item_id: int
+    prompt: str
+    label: str
+    options: tuple[str, ...]
+
+
+def task_items(root, task: str, lang: str, limit: int | None = None) -> list[EvalItem]:
+    """The official prompts of (task, lang) with their option texts; the first ``limit`` items."""
+    prompts = official_prompts(root, task, lang)
+    items = load_items(root, task, lang)
+    if len(prompts) != len(items):
+        raise DataError(Path(root) / task, f"{lang}: {len(prompts)} model inputs but {len(items)} source items")
+    out = []
+    for (prompt, label), item in zip(prompts, items):
+        if label != item.label:
+            raise DataError(Path(root) / task, f"{lang} item {item.item_id}: model input label {label!r} differs "
+                                                f"from source item label {item.label!r}")
+        out.append(EvalItem(item.item_id, prompt, label, item.options))
+    return out[:limit] if limit else out
+
+
+# ----------------------------------------------------------------------------------------------
+# scoring primitives
+
+
+def _check_finite(t, what: str) -> None:
+    import torch
+    if not torch.isfinite(t).all():
+        raise ClikaError(f"non-finite (NaN/inf) logits in {what}; the model or dtype is broken for this input "
+                         "(try dtype float32)")
+
+
+def _head(lm, hidden):
+    """Logits of the LM head for the given hidden states only (with the model's logit soft-cap)."""
+    import torch
+    logits = lm.model.get_output_embeddings()(hidden).float()
+    cap = getattr(lm.model.config, "final_logit_softcapping", None)
+    if cap:
+        logits = torch.tanh(logits / cap) * cap
+    return logits
+
+
+def _common_prefix(token_lists) -> int:
+    first = token_lists[0]
+    n = min(len(t) for t in token_lists) - 1  # every sequence keeps at least one own token
+    for t in token_lists[1:]:
+        i = 0
+        while i < n and t[i] == first[i]:
+            i += 1
+        n = i
+    return max(n, 0)
+
+
+class Engine:
+    """Batched scoring of prompts with shared-prefix KV reuse."""
+
+    def __init__(self, lm, batch_size: int = 8, max_length: int | None = None):
+        self.lm = lm
+        self.tok = lm.tokenizer
+        self.body = lm.model.base_model
+        self.batch_size = batch_size
+        cfg = lm.model.config
+        self.max_length = max_length or getattr(cfg, "max_position_embeddings", None) or 2048
+        self.n_truncated = 0
+
+    def encode(self, text: str) -> list[int]:
+        ids = self.tok(text, add_special_tokens=True).input_ids
+        if len(ids) > self.max_length - 16:
+            keep = self.max_length - 16
+            bos = [ids[0]] if self.tok.bos_token_id is not None and ids[0] == self.tok.bos_token_id else []
+            ids = bos + ids[len(ids) - keep + len(bos):]
+            self.n_truncated += 1
+        return ids
+
+    def _run(self, input_ids, cache, start: int, mask):
+        import torch
+        pos = torch.arange(start, start + input_ids.shape[1], device=input_ids.device).unsqueeze(0)
+        pos = pos.expand(input_ids.shape[0], -1)
+        return self.body(input_ids=input_ids, cache=cache, attention_mask=mask, position_ids=pos, use_cache=True)
+
+    def _prefix_cache(self, prefix: list[int]):
+        import torch
+        if not prefix:
+            return None
+        ids = torch.tensor([prefix], device=self.lm.device)
+        return self._run(ids, None, 0, torch.ones_like(ids)).cache
+
+    def _suffix_hidden(self, cache, n_prefix: int, suffixes: list[list[int]]):
+        """Hidden states of right-padded suffixes after a (copied, expanded) prefix cache."""
+        import torch
+        B, S = len(suffixes), max(len(s) for s in suffixes)
+        pad = self.tok.pad_token_id
+        ids = torch.full((B, S), pad, dtype=torch.long, device=self.lm.device)
+        mask = torch.zeros((B, n_prefix + S), dtype=torch.long, device=self.lm.device)
+        mask[:, :n_prefix] = 1
+        for b, s in enumerate(suffixes):
+            ids[b, : len(s)] = torch.tensor(s)
+            mask[b, n_prefix: n_prefix + len(s)] = 1
+        c = None
+        if cache is not None:
+            c = copy.deepcopy(cache)
+            c.batch_repeat_interleave(B)
+        return self._run(ids, c, n_prefix, mask).last_hidden_state
+
+    def last_hidden(self, token_lists: list[list[int]]):
+        """Final-layer hidden state at the last token of each sequence (in order)."""
+        import torch
+        out = [None] * len(token_lists)
+        n_prefix = _common_prefix(token_lists)
+        with torch.no_grad(), self.lm.autocast():
+            cache = self._prefix_cache(token_lists[0][:n_prefix])
+            for start in range(0, len(token_lists), self.batch_size):
+                batch = token_lists[start: start + self.batch_size]
+                suffixes = [t[n_prefix:] for t in batch]
+                h = self._suffix_hidden(cache, n_prefix, suffixes)
+                for b, s in enumerate(suffixes):
+                    out[start + b] = h[b, len(s) - 1]
+        return torch.stack(out)
+
+    def letter_logprobs(self, prompts: list[str], letter_ids: list[int]):
+        """n x L log-probabilities of the option letters as the next token."""
+        import torch
+        hidden = self.last_hidden([self.encode(p) for p in prompts])
+        with torch.no_grad():
+            logits = _head(self.lm, hidden)
+        _check_finite(logits, "letter scoring")
+        return torch.log_softmax(logits, dim=-1)[:, letter_ids]
+
+    def continuation_logprobs(self, prompt: str, continuations: list[str]):
+        """Sum of log-probabilities of each continuation given the prompt, and its token count.
+
+        Tokenisation as lm-evaluation-harness: encode prompt+continuation whole and take the tokens
+        after the prompt's own encoding."""
+        import torch
+        ctx = self.encode(prompt)
+        n_ctx = len(self.tok(prompt, add_special_tokens=True).input_ids)
+        conts = []
+        for c in continuations:
+            cont = self.tok(prompt + c, add_special_tokens=True).input_ids[n_ctx:]
+            if not cont:
+                raise ClikaError(f"continuation {c!r} encodes to no tokens after the prompt")
+            conts.append(cont)
+        with torch.no_grad(), self.lm.autocast():
+            ids = torch.tensor([ctx], device=self.lm.device)
+            out = self._run(ids, None, 0, torch.ones_like(ids))
+            first = out.last_hidden_state[0, -1]                           # predicts each cont's 1st token
+            hidden = self._suffix_hidden(out.cache, len(ctx), [c[:-1] or c[:1] for c in conts])
+        scores = []
+        with torch.no_grad():
+            for k, cont in enumerate(conts):
+                hs = torch.cat([first[None], hidden[k, : len(cont) - 1]], dim=0)
+                logp = torch.log_softmax(_head(self.lm, hs), dim=-1)
+                _check_finite(logp, "continuation scoring")
+                scores.append(float(logp[torch.arange(len(cont)), torch.tensor(cont)].sum()))
+        return scores, [len(c) for c in conts]
+
+    def generate(self, prompts: list[str], max_new_tokens: int, num_beams: int = 1) -> list[str]:
+        import torch
+        out = []
+        for start in range(0, len(prompts), self.batch_size):
+            batch = [self.encode(p) for p in prompts[start: start + self.batch_size]]
+            L = max(len(b) for b in batch)
+            pad = self.tok.pad_token_id
+            ids = torch.tensor([[pad] * (L - len(b)) + b for b in batch], device=self.lm.device)
+            mask = torch.tensor([[0] * (L - len(b)) + [1] * len(b) for b in batch], device=self.lm.device)
+            with torch.no_grad(), self.lm.autocast():
+                gen = self.lm.model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens,
+                                             do_sample=False, num_beams=num_beams, pad_token_id=pad,
+                                             top_p=None, top_k=None, temperature=None)
+            out += self.tok.batch_decode(gen[:, L:], skip_special_tokens=True)
+        return out
+
+
+def letter_token_ids(tok, letters: str, context_tail: str = "Answer:") -> list[int]:
+    """Token id of each letter as it follows ``context_tail`` (the tokens after the context's own)."""
+    base = tok(context_tail, add_special_tokens=False).input_ids
+    ids = []
+    for letter in letters:
+        whole = tok(context_tail + letter, add_special_tokens=False).input_ids
+        if whole[: len(base)] != base or len(whole) <= len(base):
+            raise ConfigError(f"tokenizer merges option letter {letter!r} into {context_tail!r}; letter scoring "
+                              "needs the letter to start a new token (use --method text or generate)")
+        ids.append(whole[len(base)])
+    if len(set(ids)) != len(ids):
+        raise ConfigError(f"option letters {letters} share a first token {ids}")
+    return ids
+
+
+# ----------------------------------------------------------------------------------------------
+# running an evaluation with resume
+
+
+def _manifest(lm, method: str, settings: dict) -> dict:
+    return {"model": lm.name, "source": lm.source, "fingerprint": lm.fingerprint, "method": method,
+            "dtype": lm.dtype, "settings": settings}
+
+
+def _check_manifest(path: Path, want: dict) -> dict:
+    if not path.exists():
+        return {}
+    have = json.loads(path.read_text(encoding="utf-8"))
+    for key in ("fingerprint", "method", "dtype"):
+        if have.get(key) != want[key]:
+            raise ConfigError(f"{path}: this output folder holds results of {have.get('model')!r} "
+                              f"({key}={have.get(key)!r}), not of {want['model']!r} ({key}={want[key]!r}); "
+                              "use another --out or another --system name")
+    if have.get("settings") != want["settings"]:
+        raise ConfigError(f"{path}: existing results used settings {have.get('settings')}, this run "
+                          f"{want['settings']}; use another --out or --system")
+    return have
+
+
+def _done_ids(path: Path) -> tuple[set[int], int]:
+    """Ids already written; a trailing line cut off by a kill is removed (and counted)."""
+    if not path.exists() or path.stat().st_size == 0:
+        return set(), 0
+    data = path.read_bytes()
+    cut = 0
+    if not data.endswith(b"\n"):
+        keep = data.rfind(b"\n") + 1
+        with open(path, "r+b") as fh:
+            fh.truncate(keep)
+        cut = 1
+    if path.stat().st_size == 0:
+        return set(), cut
+    return {r["id"] for r in read_jsonl(path, required=("id", "res", "label"))}, cut
+
+
+def evaluate(lm, root, out_dir, *, tasks, langs, method: str, system: str, limit: int | None = None,
+             batch_size: int = 8, max_new_tokens: int = 5, num_beams: int = 1, progress: bool = True) -> dict:
+    """Evaluate ``lm`` on ``tasks`` x ``langs``; append to the official-format files; return the manifest."""
+    from tqdm.auto import tqdm
+
+    if method not in METHODS:
+        raise ConfigError(f"unknown method {method!r}; expected one of {METHODS}")
+    tasks, langs = check_tasks(tasks), check_langs(langs)
+    out_dir = Path(out_dir)
+    settings = {"limit": limit, "max_new_tokens": max_new_tokens if method == "generate" else None,
+                "num_beams": num_beams if method == "generate" else None, "prompts": "official model inputs"}
+    manifest_path = out_dir / f"{system}.eval.json"
+    manifest = _manifest(lm, method, settings)
+    previous = _check_manifest(manifest_path, manifest)
+    engine = Engine(lm, batch_size=batch_size)
+    work = []
+    for task in tasks:
+        for lang in langs:
+            items = task_items(root, task, lang, limit)
+            folder = lang_folders(Path(root) / task, (lang,))[lang].name
+            path = out_dir / task / folder / f"{system}_res.jsonl"
+            done, cut = _done_ids(path)
+            work.append((task, lang, path, [it for it in items if it.item_id not in done], cut))
+    total = sum(len(w[3]) for w in work)
+    reports = dict(previous.get("reports", {}))
+    reports.setdefault("truncated_prompts", 0)
+    reports["cut_lines_removed_on_resume"] = reports.get("cut_lines_removed_on_resume", 0) + sum(w[4] for w in work)
+    reports["notes"] = lm.notes
+    bar = tqdm(total=total, desc=f"{system} [{method}]", unit="item", disable=not progress, mininterval=2)
+    for task, lang, path, todo, _ in work:
+        if not todo:
+            continue
+        letters = TASKS[task].letters
+        path.parent.mkdir(parents=True, exist_ok=True)
+        letter_ids = letter_token_ids(lm.tokenizer, letters) if method == "letter" else None
+        chunk = max(batch_size * 4, 32)
+        for start in range(0, len(todo), chunk):
+            part = todo[start: start + chunk]
+            rows = _score_part(engine, method, part, letters, letter_ids, max_new_tokens, num_beams)
+            with open(path, "a", encoding="utf-8") as fh:   # whole lines, flushed per chunk: resumable
+                fh.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+                fh.flush()
+                os.fsync(fh.fileno())
+            bar.update(len(part))
+    bar.close()
+    reports["truncated_prompts"] += engine.n_truncated
+    manifest["reports"] = reports
+    write_json_atomic(manifest_path, manifest)
+    return manifest
+
+
+def _score_part(engine, method, part, letters, letter_ids, max_new_tokens, num_beams) -> list[dict]:
+    rows = []
+    if method == "generate":
+        texts = engine.generate([it.prompt for it in part], max_new_tokens, num_beams)
+        for it, text in zip(part, texts):
+            rows.append({"id": it.item_id, "input": it.prompt, "res": text, "label": it.label, "method": method})
+    elif method == "letter":
+        lp = engine.letter_logprobs([it.prompt for it in part], letter_ids)
+        for it, scores in zip(part, lp.tolist()):
+            best = max(range(len(letters)), key=lambda k: scores[k])
+            rows.append({"id": it.item_id, "input": it.prompt, "res": letters[best], "label": it.label,
+                         "method": method, "scores": [round(s, 6) for s in scores]})
+    else:
+        for it in part:
+            conts = [f"{letter}. {text}" for letter, text in zip(letters, it.options)]
+            ll, _ = engine.continuation_logprobs(it.prompt, conts)
+            norm = [s / max(len(c), 1) for s, c in zip(ll, conts)]
+            raw_best = max(range(len(ll)), key=lambda k: ll[k])
+            norm_best = max(range(len(norm)), key=lambda k: norm[k])
+            if any(math.isnan(s) for s in ll):
+                raise ClikaError(f"NaN log-likelihood for item {it.item_id}")
+            rows.append({"id": it.item_id, "input": it.prompt, "res": letters[raw_best], "label": it.label,
+                         "res_norm": letters[norm_best], "method": method, "scores": [round(s, 6) for s in ll]})
+    return rows

