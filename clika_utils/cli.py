@@ -47,17 +47,21 @@ def _score(args) -> int:
 
 def _evaluate(args) -> int:
     from .data import TASKS
-    from .evaluate import evaluate
+    from .evaluate import distributed_state, evaluate
     from .langs import LANGS
     from .models import load_model
     from .settings import clika_dir
 
     root = clika_dir(args.data_dir)
     system = args.system or f"{Path(args.model.rstrip('/')).name}_{args.method}"
-    lm = load_model(args.model, device=args.device, dtype=args.dtype)
+    state = distributed_state()
+    device = str(state.device) if state and args.device == "auto" else args.device
+    lm = load_model(args.model, device=device, dtype=args.dtype)
     manifest = evaluate(lm, root, args.out, tasks=args.tasks or list(TASKS), langs=args.langs or list(LANGS),
                         method=args.method, system=system, limit=args.limit, batch_size=args.batch_size,
                         max_new_tokens=args.max_new_tokens, num_beams=args.num_beams)
+    if state and not state.is_main_process:
+        return 0
     rep = manifest["reports"]
     print(f"{system}: {lm.name} ({lm.dtype} on {lm.device}), method {args.method}; results under {args.out}")
     print(f"  prompts truncated from the left to fit the context: {rep['truncated_prompts']}")

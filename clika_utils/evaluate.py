@@ -15,7 +15,9 @@ Speed: the prompts of one (task, language) share a long instruction + worked exa
 token prefix is run once; its KV cache is copied for every batch, and only the item-specific
 suffixes are run (right-padded, so no pad ever precedes a real token).
 
-Output: ``<out>/<task>/<lang>/<system>_res.jsonl`` lines ``{id, input, res, label, method, scores?,
+Data parallel: under ``accelerate launch`` (several GPUs or nodes) each process scores every N-th
+pending item into ``<file>.part<rank>``; after a barrier the main process merges the parts in item
+order. Output: ``<out>/<task>/<lang>/<system>_res.jsonl`` lines ``{id, input, res, label, method, scores?,
 res_norm?}`` — ``clika score`` and notebook 01 read them like the stored runs — plus
 ``<out>/<system>.eval.json`` (model, fingerprint, method, settings, reports). Rerunning skips the
 items already written; an output folder holding another model's or method's results is an error.
@@ -253,6 +255,38 @@ def _check_manifest(path: Path, want: dict) -> dict:
     return have
 
 
+def distributed_state():
+    """accelerate's PartialState when launched with several processes, else None. GPUs: ``accelerate launch
+    --multi_gpu``; CPU processes: ``torchrun`` (accelerate's own CPU multi-process launch needs MPI)."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return None
+    import torch
+    from accelerate import PartialState
+    return PartialState(cpu=not torch.cuda.is_available())  # CPU processes (tests, laptops): gloo
+
+
+def _part_path(path: Path, rank: int) -> Path:
+    return path.with_name(f"{path.name}.part{rank}")  # not *.jsonl: never read as a result file
+
+
+def _merge_parts(path: Path) -> None:
+    """Append every process's part file to ``path`` in item order, then delete the parts."""
+    parts = sorted(path.parent.glob(f"{path.name}.part*"))
+    rows = []
+    for part in parts:
+        if part.stat().st_size:
+            _done_ids(part)  # drop a line cut off by a kill
+            rows += [line for line in part.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows.sort(key=lambda line: json.loads(line)["id"])
+    if rows:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write("".join(line + "\n" for line in rows))
+            fh.flush()
+            os.fsync(fh.fileno())
+    for part in parts:
+        part.unlink()
+
+
 def _done_ids(path: Path) -> tuple[set[int], int]:
     """Ids already written; a trailing line cut off by a kill is removed (and counted)."""
     if not path.exists() or path.stat().st_size == 0:
@@ -283,6 +317,8 @@ def evaluate(lm, root, out_dir, *, tasks, langs, method: str, system: str, limit
     manifest_path = out_dir / f"{system}.eval.json"
     manifest = _manifest(lm, method, settings)
     previous = _check_manifest(manifest_path, manifest)
+    state = distributed_state()
+    rank, world = (state.process_index, state.num_processes) if state else (0, 1)
     engine = Engine(lm, batch_size=batch_size)
     work = []
     for task in tasks:
@@ -291,13 +327,18 @@ def evaluate(lm, root, out_dir, *, tasks, langs, method: str, system: str, limit
             folder = lang_folders(Path(root) / task, (lang,))[lang].name
             path = out_dir / task / folder / f"{system}_res.jsonl"
             done, cut = _done_ids(path)
-            work.append((task, lang, path, [it for it in items if it.item_id not in done], cut))
+            for part in sorted(path.parent.glob(f"{path.name}.part*")) if path.parent.exists() else []:
+                part_done, part_cut = _done_ids(part)   # a killed data-parallel run left these
+                done |= part_done
+                cut += part_cut
+            todo = [it for it in items if it.item_id not in done][rank::world]
+            work.append((task, lang, path if world == 1 else _part_path(path, rank), todo, cut))
     total = sum(len(w[3]) for w in work)
     reports = dict(previous.get("reports", {}))
     reports.setdefault("truncated_prompts", 0)
     reports["cut_lines_removed_on_resume"] = reports.get("cut_lines_removed_on_resume", 0) + sum(w[4] for w in work)
     reports["notes"] = lm.notes
-    bar = tqdm(total=total, desc=f"{system} [{method}]", unit="item", disable=not progress, mininterval=2)
+    bar = tqdm(total=total, desc=f"{system} [{method}]", unit="item", disable=not progress, mininterval=10)
     for task, lang, path, todo, _ in work:
         if not todo:
             continue
@@ -315,8 +356,16 @@ def evaluate(lm, root, out_dir, *, tasks, langs, method: str, system: str, limit
             bar.update(len(part))
     bar.close()
     reports["truncated_prompts"] += engine.n_truncated
+    if state:
+        state.wait_for_everyone()
+        if state.is_main_process:
+            for _, _, part, _, _ in work:
+                _merge_parts(part.with_name(part.name.rsplit(".part", 1)[0]))
+        state.wait_for_everyone()
+        reports["processes"] = world
     manifest["reports"] = reports
-    write_json_atomic(manifest_path, manifest)
+    if rank == 0:
+        write_json_atomic(manifest_path, manifest)
     return manifest
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ConfigError
+from .io import sha256_file
 from .settings import cache_dir
 
 REGISTRY = {
@@ -156,17 +157,16 @@ def resolve(name_or_path: str) -> str:
 
 
 def fingerprint(source: str) -> str:
-    """Identity of a checkpoint: sha256 over its config and weight files' names and sizes
-    (cheap; enough to tell a different model or a retrained one)."""
+    """Identity of a checkpoint: sha256 over its config and the contents of its weight files, so a
+    fine-tuned or re-initialised model of the same shape gets another fingerprint. A hub id that is
+    not a local folder is identified by its name."""
     path = Path(source)
     h = hashlib.sha256()
     if path.is_dir():
         for f in sorted(path.iterdir()):
-            if f.suffix in (".json", ".safetensors", ".bin", ".model") and f.name != "clika_source.json":
+            if f.name == "config.json" or f.suffix in (".safetensors", ".bin"):
                 h.update(f.name.encode())
-                h.update(str(f.stat().st_size).encode())
-                if f.name == "config.json":
-                    h.update(f.read_bytes())
+                h.update(sha256_file(f).encode())
     else:
         h.update(source.encode())
     return h.hexdigest()[:16]

@@ -24,6 +24,8 @@ LATIN_FONT = "DejaVu Sans"  # ships with matplotlib; covers Latin, Cyrillic, Gre
 CJK_FONTS = ("Noto Sans CJK JP", "Noto Sans CJK SC", "Noto Sans CJK TC", "Source Han Sans JP",
              "Source Han Sans SC", "WenQuanYi Zen Hei")
 DPI = 150
+HIGHLIGHT = ("#d62728", "#ff7f0e", "#2ca02c")
+MARKERS = ("D", "s", "^")
 PNG_METADATA = {"Software": None}
 PDF_METADATA = {"Creator": None, "Producer": None, "CreationDate": None}
 
@@ -111,8 +113,9 @@ def heatmap(table: pd.DataFrame, *, title: str, cbar_label: str, vmin: float = 0
 
 
 def by_language(summary: pd.DataFrame, *, value: str, tasks: list[str], langs: list[str], title: str,
-                ylabel: str, reference: float | None = 1.0):
-    """One panel per task: every system's ``value`` per language (dots) and the median (bar)."""
+                ylabel: str, reference: float | None = 1.0, highlight: list[str] | None = None):
+    """One panel per task: every system's ``value`` per language (dots) and the median (bar);
+    ``highlight`` systems are drawn as labelled red markers on top."""
     fig, axes = plt.subplots(1, len(tasks), figsize=(3.2 * len(tasks), 3.0), sharey=True, squeeze=False)
     rng = np.random.default_rng(0)  # fixed jitter: identical bytes on every run
     for ax, task in zip(axes[0], tasks):
@@ -124,11 +127,47 @@ def by_language(summary: pd.DataFrame, *, value: str, tasks: list[str], langs: l
             ax.bar(x, np.median(vals), width=0.7, color="#c6dbef", zorder=1)
             ax.scatter(x + rng.uniform(-0.22, 0.22, vals.size), vals, s=6, color="#08519c", alpha=0.6,
                        zorder=2, linewidths=0)
+        for k, system in enumerate(highlight or []):
+            hs = sub[sub["system"] == system].set_index("lang")[value].reindex(langs)
+            ax.plot(range(len(langs)), hs.to_numpy(), marker=MARKERS[k % len(MARKERS)], ls="", color=HIGHLIGHT[k % len(HIGHLIGHT)],
+                    ms=4, zorder=3, label=system)
         if reference is not None:
             ax.axhline(reference, color="grey", lw=0.8, ls="--", zorder=0)
         ax.set_xticks(range(len(langs)), langs)
         ax.set_title(task)
     axes[0][0].set_ylabel(ylabel)
+    if highlight:
+        axes[0][-1].legend(fontsize=7, frameon=False, loc="best")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def ranking(values: pd.Series, *, highlight, title: str, xlabel: str):
+    """Horizontal bars of ``values`` (index: system), best on top; ``highlight`` systems in red."""
+    values = values.sort_values()
+    fig, ax = plt.subplots(figsize=(5.5, max(2.5, 0.2 * len(values) + 1.0)))
+    colors = [HIGHLIGHT[0] if name in set(highlight) else "#9ecae1" for name in values.index]
+    ax.barh(range(len(values)), values.to_numpy(), color=colors)
+    ax.set_yticks(range(len(values)), values.index, fontsize=7)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def by_method(table: pd.DataFrame, *, methods: list[str], tasks: list[str], langs: list[str], title: str):
+    """One panel per task: accuracy per language under each evaluation method (``acc_<method>`` columns)."""
+    fig, axes = plt.subplots(1, len(tasks), figsize=(3.2 * len(tasks), 3.0), sharey=True, squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        sub = table[table["task"] == task].set_index("lang").reindex(langs)
+        for k, method in enumerate(methods):
+            ax.plot(range(len(langs)), sub[f"acc_{method}"].to_numpy(), marker=MARKERS[k % len(MARKERS)],
+                    color=HIGHLIGHT[k % len(HIGHLIGHT)], lw=1, ms=3, label=method)
+        ax.set_xticks(range(len(langs)), langs)
+        ax.set_title(task)
+    axes[0][0].set_ylabel("accuracy")
+    axes[0][-1].legend(fontsize=7, frameon=False)
     fig.suptitle(title)
     fig.tight_layout()
     return fig

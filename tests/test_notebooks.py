@@ -27,6 +27,8 @@ def declared_parameters(nb_path):
             continue
         m = PARAM_LINE.match(line)
         assert m, f"{nb_path.name}: parameter line is not `name: type = literal  # comment`: {line!r}"
+        # papermill's parameter inspector gives up on a line holding a second "=" (even in the comment)
+        assert line.count("=") == 1, f"{nb_path.name}: papermill cannot parse a line with two '=': {line!r}"
         value = ast.literal_eval(m.group("value"))
         assert isinstance(value, TYPES[m.group("type")]), f"{nb_path.name}: {line!r}: value is not a {m.group('type')}"
         params[m.group("name")] = m.group("type")

@@ -1,0 +1,158 @@
+"""Notebook 02's experiment: evaluate a live model and place it among the stored systems.
+
+:func:`run` evaluates the model with each method on the first ``limits[method]`` items of every
+stream (results in the official layout under ``live_dir``), scores the live systems and the stored
+ones on exactly those items, and writes tidy results with provenance:
+
+* ``summary.csv``   (system, task, lang) rows for live and stored systems, ``source`` = live | stored
+* ``methods.csv``   per (task, lang): accuracy under each method on the items every method covered,
+                    and how often two methods predict the same option
+Figures and text are made from these files only.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from itertools import combinations
+from pathlib import Path
+
+import pandas as pd
+
+from .data import TASKS, discover, load_result_file
+from .evaluate import METHODS, evaluate
+from .io import write_csv_atomic
+from .langs import LANGS
+from .models import load_model
+from .provenance import input_hashes, write_sidecar
+from .scoring import score_tree
+
+RESULT_FILES = ("summary.csv", "methods.csv")
+
+
+def system_name(label: str, method: str) -> str:
+    return f"{label}_{method}"
+
+
+def launch_command(num_processes: int, cuda: bool) -> list[str]:
+    """The data-parallel launcher: accelerate on GPUs, torchrun for CPU processes."""
+    if cuda:
+        return [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes",
+                str(num_processes), "-m"]
+    return [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(num_processes), "-m"]
+
+
+def run(model: str, data_dir, live_dir, results_dir, *, label: str, limits: dict, tasks=None, langs=None,
+        batch_size: int = 8, max_new_tokens: int = 5, num_beams: int = 1, dtype: str = "auto",
+        num_processes: int = 1, n_boot: int = 1000, seed: int = 0, parameters: dict | None = None,
+        progress: bool = True) -> dict[str, Path]:
+    """Evaluate ``model`` with every method that has a limit, in this process or, with
+    ``num_processes > 1``, data-parallel through ``clika evaluate`` under a launcher."""
+    import torch
+
+    tasks = list(tasks or TASKS)
+    langs = list(langs or LANGS)
+    methods = [m for m in METHODS if limits.get(m)]
+    lm = load_model(model, dtype=dtype) if num_processes <= 1 else None
+    for method in methods:
+        common = dict(tasks=tasks, langs=langs, method=method, system=system_name(label, method),
+                      limit=limits[method], batch_size=batch_size, max_new_tokens=max_new_tokens, num_beams=num_beams)
+        if lm is not None:
+            evaluate(lm, data_dir, live_dir, progress=progress, **common)
+            continue
+        cmd = launch_command(num_processes, torch.cuda.is_available()) + [
+            "clika_utils.cli", "evaluate", "--model", model, "--data-dir", str(data_dir), "--out", str(live_dir),
+            "--method", method, "--system", common["system"], "--tasks", ",".join(tasks), "--langs", ",".join(langs),
+            "--limit", str(limits[method]), "--batch-size", str(batch_size), "--max-new-tokens", str(max_new_tokens),
+            "--num-beams", str(num_beams), "--dtype", dtype]
+        subprocess.run(cmd, check=True)
+    manifest = json.loads((Path(live_dir) / f"{system_name(label, methods[0])}.eval.json").read_text(encoding="utf-8"))
+    # placement: every system scored on the first `place_limit` items, the live ones and the stored ones
+    place_method = "letter" if "letter" in methods else methods[0]
+    place_limit = limits[place_method]
+    live_systems = [system_name(label, m) for m in methods if limits[m] >= place_limit]
+    common = dict(n_boot=n_boot, seed=seed, tasks=tasks, langs=langs, limit=place_limit)
+    live = score_tree(live_dir, systems=live_systems, **common).summary.assign(source="live")
+    stored = score_tree(data_dir, **common).summary.assign(source="stored")
+    summary = pd.concat([live, stored], ignore_index=True)
+    methods_table = method_agreement(live_dir, label, methods, tasks, langs, min(limits[m] for m in methods))
+    results_dir = Path(results_dir)
+    inputs = input_hashes(sorted(Path(live_dir).rglob("*_res.jsonl")), root=live_dir)
+    inputs.update(input_hashes([f.path for f in discover(data_dir, tasks=tasks, langs=langs).files], root=data_dir))
+    params = {**(parameters or {}), "label": label, "limits": limits, "n_boot": n_boot, "model": model,
+              "model_fingerprint": manifest["fingerprint"], "dtype": manifest["dtype"], "num_processes": num_processes}
+    out = {}
+    for name, df in (("summary.csv", summary), ("methods.csv", methods_table)):
+        path = write_csv_atomic(df, results_dir / name)
+        write_sidecar(path, kind="results", parameters=params, seed=seed, inputs=inputs)
+        out[name] = path
+    return out
+
+
+def method_agreement(live_dir, label: str, methods, tasks, langs, n_common: int) -> pd.DataFrame:
+    """Per (task, lang): accuracy of each method and pairwise prediction agreement on the first
+    ``n_common`` items (official judge for ``generate``; argmax for the log-likelihood methods)."""
+    preds: dict[str, dict] = {}
+    for method in methods:
+        inv = discover(live_dir, tasks=tasks, langs=langs, systems=[system_name(label, method)])
+        for f in inv.files:
+            t = load_result_file(f)
+            preds.setdefault(method, {})[(f.task, f.lang)] = (t.ids[:n_common],
+                                                             [r.strip()[:1] for r in t.res[:n_common]],
+                                                             t.labels[:n_common])
+    rows = []
+    for task in tasks:
+        for lang in langs:
+            row = {"task": task, "lang": lang, "n": n_common}
+            per = {m: preds[m][(task, lang)] for m in methods}
+            for m, (_, p, gold) in per.items():
+                row[f"acc_{m}"] = sum(a == g for a, g in zip(p, gold)) / len(gold)
+            for a, b in combinations(methods, 2):
+                pa, pb = per[a][1], per[b][1]
+                row[f"agree_{a}_{b}"] = sum(x == y for x, y in zip(pa, pb)) / len(pa)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def load(results_dir) -> dict[str, pd.DataFrame]:
+    results_dir = Path(results_dir)
+    return {name[:-4]: pd.read_csv(results_dir / name) for name in RESULT_FILES}
+
+
+def ra_gap_by_method(methods_table: pd.DataFrame) -> pd.DataFrame:
+    """Per task and method: mean accuracy over non-English languages relative to English — the
+    cross-lingual gap as each method measures it."""
+    rows = []
+    accs = [c for c in methods_table.columns if c.startswith("acc_")]
+    for task, sub in methods_table.groupby("task", sort=False):
+        en = sub[sub["lang"] == "en"]
+        other = sub[sub["lang"] != "en"]
+        for col in accs:
+            acc_en = float(en[col].iloc[0]) if len(en) else float("nan")
+            rows.append({"task": task, "method": col[4:], "acc_en": acc_en, "acc_other_mean": other[col].mean(),
+                         "ra_mean": other[col].mean() / acc_en if acc_en else float("nan")})
+    return pd.DataFrame(rows)
+
+
+def findings(summary: pd.DataFrame, methods_table: pd.DataFrame, label: str) -> list[str]:
+    """Computed observations: where the live model ranks, and how much the method matters."""
+    out = []
+    norm = summary.groupby(["system", "source"])["normalised"].mean().reset_index()
+    norm = norm.sort_values("normalised", ascending=False).reset_index(drop=True)
+    for row in norm[norm["source"] == "live"].itertuples():
+        out.append(f"{row.system}: mean official normalised score {row.normalised:.3f}, rank {row.Index + 1} of "
+                   f"{len(norm)} systems on the same items.")
+    gap = ra_gap_by_method(methods_table)
+    for task, sub in gap.groupby("task", sort=False):
+        parts = ", ".join(f"{r.method} {r.acc_en:.2f}→{r.acc_other_mean:.2f}" for r in sub.itertuples())
+        out.append(f"{task}: English → mean non-English accuracy by method: {parts}.")
+    agree = [c for c in methods_table.columns if c.startswith("agree_")]
+    for col in agree:
+        out.append(f"{col[6:].replace('_', ' vs ', 1)}: the two methods pick the same option on "
+                   f"{methods_table[col].mean():.0%} of items (mean over streams and languages).")
+    return out
+
+
+def eval_manifests(live_dir) -> list[dict]:
+    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(Path(live_dir).glob("*.eval.json"))]
