@@ -116,7 +116,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tasks", default="x_geo,x_name")
     ap.add_argument("--limit", type=int, default=20, help="first N items per (task, language)")
-    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--batch-size", type=int, default=16, help="for both systems")
     ap.add_argument("--out", type=Path, default=HERE / "results")
     args = ap.parse_args(argv)
     torch.manual_seed(0)
@@ -128,8 +128,8 @@ def main(argv=None) -> int:
     print(f"{n} items ({', '.join(tasks)} x {len(LANGS)} languages x first {args.limit}); model {model_path}")
     runs = {}
     runs["lm-eval (float32, HF default)"] = run_lmeval(model_path, rows, "float32", args.batch_size, HERE / "work")
-    runs["clika letter (float32)"] = run_ours(model_path, rows, "float32", args.batch_size)
-    runs["clika letter (bf16 autocast, default)"] = run_ours(model_path, rows, "bf16-autocast", args.batch_size)
+    runs["clika letter (float32, default)"] = run_ours(model_path, rows, "float32", args.batch_size)
+    runs["clika letter (bf16 autocast)"] = run_ours(model_path, rows, "bf16-autocast", args.batch_size)
     peer = runs["lm-eval (float32, HF default)"]
     table, disagreements = [], []
     for name, r in runs.items():

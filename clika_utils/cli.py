@@ -140,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--tasks", type=_csv, help="comma-separated streams (default: all four)")
     ev.add_argument("--langs", type=_csv, help="comma-separated ISO 639-1 codes (default: all ten)")
     ev.add_argument("--limit", type=int, help="only the first N items of each stream")
-    ev.add_argument("--batch-size", type=int, default=8)
+    ev.add_argument("--batch-size", type=int, default=16)
     ev.add_argument("--max-new-tokens", type=int, default=5, help="generate: tokens to generate (default 5)")
     ev.add_argument("--num-beams", type=int, default=1, help="generate: 1 = greedy (default), 2 = as the stored runs")
     ev.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
