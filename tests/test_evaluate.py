@@ -199,7 +199,9 @@ def test_merged_letter_token_is_an_error():
 @pytest.mark.slow
 def test_two_process_data_parallel_run_equals_one_process(tiny_path, item_tree, tmp_path):
     """torchrun with 2 CPU processes (gloo, through accelerate's PartialState): each process scores
-    half of the items; the merged files equal a single-process run line for line."""
+    half of the items; the merged files equal a single-process run line for line: the same ids,
+    prompts and predictions, and scores equal to 1e-5 (the two runs batch different items together,
+    so padding lengths and BLAS blocking differ and the 6th decimal may round the other way)."""
     import socket
     import subprocess
     import sys
@@ -220,6 +222,11 @@ def test_two_process_data_parallel_run_equals_one_process(tiny_path, item_tree, 
     files = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*_res.jsonl"))
     assert len(files) == 4
     for rel in files:
-        assert (tmp_path / "two" / rel).read_text(encoding="utf-8") == (tmp_path / "one" / rel).read_text(encoding="utf-8")
+        two_rows = [json.loads(line) for line in (tmp_path / "two" / rel).read_text(encoding="utf-8").splitlines()]
+        one_rows = [json.loads(line) for line in (tmp_path / "one" / rel).read_text(encoding="utf-8").splitlines()]
+        assert len(two_rows) == len(one_rows) > 0
+        for a, b in zip(two_rows, one_rows):
+            assert {k: v for k, v in a.items() if k != "scores"} == {k: v for k, v in b.items() if k != "scores"}
+            assert a["scores"] == pytest.approx(b["scores"], abs=1e-5)
     assert not list((tmp_path / "two").rglob("*.part*"))
     assert json.loads((tmp_path / "two" / "tiny.eval.json").read_text())["reports"]["processes"] == 2
