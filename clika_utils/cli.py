@@ -2,6 +2,7 @@
 
   clika score [--data-dir DIR] --out OUT [options]   score stored/live result files -> items.csv, summary.csv
   clika evaluate --model M --method letter --out DIR   run a causal LM on the CLiKA streams (official format)
+  clika train --model M --data FILE.jsonl --out DIR   fine-tune (LoRA or full); under accelerate launch too
   clika data check [--data-dir DIR]                    validate a CLiKA tree and list what is in it
   clika data fetch [--dest DIR] [--only SRC,...]       download the public sources (needs internet)
   clika paths                                          show the resolved settings
@@ -69,6 +70,30 @@ def _evaluate(args) -> int:
         print(f"  incomplete trailing lines removed on resume: {rep['cut_lines_removed_on_resume']}")
     for note in rep["notes"]:
         print(f"  note: {note}")
+    return 0
+
+
+def _train(args) -> int:
+    import json
+
+    import yaml
+
+    from .train import TrainConfig, read_examples, train
+
+    values = {}
+    if args.config:
+        text = Path(args.config).read_text(encoding="utf-8")
+        values = json.loads(text) if args.config.endswith(".json") else (yaml.safe_load(text) or {})
+    for key in ("method", "lr", "epochs", "max_steps", "micro_batch", "grad_accum", "lora_r", "lora_alpha",
+                "lora_dropout", "max_length", "precision", "head", "seed", "save_every"):
+        value = getattr(args, key)
+        if value is not None:
+            values[key] = value
+    if args.lora_targets:
+        values["lora_targets"] = args.lora_targets
+    result = train(args.model, read_examples(args.data), args.out, TrainConfig.from_dict(values),
+                   progress=not args.no_progress)
+    print(f"{result.status}: {result.steps} steps, final loss {result.final_loss:.4f}, output {result.out_dir}")
     return 0
 
 
@@ -146,6 +171,28 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
     ev.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "bf16-autocast"])
     ev.set_defaults(func=_evaluate)
+    tr = sub.add_parser("train", help="fine-tune a causal LM (LoRA or full); resumable; accelerate-launchable")
+    tr.add_argument("--model", required=True, help="registry name, local path or hub id")
+    tr.add_argument("--data", required=True, help="JSON Lines: {prompt, response} | {instruction, input, output} | {text}")
+    tr.add_argument("--out", required=True, type=Path, help="job folder (checkpoints, model/, metrics.csv)")
+    tr.add_argument("--config", help="YAML or JSON file of training settings (clika_utils.train.TrainConfig)")
+    tr.add_argument("--method", choices=["lora", "full"])
+    tr.add_argument("--lr", type=float)
+    tr.add_argument("--epochs", type=float)
+    tr.add_argument("--max-steps", type=int)
+    tr.add_argument("--micro-batch", type=int)
+    tr.add_argument("--grad-accum", type=int)
+    tr.add_argument("--lora-r", type=int)
+    tr.add_argument("--lora-alpha", type=int)
+    tr.add_argument("--lora-dropout", type=float)
+    tr.add_argument("--lora-targets", type=_csv, help="comma-separated module names (default: every linear layer)")
+    tr.add_argument("--max-length", type=int)
+    tr.add_argument("--precision", choices=["auto", "fp32", "bf16"])
+    tr.add_argument("--head", choices=["supervised", "full"])
+    tr.add_argument("--seed", type=int)
+    tr.add_argument("--save-every", type=int)
+    tr.add_argument("--no-progress", action="store_true")
+    tr.set_defaults(func=_train)
     data = sub.add_parser("data", help="check or fetch data").add_subparsers(dest="data_command", required=True)
     ck = data.add_parser("check", help="validate a CLiKA tree")
     ck.add_argument("--data-dir")

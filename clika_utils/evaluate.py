@@ -36,6 +36,7 @@ from .data import TASKS, check_tasks, lang_folders
 from .errors import ClikaError, ConfigError, DataError
 from .io import read_jsonl, write_json_atomic
 from .langs import check_langs
+from .models import head_logits
 from .prompts import load_items, official_prompts
 
 METHODS = ("generate", "letter", "text")
@@ -76,13 +77,7 @@ def _check_finite(t, what: str) -> None:
 
 
 def _head(lm, hidden):
-    """Logits of the LM head for the given hidden states only (with the model's logit soft-cap)."""
-    import torch
-    logits = lm.model.get_output_embeddings()(hidden).float()
-    cap = getattr(lm.model.config, "final_logit_softcapping", None)
-    if cap:
-        logits = torch.tanh(logits / cap) * cap
-    return logits
+    return head_logits(lm.model, hidden)
 
 
 def _common_prefix(token_lists) -> int:

@@ -62,6 +62,17 @@ class LoadedModel:
         return contextlib.nullcontext()
 
 
+def head_logits(model, hidden):
+    """fp32 logits of ``model``'s LM head for the given hidden states only, with the model's logit
+    soft-cap (Gemma 2). Callers pass the few positions that matter, never the whole sequence."""
+    import torch
+    logits = model.get_output_embeddings()(hidden).float()
+    cap = getattr(model.config, "final_logit_softcapping", None)
+    if cap:
+        logits = torch.tanh(logits / cap) * cap
+    return logits
+
+
 def registry_path(name: str) -> Path:
     return cache_dir() / "models" / name
 

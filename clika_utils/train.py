@@ -1,0 +1,559 @@
+"""Causal-LM fine-tuning: instruction pairs (loss on the response only) or raw text (continued
+pretraining), LoRA (peft) or full fine-tuning, from one CPU core to several GPUs and nodes.
+
+One loop, driven by :class:`accelerate.Accelerator` (no hand-written distributed code): a single
+process, or ``accelerate launch`` with DDP, FSDP or DeepSpeed configs (``configs/accelerate/``).
+On CPU machines ``accelerate launch --multi_gpu --num_processes N`` starts N gloo processes
+(``--cpu --num_processes N`` starts only one unless MPI is set up).
+
+What the loop guarantees:
+
+* **Supervised-positions-only head** (``head="supervised"``, the default): the body runs on every
+  token, the LM head (262k rows for Gemma) only at positions whose next token is supervised. The
+  loss equals the standard full-logit loss (``head="full"``: transformers' own ``labels=`` path) to
+  float rounding (tested to 1e-5 in fp32).
+* **Exact global-batch loss**: the loss of a step is the sum of token losses over the whole global
+  batch (all micro-batches, all processes) divided by its number of supervised tokens, so
+  gradient accumulation and the number of processes do not change the gradient (tested: 2 processes
+  give the same loss curve as 1 with the same global batch).
+* **Deterministic data order**: global batch ``s`` holds positions ``s*G .. s*G+G-1`` of a stream of
+  seeded per-epoch permutations, so a resumed run sees exactly the batches an uninterrupted one does.
+* **Checkpoints and resume**: every ``save_every`` steps the trainable weights, optimizer, scheduler,
+  RNG states and step are written atomically (``ckpt/step-NNNNNN``, the last ``keep_checkpoints``
+  kept); rerunning the same job resumes from the newest one. A folder holding a job of another
+  model, data set or configuration is refused.
+* **Divergence**: a non-finite loss or gradient norm stops training before the bad update, keeps the
+  last good checkpoint and raises :class:`TrainingDiverged` naming it.
+* bf16 autocast (CPU and CUDA, fp32 master weights; ``precision="auto"``), AdamW, cosine schedule
+  with linear warmup, gradient clipping, tqdm progress (loss, tokens/s) and ``metrics.csv``.
+
+Outputs in ``out_dir``: ``model/`` (the LoRA adapter, or the full model and tokenizer),
+``train.json`` (status, base-model fingerprint, configuration, data hash, reports), ``metrics.csv``
+(step, epoch, loss, lr, grad_norm, tokens, tokens_per_s, seconds). A finished job with the same
+inputs is not trained again: notebooks reuse each other's adapters.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .errors import ClikaError, ConfigError, DataError
+from .io import read_jsonl, write_csv_atomic, write_json_atomic
+
+IGNORE = -100
+METHODS = ("lora", "full")
+HEADS = ("supervised", "full")
+PRECISIONS = ("auto", "fp32", "bf16")
+ALPACA = {  # the Stanford Alpaca prompt template, as x-LLaMA uses it
+    "with_input": ("Below is an instruction that describes a task, paired with an input that provides further "
+                   "context. Write a response that appropriately completes the request.\n\n"
+                   "### Instruction:\n{instruction}\n\n### Input:\n{input}\n\n### Response:\n"),
+    "no_input": ("Below is an instruction that describes a task. Write a response that appropriately completes "
+                 "the request.\n\n### Instruction:\n{instruction}\n\n### Response:\n"),
+}
+
+
+class TrainingDiverged(ClikaError):
+    """The loss or gradient norm became NaN/inf; training stopped before applying the bad update."""
+
+
+def alpaca_prompt(instruction: str, input: str = "") -> str:
+    """The Alpaca template with or without the input section (the response follows it directly)."""
+    if input and input.strip():
+        return ALPACA["with_input"].format(instruction=instruction, input=input)
+    return ALPACA["no_input"].format(instruction=instruction)
+
+
+@dataclass(frozen=True)
+class Example:
+    """One training example: the loss covers ``response`` (+ EOS) only. ``prompt == ""`` is raw text."""
+    prompt: str
+    response: str
+
+
+def read_examples(path: str | Path) -> list[Example]:
+    """Training data from JSON Lines: each line ``{"prompt", "response"}``, Alpaca
+    ``{"instruction", "input", "output"}`` (formatted with :func:`alpaca_prompt`) or raw ``{"text"}``."""
+    out = []
+    for row in read_jsonl(path):
+        line = row["_line"]
+        if "text" in row:
+            fields = {"text": row["text"]}
+        elif "instruction" in row:
+            fields = {"instruction": row["instruction"], "output": row.get("output"), "input": row.get("input", "")}
+        elif "prompt" in row:
+            fields = {"prompt": row["prompt"], "response": row.get("response")}
+        else:
+            raise DataError(path, "expected {prompt, response}, {instruction, input, output} or {text}", line=line)
+        bad = [k for k, v in fields.items() if not isinstance(v, str)]
+        if bad:
+            raise DataError(path, f"field(s) {bad} missing or not a string", line=line)
+        if "text" in fields:
+            ex = Example("", fields["text"])
+        elif "instruction" in fields:
+            ex = Example(alpaca_prompt(fields["instruction"], fields["input"]), fields["output"])
+        else:
+            ex = Example(fields["prompt"], fields["response"])
+        if not ex.response.strip():
+            raise DataError(path, "empty response/output/text: nothing to learn from this line", line=line)
+        out.append(ex)
+    return out
+
+
+def write_examples(path: str | Path, examples: list[Example]) -> Path:
+    from .io import write_text_atomic
+    return write_text_atomic(path, "".join(json.dumps({"prompt": e.prompt, "response": e.response},
+                                                      ensure_ascii=False) + "\n" for e in examples))
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters of one job. ``micro_batch * grad_accum * processes`` is the global batch."""
+    method: str = "lora"              #: lora | full
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    lora_targets: list[str] | None = None  #: module names; None: every linear layer of the body
+    lr: float = 2e-4
+    epochs: float = 3.0
+    max_steps: int | None = None      #: overrides epochs when set
+    micro_batch: int = 8
+    grad_accum: int = 1
+    warmup_ratio: float = 0.03
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    max_length: int = 256
+    precision: str = "auto"           #: auto (bf16 autocast on CPU and CUDA) | fp32 | bf16
+    head: str = "supervised"          #: supervised (LM head at supervised positions) | full (HF labels=)
+    seed: int = 0
+    save_every: int = 50              #: steps between checkpoints (and at the end)
+    keep_checkpoints: int = 2
+
+    def __post_init__(self):
+        for name, allowed in (("method", METHODS), ("head", HEADS), ("precision", PRECISIONS)):
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"unknown {name} {getattr(self, name)!r}; expected one of {allowed}")
+        for name in ("micro_batch", "grad_accum", "max_length", "save_every", "keep_checkpoints"):
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.max_steps is None and not self.epochs > 0:
+            raise ConfigError(f"epochs must be > 0 (or set max_steps), got {self.epochs}")
+        if not self.lr > 0:
+            raise ConfigError(f"lr must be > 0, got {self.lr}")
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"unknown training setting(s) {unknown}; known: {sorted(known)}")
+        return cls(**values)
+
+
+@dataclass
+class TrainResult:
+    out_dir: Path
+    status: str                      #: complete | reused
+    steps: int
+    final_loss: float
+    metrics: list[dict] = field(default_factory=list)
+    reports: dict = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------------------------
+# tokenisation and batching
+
+
+def tokenize(tok, examples: list[Example], max_length: int) -> tuple[list[tuple[list[int], list[int]]], dict]:
+    """(input ids, labels) per example: prompt tokens (with BOS) unsupervised, response tokens + EOS
+    supervised. Longer than ``max_length``: the end is cut (counted in the report)."""
+    if tok.eos_token_id is None:
+        raise ConfigError("tokenizer has no EOS token; training needs one to end responses")
+    out, cut = [], 0
+    for k, ex in enumerate(examples):
+        p = tok(ex.prompt, add_special_tokens=True).input_ids if ex.prompt else (
+            [tok.bos_token_id] if tok.bos_token_id is not None else [])
+        r = tok(ex.response, add_special_tokens=False).input_ids + [tok.eos_token_id]
+        ids, labels = p + r, [IGNORE] * len(p) + r
+        if len(ids) > max_length:
+            ids, labels = ids[:max_length], labels[:max_length]
+            cut += 1
+        if sum(t != IGNORE for t in labels[1:]) == 0:
+            raise ConfigError(f"example {k}: no supervised token left within max_length={max_length} "
+                              f"(prompt of {len(p)} tokens); raise max_length")
+        out.append((ids, labels))
+    return out, {"examples": len(out), "truncated_examples": cut}
+
+
+def collate(rows, pad_id: int, device):
+    import torch
+    n = max(len(ids) for ids, _ in rows)
+    ids = torch.full((len(rows), n), pad_id, dtype=torch.long)
+    labels = torch.full((len(rows), n), IGNORE, dtype=torch.long)
+    mask = torch.zeros((len(rows), n), dtype=torch.long)
+    for b, (i, lab) in enumerate(rows):
+        ids[b, : len(i)] = torch.tensor(i)
+        labels[b, : len(lab)] = torch.tensor(lab)
+        mask[b, : len(i)] = 1
+    return {"input_ids": ids.to(device), "attention_mask": mask.to(device), "labels": labels.to(device)}
+
+
+def global_batch(step: int, size: int, n: int, seed: int) -> list[int]:
+    """Example indices of global batch ``step``: positions ``step*size ..`` of the concatenation of
+    per-epoch permutations of ``range(n)`` (epoch ``e`` seeded by ``(seed, e)``)."""
+    import torch
+    out, pos = [], step * size
+    while len(out) < size:
+        epoch, within = divmod(pos, n)
+        perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch)).tolist()
+        take = min(size - len(out), n - within)
+        out += perm[within: within + take]
+        pos += take
+    return out
+
+
+def supervised_tokens(rows) -> int:
+    return sum(sum(t != IGNORE for t in lab[1:]) for _, lab in rows)
+
+
+# ----------------------------------------------------------------------------------------------
+# model
+
+
+def _unwrap_peft(model):
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
+def lora_target_modules(model, wanted: list[str] | None = None) -> list[str]:
+    """Leaf names of the linear layers of the transformer body (the LM head excluded): q_proj,
+    k_proj, … for Llama/Gemma, c_attn, c_proj, c_fc for GPT-2. ``wanted`` names are checked to
+    match at least one module each."""
+    import torch.nn as nn
+    from transformers.pytorch_utils import Conv1D
+
+    head = model.get_output_embeddings()
+    names = sorted({name.rsplit(".", 1)[-1] for name, m in model.named_modules()
+                    if isinstance(m, (nn.Linear, Conv1D)) and m is not head and name})
+    if wanted is None:
+        if not names:
+            raise ConfigError(f"{type(model).__name__}: no linear layers found for LoRA; use method 'full'")
+        return names
+    missing = [w for w in wanted if w not in names]
+    if missing:
+        raise ConfigError(f"LoRA target(s) {missing} match no linear module of {type(model).__name__}; "
+                          f"its linear layers are {names}")
+    return list(wanted)
+
+
+def loss_module(model, head: str):
+    """The loss as a torch ``nn.Module`` around ``model``, so DDP/FSDP wrap it and sync gradients."""
+    import torch
+    import torch.nn.functional as F
+
+    from .models import head_logits
+
+    class CausalLMLoss(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask, labels, denom):
+            """Sum of token losses / ``denom`` (the global supervised-token count, per process)."""
+            if head == "full":   # transformers' standard path: logits at every position
+                return self.model(input_ids=input_ids, attention_mask=attention_mask, labels=labels,
+                                  num_items_in_batch=denom).loss
+            base = _unwrap_peft(self.model)
+            hidden = base.base_model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            target = labels[:, 1:]
+            keep = target.ne(IGNORE)
+            logits = head_logits(base, hidden[:, :-1][keep])
+            return F.cross_entropy(logits, target[keep], reduction="sum") / denom
+
+    return CausalLMLoss()
+
+
+def build_model(model_name: str, config: TrainConfig):
+    """Load the base model in fp32 (master weights) and wrap it for LoRA when asked."""
+    from .models import load_model
+
+    lm = load_model(model_name, device="cpu", dtype="float32")
+    model = lm.model
+    model.config.use_cache = False
+    if config.method == "lora":
+        from peft import LoraConfig, get_peft_model
+        targets = lora_target_modules(model, config.lora_targets)
+        model = get_peft_model(model, LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha,
+                                                 lora_dropout=config.lora_dropout, target_modules=targets,
+                                                 bias="none", task_type="CAUSAL_LM"))
+    model.train()
+    lm.tokenizer.padding_side = "right"
+    return lm, model
+
+
+# ----------------------------------------------------------------------------------------------
+# checkpoints
+
+
+def _data_hash(examples: list[Example]) -> str:
+    h = hashlib.sha256()
+    for ex in examples:
+        h.update(json.dumps([ex.prompt, ex.response], ensure_ascii=False).encode())
+        h.update(b"\n")
+    return h.hexdigest()[:16]
+
+
+def _job_identity(lm, config: TrainConfig, data_hash: str, world: int) -> dict:
+    cfg = asdict(config)
+    cfg.pop("save_every")
+    cfg.pop("keep_checkpoints")
+    return {"model": lm.name, "fingerprint": lm.fingerprint, "data": data_hash, "config": cfg, "processes": world}
+
+
+def _check_job(out_dir: Path, identity: dict) -> dict:
+    path = out_dir / "train.json"
+    if not path.exists():
+        if (out_dir / "ckpt").exists():
+            raise ConfigError(f"{out_dir}: holds checkpoints but no train.json; not a folder of this job")
+        return {}
+    have = json.loads(path.read_text(encoding="utf-8"))
+    for key in ("fingerprint", "data", "config"):
+        if have.get("job", {}).get(key) != identity[key]:
+            raise ConfigError(f"{path}: this folder holds a training job with another {key} "
+                              f"({have.get('job', {}).get(key)!r}, this job: {identity[key]!r}); "
+                              "use another output folder or delete it")
+    return have
+
+
+def checkpoints(out_dir: Path) -> list[Path]:
+    """Complete checkpoints, oldest first (a folder is complete once its state.json exists)."""
+    root = Path(out_dir) / "ckpt"
+    return sorted(p for p in root.glob("step-*") if (p / "state.json").exists()) if root.exists() else []
+
+
+def _trainable_state(model) -> dict:
+    return {n: p.detach().cpu().contiguous() for n, p in model.named_parameters() if p.requires_grad}
+
+
+def _save_checkpoint(acc, model, optimizer, scheduler, out_dir: Path, step: int, metrics: list[dict], keep: int):
+    import torch
+    from safetensors.torch import save_file
+
+    final = out_dir / "ckpt" / f"step-{step:06d}"
+    tmp = out_dir / "ckpt" / f".step-{step:06d}.tmp"
+    if acc.is_main_process:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+    acc.wait_for_everyone()
+    torch.save({"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all()
+                if torch.cuda.is_available() else None}, tmp / f"rng-{acc.process_index}.pt")
+    state = _trainable_state(acc.unwrap_model(model).model)
+    if acc.is_main_process:
+        save_file(state, str(tmp / "trainable.safetensors"))
+        torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+        torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
+        write_json_atomic(tmp / "state.json", {"step": step, "metrics": metrics})
+    acc.wait_for_everyone()
+    if acc.is_main_process:
+        shutil.rmtree(final, ignore_errors=True)
+        tmp.replace(final)
+        for old in checkpoints(out_dir)[:-keep]:
+            shutil.rmtree(old)
+    acc.wait_for_everyone()
+    return final
+
+
+def _load_checkpoint(acc, model, optimizer, scheduler, ckpt: Path) -> tuple[int, list[dict]]:
+    import torch
+    from safetensors.torch import load_file
+
+    state = load_file(str(ckpt / "trainable.safetensors"))
+    inner = acc.unwrap_model(model).model
+    params = dict(inner.named_parameters())
+    mismatch = sorted(set(state) ^ {n for n, p in params.items() if p.requires_grad})
+    if mismatch:
+        raise ConfigError(f"{ckpt}: checkpoint does not fit this model (parameters {mismatch[:3]}…)")
+    with torch.no_grad():
+        for name, value in state.items():
+            params[name].copy_(value)
+    optimizer.load_state_dict(torch.load(ckpt / "optimizer.pt", weights_only=False))
+    scheduler.load_state_dict(torch.load(ckpt / "scheduler.pt", weights_only=False))
+    rng_file = ckpt / f"rng-{acc.process_index}.pt"
+    if rng_file.exists():
+        rng = torch.load(rng_file, weights_only=False)
+        torch.set_rng_state(rng["torch"])
+        if rng.get("cuda") is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rng["cuda"])
+    meta = json.loads((ckpt / "state.json").read_text(encoding="utf-8"))
+    return meta["step"], meta["metrics"]
+
+
+# ----------------------------------------------------------------------------------------------
+# the loop
+
+
+def _accelerator(config: TrainConfig):
+    import torch
+    from accelerate import Accelerator
+
+    cuda = torch.cuda.is_available()
+    bf16 = config.precision in ("auto", "bf16")
+    return Accelerator(cpu=not cuda, mixed_precision="bf16" if bf16 else "no"), bf16
+
+
+def train(model_name: str, examples: list[Example], out_dir: str | Path, config: TrainConfig | None = None, *,
+          progress: bool = True) -> TrainResult:
+    """Fine-tune ``model_name`` (registry name, folder or hub id) on ``examples`` into ``out_dir``.
+    Resumes from the newest checkpoint; returns at once when the same job already finished."""
+    import torch
+    from accelerate.utils import set_seed
+    from tqdm.auto import tqdm
+    from transformers import get_cosine_schedule_with_warmup
+
+    config = config or TrainConfig()
+    if not examples:
+        raise ConfigError("no training examples")
+    out_dir = Path(out_dir)
+    acc, bf16 = _accelerator(config)
+    world, rank = acc.num_processes, acc.process_index
+    set_seed(config.seed)
+    lm, model = build_model(model_name, config)
+    identity = _job_identity(lm, config, _data_hash(examples), world)
+    previous = _check_job(out_dir, identity)
+    if previous.get("status") == "complete" and (out_dir / "model").exists():
+        return TrainResult(out_dir, "reused", previous["steps"], previous["final_loss"],
+                           _read_metrics(out_dir), previous.get("reports", {}))
+    data, reports = tokenize(lm.tokenizer, examples, config.max_length)
+    per_process = config.micro_batch * config.grad_accum
+    size = per_process * world
+    total = config.max_steps or max(1, math.ceil(config.epochs * len(data) / size))
+    reports.update({"global_batch": size, "processes": world, "steps": total,
+                    "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
+                    "precision": "bf16 autocast" if bf16 else "fp32", "head": config.head})
+    acc.wait_for_everyone()
+    if acc.is_main_process:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(out_dir / "train.json", {"status": "running", "job": identity, "reports": reports})
+
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = get_cosine_schedule_with_warmup(optimizer, math.ceil(config.warmup_ratio * total), total)
+    wrapped, optimizer = acc.prepare(loss_module(model, config.head), optimizer)  # scheduler: stepped by hand
+    step, metrics = 0, []
+    done = checkpoints(out_dir)
+    if done:
+        step, metrics = _load_checkpoint(acc, wrapped, optimizer, scheduler, done[-1])
+        reports["resumed_from_step"] = step
+    pad = lm.tokenizer.pad_token_id
+    bar = tqdm(total=total, initial=step, desc="train", unit="step", disable=not (progress and acc.is_main_process))
+    while step < total:
+        start = time.perf_counter()
+        mine = global_batch(step, size, len(data), config.seed)[rank * per_process: (rank + 1) * per_process]
+        rows = sorted((data[i] for i in mine), key=lambda r: len(r[0]))   # less padding, same sum
+        micros = [rows[k: k + config.micro_batch] for k in range(0, len(rows), config.micro_batch)]
+        n_global = float(acc.reduce(torch.tensor(float(supervised_tokens(rows)), device=acc.device), "sum"))
+        denom = n_global / world          # DDP averages gradients over processes
+        loss_sum = torch.zeros((), device=acc.device)
+        n_tokens = sum(len(ids) for ids, _ in rows)
+        for k, micro in enumerate(micros):
+            sync = contextlib.nullcontext() if k == len(micros) - 1 else acc.no_sync(wrapped)
+            with sync:
+                loss = wrapped(**collate(micro, pad, acc.device), denom=denom)
+                acc.backward(loss)
+            loss_sum += loss.detach().float() * denom
+        step_loss = float(acc.reduce(loss_sum, "sum")) / n_global
+        grad_norm = float(acc.clip_grad_norm_(trainable, config.max_grad_norm))
+        if not (math.isfinite(step_loss) and math.isfinite(grad_norm)):
+            good = checkpoints(out_dir)
+            where = f"the last good checkpoint is {good[-1]} (step {good[-1].name[5:].lstrip('0') or 0})" if good \
+                else "no checkpoint was written yet"
+            if acc.is_main_process:
+                write_json_atomic(out_dir / "train.json", {"status": "diverged", "job": identity, "reports": reports,
+                                                           "diverged_at_step": step + 1, "metrics_tail": metrics[-5:]})
+            raise TrainingDiverged(f"training diverged at step {step + 1}: loss {step_loss}, grad norm {grad_norm}; "
+                                   f"the update was not applied; {where}. Lower the learning rate or use fp32.")
+        lr = scheduler.get_last_lr()[0]
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        step += 1
+        seconds = time.perf_counter() - start
+        n_all = float(acc.reduce(torch.tensor(float(n_tokens), device=acc.device), "sum"))
+        metrics.append({"step": step, "epoch": round(step * size / len(data), 6), "loss": step_loss, "lr": lr,
+                        "grad_norm": grad_norm, "tokens": int(n_all), "supervised_tokens": int(n_global),
+                        "tokens_per_s": round(n_all / seconds, 1), "seconds": round(seconds, 4)})
+        bar.update(1)
+        bar.set_postfix(loss=f"{step_loss:.4f}", tok_s=f"{n_all / seconds:.0f}")
+        if step % config.save_every == 0 or step == total:
+            _save_checkpoint(acc, wrapped, optimizer, scheduler, out_dir, step, metrics, config.keep_checkpoints)
+            if acc.is_main_process:
+                _write_metrics(out_dir, metrics)
+    bar.close()
+    acc.wait_for_everyone()
+    if acc.is_main_process:
+        _write_metrics(out_dir, metrics)
+        final = acc.unwrap_model(wrapped).model
+        tmp = out_dir / ".model.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        final.save_pretrained(tmp)
+        lm.tokenizer.save_pretrained(tmp)
+        shutil.rmtree(out_dir / "model", ignore_errors=True)
+        tmp.replace(out_dir / "model")
+        write_json_atomic(out_dir / "train.json", {"status": "complete", "job": identity, "reports": reports,
+                                                   "steps": step, "final_loss": metrics[-1]["loss"]})
+    acc.wait_for_everyone()
+    return TrainResult(out_dir, "complete", step, metrics[-1]["loss"], metrics, reports)
+
+
+def _write_metrics(out_dir: Path, metrics: list[dict]) -> None:
+    import pandas as pd
+    write_csv_atomic(pd.DataFrame(metrics), out_dir / "metrics.csv")
+
+
+def _read_metrics(out_dir: Path) -> list[dict]:
+    import pandas as pd
+    path = Path(out_dir) / "metrics.csv"
+    return pd.read_csv(path).to_dict("records") if path.exists() else []
+
+
+def load_trained(out_dir: str | Path, *, device: str = "auto", dtype: str = "auto"):
+    """The fine-tuned model of a finished job as a :class:`~clika_utils.models.LoadedModel`
+    (LoRA weights merged into the base), ready for :mod:`clika_utils.evaluate`."""
+    from .models import load_model
+
+    out_dir = Path(out_dir)
+    meta_path = out_dir / "train.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else {}
+    if meta.get("status") != "complete":
+        raise ConfigError(f"{out_dir}: no finished training job here (status {meta.get('status')!r})")
+    job = meta["job"]
+    if job["config"]["method"] == "full":
+        return load_model(str(out_dir / "model"), device=device, dtype=dtype)
+    from peft import PeftModel
+    lm = load_model(job["model"], device="cpu", dtype="float32")
+    if lm.fingerprint != job["fingerprint"]:
+        raise ConfigError(f"{out_dir}: adapter was trained on {job['model']} with fingerprint {job['fingerprint']}, "
+                          f"but that name now loads fingerprint {lm.fingerprint}")
+    merged = PeftModel.from_pretrained(lm.model, str(out_dir / "model")).merge_and_unload()
+    lm.model = merged.eval()
+    adapter = hashlib.sha256((lm.fingerprint + json.dumps(job, sort_keys=True)).encode()).hexdigest()[:16]
+    lm.name, lm.fingerprint = f"{job['model']}+lora:{out_dir.name}", adapter
+    if device == "auto":
+        import torch
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if dtype == "auto":
+        dtype = "bfloat16" if device.startswith("cuda") else "float32"
+    if dtype == "bfloat16":
+        import torch
+        lm.model.to(torch.bfloat16)
+    lm.model.to(device)
+    lm.device, lm.dtype = device, dtype
+    lm.tokenizer.padding_side = "left"
+    return lm

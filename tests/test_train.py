@@ -1,0 +1,234 @@
+"""The training engine: loss equality of the supervised-positions head, batching, resume after a kill,
+2-process equality, divergence, bad input."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from clika_utils.errors import ConfigError, DataError
+from clika_utils.models import build_tiny_model
+from clika_utils.train import (IGNORE, Example, TrainConfig, TrainingDiverged, alpaca_prompt, checkpoints,
+                               global_batch, load_trained, lora_target_modules, loss_module, read_examples,
+                               tokenize, train, write_examples)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return str(build_tiny_model(tmp_path_factory.mktemp("tiny") / "m"))
+
+
+@pytest.fixture(scope="module")
+def tiny_gemma(tmp_path_factory, tiny):
+    """A tiny Gemma-3 (tied embeddings, the architecture of the cpu profile) with the tiny tokenizer."""
+    from transformers import AutoTokenizer, Gemma3ForCausalLM, Gemma3TextConfig
+    tok = AutoTokenizer.from_pretrained(tiny)
+    torch.manual_seed(0)
+    cfg = Gemma3TextConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                           num_attention_heads=2, num_key_value_heads=1, head_dim=16, max_position_embeddings=512,
+                           pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
+                           eos_token_id=tok.eos_token_id, sliding_window=8)
+    path = tmp_path_factory.mktemp("gemma") / "m"
+    Gemma3ForCausalLM(cfg).save_pretrained(path)
+    tok.save_pretrained(path)
+    return str(path)
+
+
+def examples(n=24):
+    return [Example(alpaca_prompt(f"Which continent is place {i} in?"), f"Place {i} is in continent {i % 3}.")
+            for i in range(n)]
+
+
+def fast(**kw):
+    base = dict(method="lora", lr=5e-3, max_steps=6, micro_batch=4, grad_accum=1, precision="fp32", save_every=2,
+                lora_r=4, lora_alpha=8, lora_dropout=0.1)
+    return TrainConfig(**{**base, **kw})
+
+
+@pytest.mark.parametrize("which", ["tiny", "tiny_gemma"])
+@pytest.mark.parametrize("method", ["lora", "full"])
+def test_supervised_head_loss_equals_the_standard_full_logit_loss(which, method, request):
+    from clika_utils.train import build_model, collate
+    lm, model = build_model(request.getfixturevalue(which), fast(method=method))
+    data, _ = tokenize(lm.tokenizer, examples(6), 256)
+    batch = collate(data, lm.tokenizer.pad_token_id, "cpu")
+    n = float((batch["labels"][:, 1:] != IGNORE).sum())
+    model.eval()  # no dropout: both paths see the same network
+    ours = loss_module(model, "supervised")(**batch, denom=n)
+    # the plain transformers computation: logits at every position, mean over supervised tokens
+    standard = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                     labels=batch["labels"]).loss
+    assert float(ours) == pytest.approx(float(standard), abs=1e-5)
+    ours.backward()
+    g1 = {k: p.grad.clone() for k, p in model.named_parameters() if p.requires_grad}
+    model.zero_grad()
+    loss_module(model, "full")(**batch, denom=n).backward()
+    for k, p in model.named_parameters():
+        if p.requires_grad:
+            torch.testing.assert_close(p.grad, g1[k], atol=1e-5, rtol=1e-4)
+
+
+def test_tokenize_masks_the_prompt_and_reports_truncation(tiny):
+    from transformers import AutoTokenizer
+    tok = AutoTokenizer.from_pretrained(tiny)
+    (ids, labels), = tokenize(tok, [Example("Question:", " A")], 64)[0]
+    p = tok("Question:").input_ids
+    assert ids[: len(p)] == p and labels[: len(p)] == [IGNORE] * len(p)
+    assert labels[len(p):] == ids[len(p):] and ids[-1] == tok.eos_token_id
+    raw, _ = tokenize(tok, [Example("", "plain text")], 64)
+    assert raw[0][1][0] == IGNORE and all(t != IGNORE for t in raw[0][1][1:])  # all but BOS supervised
+    data, report = tokenize(tok, [Example("Q", " a long answer " * 20)], 16)
+    assert len(data[0][0]) == 16 and report["truncated_examples"] == 1
+    with pytest.raises(ConfigError, match="no supervised token left"):
+        tokenize(tok, [Example("a very long prompt " * 20, "x")], 8)
+
+
+def test_global_batches_are_seeded_permutations_epoch_after_epoch():
+    n, size = 10, 4
+    stream = [i for s in range(5) for i in global_batch(s, size, n, seed=3)]
+    assert sorted(stream[:10]) == list(range(10)) and sorted(stream[10:20]) == list(range(10))
+    assert stream == [i for s in range(5) for i in global_batch(s, size, n, seed=3)]
+    assert stream != [i for s in range(5) for i in global_batch(s, size, n, seed=4)]
+
+
+def test_read_examples_formats_and_bad_lines(tmp_path):
+    good = tmp_path / "good.jsonl"
+    good.write_text('{"prompt": "Q:", "response": " A"}\n{"instruction": "Say hi", "input": "", "output": "hi"}\n'
+                    '{"text": "raw text"}\n', encoding="utf-8")
+    ex = read_examples(good)
+    assert ex[0] == Example("Q:", " A") and ex[1] == Example(alpaca_prompt("Say hi"), "hi") and ex[2].prompt == ""
+    assert "### Input:\nctx" in alpaca_prompt("Do", "ctx") and "### Input" not in alpaca_prompt("Do", " ")
+    cases = {'{"prompt": "Q"\n': r"bad.jsonl:1: corrupt JSON", '{"prompt": "Q"}\n': r":1: field\(s\) \['response'\]",
+             '{"foo": 1}\n': r":1: expected \{prompt, response\}", '{"prompt": "Q", "response": "  "}\n': ":1: empty response"}
+    for text, msg in cases.items():
+        (tmp_path / "bad.jsonl").write_text(text, encoding="utf-8")
+        with pytest.raises(DataError, match=msg):
+            read_examples(tmp_path / "bad.jsonl")
+
+
+def test_lora_targets_are_found_per_architecture_and_checked(tiny):
+    from transformers import AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel
+    llama = AutoModelForCausalLM.from_pretrained(tiny)
+    assert lora_target_modules(llama) == ["down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj", "v_proj"]
+    gpt2 = GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=16, n_head=2, vocab_size=50))
+    assert lora_target_modules(gpt2) == ["c_attn", "c_fc", "c_proj"]
+    with pytest.raises(ConfigError, match=r"LoRA target\(s\) \['query_key_value'\] match no linear module"):
+        lora_target_modules(llama, ["query_key_value"])
+
+
+def test_config_is_validated():
+    with pytest.raises(ConfigError, match="unknown method"):
+        TrainConfig(method="qlora")
+    with pytest.raises(ConfigError, match=r"unknown training setting\(s\) \['learning_rate'\]"):
+        TrainConfig.from_dict({"learning_rate": 1e-4})
+    with pytest.raises(ConfigError, match="micro_batch must be >= 1"):
+        TrainConfig(micro_batch=0)
+
+
+def test_train_writes_model_metrics_and_is_reused(tiny, tmp_path):
+    res = train(tiny, examples(), tmp_path / "job", fast(), progress=False)
+    assert res.status == "complete" and res.steps == 6 and len(res.metrics) == 6
+    assert res.metrics[-1]["loss"] < res.metrics[0]["loss"]
+    meta = json.loads((tmp_path / "job" / "train.json").read_text())
+    assert meta["status"] == "complete" and meta["reports"]["global_batch"] == 4
+    assert [p.name for p in checkpoints(tmp_path / "job")] == ["step-000004", "step-000006"]  # the last 2 kept
+    again = train(tiny, examples(), tmp_path / "job", fast(), progress=False)
+    assert again.status == "reused" and again.final_loss == res.final_loss
+    # the merged model generates and differs from the base
+    lm = load_trained(tmp_path / "job")
+    from clika_utils.models import load_model
+    base = load_model(tiny)
+    ids = torch.tensor([lm.tokenizer("Which continent").input_ids])
+    with torch.no_grad():
+        assert not torch.allclose(lm.model(ids).logits, base.model(ids).logits)
+
+
+def test_a_folder_of_another_job_is_refused(tiny, tmp_path):
+    train(tiny, examples(), tmp_path / "job", fast(max_steps=2), progress=False)
+    with pytest.raises(ConfigError, match="another data"):
+        train(tiny, examples(10), tmp_path / "job", fast(max_steps=2), progress=False)
+    with pytest.raises(ConfigError, match="another config"):
+        train(tiny, examples(), tmp_path / "job", fast(max_steps=2, lr=1e-3), progress=False)
+    other = build_tiny_model(tmp_path / "other", seed=1)
+    with pytest.raises(ConfigError, match="another fingerprint"):
+        train(str(other), examples(), tmp_path / "job", fast(max_steps=2), progress=False)
+
+
+def test_divergence_stops_before_the_bad_update_and_keeps_the_last_checkpoint(tiny, tmp_path):
+    with pytest.raises(TrainingDiverged, match=r"diverged at step \d+.*last good checkpoint is .*step-"):
+        train(tiny, examples(), tmp_path / "job", fast(method="full", lr=1e35, max_steps=40, save_every=1,
+                                                        max_grad_norm=1e38), progress=False)
+    meta = json.loads((tmp_path / "job" / "train.json").read_text())
+    assert meta["status"] == "diverged"
+    assert checkpoints(tmp_path / "job"), "the last good checkpoint is kept"
+
+
+def _cli(*args):
+    return [sys.executable, "-m", "clika_utils.cli", "train", *map(str, args)]
+
+
+@pytest.mark.slow
+def test_killed_training_resumes_from_the_last_checkpoint_with_the_same_curve(tiny, tmp_path):
+    data = write_examples(tmp_path / "data.jsonl", examples(32))
+    common = ["--model", tiny, "--data", data, "--max-steps", 40, "--micro-batch", 4, "--lr", 5e-3,
+              "--precision", "fp32", "--save-every", 3, "--lora-r", 4, "--lora-alpha", 8, "--lora-dropout", 0.1,
+              "--no-progress"]
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    proc = subprocess.Popen(_cli(*common, "--out", tmp_path / "killed"), env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not (tmp_path / "killed" / "ckpt" / "step-000006" / "state.json").exists():
+        assert proc.poll() is None and time.time() < deadline, "training ended or stalled before the 2nd checkpoint"
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert json.loads((tmp_path / "killed" / "train.json").read_text())["status"] == "running"
+    resumed = subprocess.run(_cli(*common, "--out", tmp_path / "killed"), env=env, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    meta = json.loads((tmp_path / "killed" / "train.json").read_text())
+    assert meta["status"] == "complete" and meta["reports"]["resumed_from_step"] >= 6
+    whole = subprocess.run(_cli(*common, "--out", tmp_path / "whole"), env=env, capture_output=True, text=True)
+    assert whole.returncode == 0, whole.stderr[-2000:]
+    import pandas as pd
+    a = pd.read_csv(tmp_path / "killed" / "metrics.csv")
+    b = pd.read_csv(tmp_path / "whole" / "metrics.csv")
+    assert list(a["step"]) == list(range(1, 41))
+    assert list(a["loss"]) == list(b["loss"]), "a resumed run must follow the uninterrupted loss curve exactly"
+
+
+@pytest.mark.slow
+def test_two_processes_give_the_loss_curve_of_one_with_the_same_global_batch(tiny, tmp_path):
+    """accelerate launch --multi_gpu --num_processes 2 on CPU (gloo): global batch 2 x 4 x 1 vs
+    1 x 4 x 2 (grad accumulation). Same examples per step, same summed gradient: losses agree to
+    1e-5 relative (float summation order differs). No dropout, so both see the same network."""
+    data = write_examples(tmp_path / "data.jsonl", examples(32))
+    common = ["--model", tiny, "--data", data, "--max-steps", 6, "--micro-batch", 4, "--lr", 5e-3,
+              "--precision", "fp32", "--lora-r", 4, "--lora-alpha", 8, "--lora-dropout", 0.0, "--no-progress"]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    two = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+                          "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+                          "--main_process_port", str(port), "-m", "clika_utils.cli", "train", *map(str, common),
+                          "--grad-accum", "1", "--out", str(tmp_path / "two")],
+                         env=env, capture_output=True, text=True, timeout=600)
+    assert two.returncode == 0, two.stderr[-3000:]
+    one = subprocess.run(_cli(*common, "--grad-accum", 2, "--out", tmp_path / "one"), env=env, capture_output=True,
+                         text=True, timeout=600)
+    assert one.returncode == 0, one.stderr[-3000:]
+    import pandas as pd
+    a, b = pd.read_csv(tmp_path / "two" / "metrics.csv"), pd.read_csv(tmp_path / "one" / "metrics.csv")
+    assert json.loads((tmp_path / "two" / "train.json").read_text())["reports"]["processes"] == 2
+    assert list(a["supervised_tokens"]) == list(b["supervised_tokens"])
+    assert list(a["loss"]) == pytest.approx(list(b["loss"]), rel=1e-5)
+    assert a["loss"].iloc[-1] < a["loss"].iloc[0]
