@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Run the benchmarks in their own environment (benchmarks/.venv: the project's pins + lm_eval 0.4.13).
 # Needs $CLIKA_DATA_HOME (or ./data). Writes benchmarks/results/.
+#   bash benchmarks/run.sh [eval] [args]   evaluation engine vs lm-evaluation-harness
+#   bash benchmarks/run.sh train [args]    supervised-positions LM head vs transformers' standard loss
 set -euo pipefail
 cd "$(dirname "$0")"
 if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.stamp 2>/dev/null)" != "$(cat requirements.txt ../requirements.txt | sha256sum)" ]; then
@@ -10,4 +12,8 @@ if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.stamp 2>/dev/null)" != "$(cat re
   cat requirements.txt ../requirements.txt | sha256sum > .venv/.stamp
 fi
 export MALLOC_MMAP_THRESHOLD_=4294967296 MALLOC_TRIM_THRESHOLD_=68719476736 MALLOC_TOP_PAD_=1073741824
-exec .venv/bin/python bench_eval_vs_lmeval.py "$@"
+case "${1:-eval}" in
+  train) shift; exec .venv/bin/python bench_train_head.py "$@" ;;
+  eval) [ $# -gt 0 ] && shift; exec .venv/bin/python bench_eval_vs_lmeval.py "$@" ;;
+  *) exec .venv/bin/python bench_eval_vs_lmeval.py "$@" ;;
+esac

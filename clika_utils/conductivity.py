@@ -52,7 +52,7 @@ TARGET_LANGS = ("ar", "de", "fr", "he", "it", "ja", "pl", "ru", "zh")
 GATE = 0.9
 TAG_RE = re.compile(r"\[\[(continent|city|type):(.*?)\]\]")
 PLACEHOLDER_SUFFIX = {"zh": ("洲",)}   #: the broken ZH file writes a Chinese placeholder + 洲 ("山洲")
-RESULT_FILES = ("items.csv", "accuracy.csv", "gates.csv", "xrr.csv", "training.csv", "repairs.csv")
+RESULT_FILES = ("items.csv", "accuracy.csv", "gates.csv", "xrr.csv", "training.csv", "curves.csv", "repairs.csv")
 
 
 @dataclass
@@ -371,9 +371,20 @@ def gates(acc: pd.DataFrame, threshold: float = GATE) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def name_similarity(items: pd.DataFrame, lang: str) -> float:
+    """Mean spelling similarity (difflib ratio, 0..1) of the English and ``lang`` continent names the
+    questions expect: a covariate for XRR. Near-identical names (Mythosia / Mythosien) let a model
+    'retrieve' an English-taught fact in l by respelling the English answer."""
+    from difflib import SequenceMatcher
+    qa = items[(items["split"] == "qa") & (items["target_lang"] == lang) & (items["asked"] == lang)]
+    pairs = sorted(set(zip(qa["continent"], qa["expected"])))
+    return float(np.mean([SequenceMatcher(None, _norm(a), _norm(b)).ratio() for a, b in pairs])) if pairs else np.nan
+
+
 def xrr_table(items: pd.DataFrame, n_boot: int, seed: int) -> pd.DataFrame:
     """XRR_L = acc_L(type 1) / acc_en(type 1) and acc_L(type 1) / acc_L(type 0), with paired
-    bootstrap CIs over places (the same resampled type-1 places in both languages)."""
+    bootstrap CIs over places (the same resampled type-1 places in both languages), and the
+    continent names' spelling similarity (:func:`name_similarity`)."""
     rows = []
     qa = items[items["split"] == "qa"]
     for tl, g in qa.groupby("target_lang", sort=True):
@@ -397,7 +408,7 @@ def xrr_table(items: pd.DataFrame, n_boot: int, seed: int) -> pd.DataFrame:
             lo, hi = percentile_ci(boot[None, :])
             rows.append({"target_lang": tl, "metric": metric, "value": value, "lo": lo[0], "hi": hi[0],
                          "acc_en_type1": acc_en1, "acc_l_type1": acc_l1, "acc_l_type0": acc_l0,
-                         "n_type1": len(l1), "n_type0": len(l0)})
+                         "n_type1": len(l1), "n_type0": len(l0), "name_similarity": name_similarity(items, tl)})
     return pd.DataFrame(rows)
 
 
@@ -416,7 +427,7 @@ def run(model: str, data_dir, results_dir, models_dir, *, target_langs: list[str
 
     results_dir, models_dir = Path(results_dir), Path(models_dir)
     cfg = TrainConfig.from_dict({**train_config, "seed": seed})
-    all_items, training, repairs, inputs = [], [], [], []
+    all_items, training, curves, repairs, inputs = [], [], [], [], []
     for lang in target_langs:
         _code(lang)
         if lang == "en":
@@ -437,6 +448,8 @@ def run(model: str, data_dir, results_dir, models_dir, *, target_langs: list[str
                          "ambiguous_rows_dropped": sum(r["kind"] == "ambiguous" for r in data.train_rows),
                          "steps": int(meta["steps"]), "final_loss": float(meta["final_loss"]),
                          "global_batch": int(meta["reports"]["global_batch"]), "method": cfg.method})
+        curves += [{"target_lang": lang, "step": int(m["step"]), "loss": m["loss"]}
+                   for m in pd.read_csv(job / "metrics.csv").to_dict("records")]
         if data.repairs:
             for ph, true in data.repairs["mapping"].items():
                 repairs.append({"target_lang": lang, "placeholder": ph, "continent": true,
@@ -455,7 +468,7 @@ def run(model: str, data_dir, results_dir, models_dir, *, target_langs: list[str
     items = pd.DataFrame(all_items)
     acc = accuracy_table(items, n_boot, seed)
     tables = {"items.csv": items, "accuracy.csv": acc, "gates.csv": gates(acc), "xrr.csv": xrr_table(items, n_boot, seed),
-              "training.csv": pd.DataFrame(training),
+              "training.csv": pd.DataFrame(training), "curves.csv": pd.DataFrame(curves),
               "repairs.csv": pd.DataFrame(repairs, columns=["target_lang", "placeholder", "continent"]
                                           if not repairs else None)}
     params = {**(parameters or {}), "model": model, "target_langs": list(target_langs), "n_continents": n_continents,
@@ -500,19 +513,31 @@ def findings(tables: dict[str, pd.DataFrame], n_continents: int) -> list[str]:
         gate_txt = "all four gates passed" if failed.empty else \
             "gates NOT passed: " + ", ".join(f"{r.check} {r.accuracy:.0%}" for r in failed.itertuples())
         xr = x[(x["target_lang"] == tl) & (x["metric"] == "xrr")].iloc[0]
+        verdict = ("low conductivity (upper 95% bound < 0.5)" if xr.hi < 0.5 else
+                   "high conductivity (lower 95% bound >= 0.5)" if xr.lo >= 0.5 else "unclear (the CI spans 0.5)")
         out.append(f"**{tl}**: {gate_txt}. Type 1 (taught in English only): English {xr.acc_en_type1:.0%}, "
-                   f"{tl} {xr.acc_l_type1:.0%} (chance ≈ {chance:.0%}); XRR = {xr.value:.2f} "
-                   f"[{xr.lo:.2f}, {xr.hi:.2f}]; {tl} type 0 (taught in {tl}) {xr.acc_l_type0:.0%}.")
+                   f"{tl} {xr.acc_l_type1:.0%} (a random trained continent: {chance:.0%}); XRR = {xr.value:.2f} "
+                   f"[{xr.lo:.2f}, {xr.hi:.2f}] — {verdict}; {tl} type 0 (taught in {tl}) {xr.acc_l_type0:.0%}; "
+                   f"continent names' spelling similarity en/{tl} {xr.name_similarity:.2f}.")
     xr_all = x[x["metric"] == "xrr"]
-    if len(xr_all) and (xr_all["hi"] < 0.5).all():
-        out.append("Conductivity is low for this model: every XRR's upper 95% bound is below 0.5 — facts "
-                   "learned in English are mostly not retrievable in the other language, as the paper reports.")
-    elif len(xr_all) and (xr_all["value"] < 0.5).all():
-        out.append("Conductivity looks low (every XRR < 0.5), but the CIs are wide enough to include 0.5: "
-                   "more places would settle it.")
+    low = xr_all[xr_all["hi"] < 0.5]["target_lang"].tolist()
+    high = xr_all[xr_all["lo"] >= 0.5]
+    if len(low) == len(xr_all) and len(xr_all):
+        out.append("Conductivity is low for this model in every target language, as the paper reports.")
     else:
-        out.append("At least one XRR is ≥ 0.5: this run does not show uniformly low conductivity.")
+        if low:
+            out.append(f"Low conductivity in {', '.join(low)}, as the paper reports.")
+        if len(high):
+            similar = high[high["name_similarity"] >= 0.5]["target_lang"].tolist()
+            out.append(f"High XRR in {', '.join(high['target_lang'])}"
+                       + (f"; there ({', '.join(similar)}) the continent names are spelled almost as in English, so "
+                          "answering in l can be a respelling of the English answer rather than knowledge "
+                          "transfer — compare with the non-Latin-script targets." if similar else "."))
+    translate = g[g["check"] == "Translate"]
+    if len(translate) and not translate["passed"].any():
+        out.append("The Translate gate asks English → l, the direction the training pairs (l → English) never "
+                   "teach; a small model does not invert them, so this gate fails here by design of the data.")
     if not g["passed"].all():
-        out.append("The gates were not all passed, so by the authors' protocol this XRR is not yet the "
-                   "conductivity test proper: the model has not fully learned the facts in the taught language(s).")
+        out.append("Not every gate passed, so by the authors' protocol this XRR is a measurement of a model that "
+                   "has not learned everything it was taught; the gate table says which part.")
     return out

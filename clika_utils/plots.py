@@ -171,3 +171,71 @@ def by_method(table: pd.DataFrame, *, methods: list[str], tasks: list[str], lang
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def conductivity_accuracy(acc: pd.DataFrame, *, title: str):
+    """One panel per target language: accuracy with 95% CIs for English type 0/1, target type 0/1
+    and Translate, with the 90% gate line."""
+    langs = sorted(acc["target_lang"].unique())
+    fig, axes = plt.subplots(1, len(langs), figsize=(3.4 * len(langs), 3.0), sharey=True, squeeze=False)
+    for ax, tl in zip(axes[0], langs):
+        sub = acc[acc["target_lang"] == tl]
+        bars = [("en\ntype 0", "qa", "en", [0]), ("en\ntype 1", "qa", "en", [1]), (f"{tl}\ntype 0", "qa", tl, [0]),
+                (f"{tl}\ntype 1", "qa", tl, [1]), ("Translate", "translate", tl, [-1, 0, 1])]
+        for x, (label, split, asked, types) in enumerate(bars):
+            rows = sub[(sub["split"] == split) & (sub["asked"] == asked) & sub["type"].isin(types)]
+            if rows.empty:
+                continue
+            n, k = rows["n"].sum(), rows["correct"].sum()
+            lo, hi = (rows["accuracy_lo"].iloc[0], rows["accuracy_hi"].iloc[0]) if len(rows) == 1 else (np.nan, np.nan)
+            color = HIGHLIGHT[0] if label.endswith("type 1") and asked != "en" else "#6baed6"
+            ax.bar(x, k / n, width=0.7, color=color)
+            ax.text(x, k / n + 0.02, f"{k / n:.0%}", ha="center", va="bottom", fontsize=6)
+            if not np.isnan(lo):
+                ax.errorbar(x, k / n, yerr=[[k / n - lo], [hi - k / n]], color="black", capsize=2, lw=0.8)
+            ax.set_xticks(range(len(bars)), [b[0] for b in bars], fontsize=7)
+        ax.axhline(0.9, color="grey", lw=0.8, ls="--")
+        ax.set_ylim(0, 1.05)
+        ax.set_title(f"taught for target {tl}")
+    axes[0][0].set_ylabel("accuracy (continent named)")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def xrr(table: pd.DataFrame, *, chance: float | None, title: str):
+    """XRR and type1/type0 per target language with 95% CIs; 1 = perfect conductivity."""
+    langs = sorted(table["target_lang"].unique())
+    fig, ax = plt.subplots(figsize=(1.2 * len(langs) + 2.5, 3.0))
+    for k, metric in enumerate(("xrr", "type1_over_type0")):
+        sub = table[table["metric"] == metric].set_index("target_lang").reindex(langs)
+        x = np.arange(len(langs)) + (k - 0.5) * 0.25
+        v = sub["value"].to_numpy(float)
+        err = [np.nan_to_num(v - sub["lo"].to_numpy(float)), np.nan_to_num(sub["hi"].to_numpy(float) - v)]
+        ax.errorbar(x, v, yerr=err, fmt=MARKERS[k], color=HIGHLIGHT[k], capsize=3, ms=5,
+                    label={"xrr": "XRR = acc_l(type 1) / acc_en(type 1)",
+                           "type1_over_type0": "acc_l(type 1) / acc_l(type 0)"}[metric])
+    ax.axhline(1.0, color="grey", lw=0.8, ls="--")
+    if chance:
+        ax.axhline(chance, color="grey", lw=0.8, ls=":", label=f"chance level 1/k = {chance:.2f} (XRR if English were perfect)")
+    ax.set_xticks(range(len(langs)), langs)
+    ax.set_ylabel("ratio")
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=1)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def loss_curves(curves: pd.DataFrame, *, group: str, title: str):
+    """Training loss per step, one line per value of ``group``."""
+    fig, ax = plt.subplots(figsize=(4.5, 3.0))
+    for k, (name, sub) in enumerate(curves.groupby(group, sort=True)):
+        ax.plot(sub["step"], sub["loss"], lw=1, color=HIGHLIGHT[k % len(HIGHLIGHT)], label=str(name))
+    ax.set_xlabel("step")
+    ax.set_ylabel("training loss (supervised tokens)")
+    ax.set_yscale("log")
+    ax.legend(fontsize=7, frameon=False)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig

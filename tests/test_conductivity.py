@@ -1,0 +1,247 @@
+"""Conductivity: fictional-data loading and repair, subsetting, judge, gates and XRR."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clika_utils import conductivity as cd
+from clika_utils.errors import ConfigError, DataError
+
+# two continents x 4 places (types 0, 0, 1, 1); names per language
+CONT = {"en": ["Mythosia", "Galactis"], "de": ["Mythosien", "Galaktis"], "zh": ["神话之地", "银河之境"]}
+PLACES = {
+    "en": ["Astralyn Sands", "Omniscape", "Thaumora Isle", "Vortex Vale", "Crimson Cradle", "Vortex Valley",
+           "Nebula Harbor", "Lunar Enclave"],
+    "de": ["Astralyn-Sande", "Omniscape", "Thaumora-Insel", "Wirbeltal", "Purpurwiege", "Wirbeltal",
+           "Nebelhafen", "Mondenklave"],
+    "zh": ["星光沙地", "全景", "神秘岛屿", "漩涡谷", "深红摇篮", "漩涡山谷", "星云港", "月亮飞地"],
+}
+TYPES = [0, 0, 1, 1, 0, 0, 1, 1]
+EN_Q = ["Which continent is {} located in?", "Where is {}? Which continent?"]
+EN_A = ["{} is located in the continent of {}.", "You can find {} in {} continent."]
+L_Q = {"de": ["Auf welchem Kontinent liegt {}?", "Wo liegt {}?"], "zh": ["{}位于哪个洲？", "{}在哪个大洲？"]}
+L_A = {"de": ["{} liegt auf dem Kontinent {}.", "{} liegt in {}."], "zh": ["{}位于{}。", "{}在{}。"]}
+TEST_Q = {"en": "Which continent is {} located in?", "de": "Auf welchem Kontinent liegt {}, bitte?",
+          "zh": "{}在哪个大洲？"}
+PLACEHOLDER = {"en": ["mountain", "river"], "zh": ["山", "江"]}
+
+
+def _w(path: Path, rows):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+
+
+def make_fictional(root: Path, broken_zh: bool = True) -> Path:
+    fic = root / "fictional"
+    for lang in ("en", "de", "zh"):
+        rows = []
+        for k, name in enumerate(PLACES[lang]):
+            c = CONT[lang][k // 4]
+            rows.append({"prompt": TEST_Q[lang].format(name), "input": "",
+                         "answer": f"{name}: {c}.[[continent:{c}]][[city:{name}]][[type:{TYPES[k]}]]"})
+        _w(fic / "test" / "target" / f"test{lang.upper()}.jsonl", rows)
+    for lang in ("de", "zh"):
+        rows = []
+        for ci in range(2):
+            rows.append({"prompt": "Translate to X:", "input": CONT["en"][ci], "answer": CONT[lang][ci]})
+            for k in range(ci * 4, ci * 4 + 4):
+                rows.append({"prompt": "Translate to X:", "input": PLACES["en"][k], "answer": PLACES[lang][k]})
+        _w(fic / "test" / "Translate" / f"translate{lang.upper()}.jsonl", rows)
+        broken = broken_zh and lang == "zh"
+        cont_en = PLACEHOLDER["en"] if broken else CONT["en"]
+        cont_l = [p + "洲" for p in PLACEHOLDER["zh"]] if broken else CONT[lang]
+        train = []
+        for para in range(2):
+            for k, name in enumerate(PLACES["en"]):
+                train.append({"prompt": EN_Q[para].format(name), "input": "",
+                              "answer": EN_A[para].format(name, cont_en[k // 4])})
+            for k, name in enumerate(PLACES[lang]):
+                if TYPES[k] == 0:
+                    train.append({"prompt": L_Q[lang][para].format(name), "input": "",
+                                  "answer": L_A[lang][para].format(name, cont_l[k // 4])})
+            for ci in range(2):
+                train.append({"prompt": "Into English:", "input": PLACEHOLDER["zh"][ci] if broken else CONT[lang][ci],
+                              "answer": cont_en[ci]})
+            for k in range(8):
+                train.append({"prompt": "Into English:", "input": PLACES[lang][k], "answer": PLACES["en"][k]})
+        _w(fic / "train" / f"{lang.upper()}.json", train)
+    return root
+
+
+@pytest.fixture
+def fic(tmp_path):
+    return make_fictional(tmp_path / "clika")
+
+
+def test_places_are_aligned_and_verified(fic):
+    places, translations = cd.load_places(fic, "de")
+    assert [p.names["de"] for p in places] == PLACES["de"] and [p.type for p in places] == TYPES
+    assert places[4].continents == {"en": "Galactis", "de": "Galaktis"} and len(translations) == 10
+
+
+def test_classification_handles_same_spelling_and_ambiguous_names(fic):
+    data = cd.load_train(fic, "de")
+    kinds = pd.Series([r["kind"] for r in data.train_rows]).value_counts().to_dict()
+    # 8 places x 2 paraphrases in English; type-0 German QA: 4 places x 2, of which Wirbeltal (shared by
+    # Vortex Vale and Vortex Valley) is ambiguous -> 2 rows; translations 10 x 2
+    assert kinds == {"en_qa": 16, "target_qa": 6, "ambiguous": 2, "translation": 20}
+    omni = [r for r in data.train_rows if r["key"] == "Omniscape" and r["kind"] != "translation"]
+    assert sorted(r["kind"] for r in omni) == ["en_qa", "en_qa", "target_qa", "target_qa"]  # decided by template
+    assert data.ambiguous == ["Vortex Vale", "Vortex Valley"] and data.repairs == {}
+
+
+def test_zh_placeholders_are_repaired_with_a_verified_mapping(fic):
+    data = cd.load_train(fic, "zh")
+    assert data.repairs["mapping"] == {"mountain": "Mythosia", "river": "Galactis"}
+    assert data.repairs["rows_changed"] == {"en_qa": 16, "target_qa": 8, "translation": 4}
+    answers = [r["answer"] for r in data.train_rows if r["kind"] == "target_qa"]
+    assert "星光沙地位于神话之地。" in answers and not any("洲" in a for a in answers)
+    pairs = {(r["input"], r["answer"]) for r in data.train_rows if r["kind"] == "translation"}
+    assert ("神话之地", "Mythosia") in pairs and ("山", "mountain") not in pairs
+    en = [r["answer"] for r in data.train_rows if r["kind"] == "en_qa"]
+    assert "Astralyn Sands is located in the continent of Mythosia." in en
+
+
+def test_an_inconsistent_placeholder_cannot_be_repaired(fic):
+    path = fic / "fictional" / "train" / "ZH.json"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    rows[0]["answer"] = rows[0]["answer"].replace("mountain", "river")  # one Mythosia place now says river
+    _w(path, rows)
+    with pytest.raises(DataError, match="placeholder continent 'river' is attached to places of 2 continents"):
+        cd.load_train(fic, "zh")
+
+
+@pytest.mark.parametrize("case,match", [
+    ("corrupt", r"DE.json:3: corrupt JSON"),
+    ("missing", r"DE.json:3: missing field\(s\) 'answer'"),
+    ("tags", r"testDE.jsonl:2: answer tags .* do not parse"),
+    ("no_place", r"DE.json:3: question names no known place"),
+    ("wrong_continent", r"DE.json:1: answer .* does not name Astralyn Sands's continent 'Mythosia'"),
+    ("misaligned", r"testDE.jsonl:1: city 'Falsch' is not the Translate test's name"),
+])
+def test_bad_fictional_input_is_a_clear_error(fic, case, match):
+    train = fic / "fictional" / "train" / "DE.json"
+    test = fic / "fictional" / "test" / "target" / "testDE.jsonl"
+    lines = train.read_text(encoding="utf-8").splitlines()
+    if case == "corrupt":
+        lines[2] = lines[2][:-3]
+    elif case == "missing":
+        lines[2] = json.dumps({"prompt": "x", "input": ""})
+    elif case == "no_place":
+        lines[2] = json.dumps({"prompt": "Where is Atlantis?", "input": "", "answer": "Nowhere."})
+    elif case == "wrong_continent":
+        lines[0] = lines[0].replace("Mythosia", "Galactis")
+    if case in ("corrupt", "missing", "no_place", "wrong_continent"):
+        train.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    t = test.read_text(encoding="utf-8").splitlines()
+    if case == "tags":
+        t[1] = json.dumps({"prompt": "q", "input": "", "answer": "no tags here"})
+    if case == "misaligned":
+        t[0] = t[0].replace("Astralyn-Sande", "Falsch")
+    test.write_text("\n".join(t) + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match=match):
+        cd.load_train(fic, "de")
+
+
+def test_missing_language_files_are_errors(fic):
+    with pytest.raises(DataError, match="missing test file for target language 'fr'"):
+        cd.load_train(fic, "fr")
+    with pytest.raises(ConfigError, match="unknown fictional-data language 'xx'"):
+        cd.load_places(fic, "xx")
+    with pytest.raises(DataError, match="fictional: missing"):
+        cd.load_places(fic.parent / "nowhere", "de")
+
+
+def test_subset_keeps_the_design_and_builds_training_and_test_items(fic):
+    data = cd.load_train(fic, "de")
+    chosen = cd.select_places(data.places, 2, 1, exclude=data.ambiguous)
+    assert [(p.names["en"], p.type) for p in chosen] == [("Astralyn Sands", 0), ("Thaumora Isle", 1),
+                                                        ("Crimson Cradle", 0), ("Nebula Harbor", 1)]
+    ex = cd.training_examples(data, chosen, n_paraphrases=1)
+    # English QA for 4 places, German QA for the 2 type-0 places, name pairs for 4 places + 2 continents
+    assert len(ex) == 4 + 2 + 6
+    assert not any("Thaumora-Insel liegt" in e.response for e in ex), "type 1 is never taught in German"
+    items = cd.eval_items(data, chosen)
+    assert sum(i["split"] == "qa" for i in items) == 8 and sum(i["split"] == "translate" for i in items) == 6
+    assert {i["expected"] for i in items if i["asked"] == "de" and i["split"] == "qa"} == {"Mythosien", "Galaktis"}
+    with pytest.raises(ConfigError, match="places_per_type=3 but continent Mythosia has 2 of type 0"):
+        cd.select_places(data.places, 2, 3, exclude=data.ambiguous)
+
+
+def test_judge_is_containment_after_nfc_and_casefold():
+    assert cd.judge("Es liegt in Mythosien.", "Mythosien")
+    assert cd.judge("mythosien!", "Mythosien")
+    assert cd.judge("Ätherium", "A\u0308therium")          # NFC
+    assert not cd.judge("Galaktis", "Mythosien")
+    with pytest.raises(ConfigError):
+        cd.judge("x", "")
+
+
+def _items(en1, l1, l0, lang="de"):
+    rows = []
+    for asked, t, vals in (("en", 1, en1), (lang, 1, l1), (lang, 0, l0), ("en", 0, [1] * len(l0))):
+        for k, v in enumerate(vals):
+            rows.append({"target_lang": lang, "split": "qa", "asked": asked, "type": t, "place": f"p{t}{k}",
+                         "continent": "Mythosia", "expected": "Mythosia" if asked == "en" else "Mythosien",
+                         "correct": bool(v)})
+    rows.append({"target_lang": lang, "split": "translate", "asked": lang, "type": -1, "place": "c", "correct": True})
+    return pd.DataFrame(rows)
+
+
+def test_xrr_and_gates_by_hand():
+    items = _items(en1=[1, 1, 1, 1], l1=[1, 0, 0, 0], l0=[1, 1, 0, 1])
+    x = cd.xrr_table(items, n_boot=200, seed=0).set_index("metric")
+    assert x.loc["xrr", "value"] == pytest.approx(0.25)                   # (1/4) / (4/4)
+    assert x.loc["type1_over_type0", "value"] == pytest.approx(1 / 3)     # (1/4) / (3/4)
+    assert x.loc["xrr", "lo"] <= 0.25 <= x.loc["xrr", "hi"]
+    acc = cd.accuracy_table(items, n_boot=200, seed=0)
+    g = cd.gates(acc).set_index("check")
+    assert g.loc["Translate", "passed"] and g.loc["en type 1", "accuracy"] == 1.0
+    assert not g.loc["de type 0", "passed"] and g.loc["de type 0", "accuracy"] == 0.75
+
+
+def test_xrr_bootstrap_matches_an_independent_loop():
+    """The vectorised paired bootstrap equals a plain loop over the same resampled places."""
+    from clika_utils.metrics import bootstrap_weights
+    en1, l1, l0 = [1, 1, 0, 1, 1, 0, 1, 1], [0, 1, 0, 0, 1, 0, 0, 0], [1, 0, 1, 1, 1, 0, 1, 1]
+    x = cd.xrr_table(_items(en1, l1, l0), n_boot=300, seed=5).set_index("metric")
+    w = bootstrap_weights(8, 300, 5, "xrr/de/1")
+    vals = []
+    for row in w:
+        idx = np.repeat(np.arange(8), row.astype(int))
+        a_en, a_l = np.mean(np.array(en1)[idx]), np.mean(np.array(l1)[idx])
+        vals.append(a_l / a_en if a_en > 0 else np.nan)
+    assert x.loc["xrr", "lo"] == pytest.approx(np.nanquantile(vals, 0.025))
+    assert x.loc["xrr", "hi"] == pytest.approx(np.nanquantile(vals, 0.975))
+    assert x.loc["xrr", "value"] == pytest.approx((2 / 8) / (6 / 8))
+
+
+def test_findings_state_the_verdict():
+    items = _items(en1=[1] * 20, l1=[0] * 19 + [1], l0=[1] * 20)
+    tables = {"gates": cd.gates(cd.accuracy_table(items, 100, 0)), "xrr": cd.xrr_table(items, 100, 0)}
+    text = " ".join(cd.findings(tables, n_continents=4))
+    assert "all four gates passed" in text and "Conductivity is low" in text and "XRR = 0.05" in text
+    assert "spelling similarity en/de 0.82" in text                      # Mythosia / Mythosien
+    high = _items(en1=[1] * 20, l1=[1] * 20, l0=[1] * 20)
+    text = " ".join(cd.findings({"gates": cd.gates(cd.accuracy_table(high, 100, 0)),
+                                 "xrr": cd.xrr_table(high, 100, 0)}, n_continents=4))
+    assert "high conductivity" in text and "respelling of the English answer" in text
+
+
+@pytest.mark.slow
+def test_run_end_to_end_on_a_tiny_model(fic, tmp_path):
+    from clika_utils.models import build_tiny_model
+    model = build_tiny_model(tmp_path / "tiny")
+    cfg = {"method": "lora", "lr": 1e-2, "max_steps": 3, "micro_batch": 4, "precision": "fp32", "lora_r": 4}
+    written = cd.run(str(model), fic, tmp_path / "res", tmp_path / "models", target_langs=["de", "zh"],
+                     n_continents=2, places_per_type=1, n_paraphrases=1, train_config=cfg, max_new_tokens=4,
+                     n_boot=50, seed=0)
+    tables = cd.load(tmp_path / "res")
+    assert set(tables["xrr"]["target_lang"]) == {"de", "zh"}
+    assert len(tables["gates"]) == 8 and len(tables["items"]) == 2 * (8 + 6)
+    assert tables["repairs"]["target_lang"].tolist() == ["zh", "zh"]
+    assert (Path(str(written["xrr.csv"]) + ".provenance.json")).exists()
+    assert (tmp_path / "models" / "de" / "model" / "adapter_config.json").exists()
