@@ -21,13 +21,19 @@ PACKAGES = ("numpy", "pandas", "scipy", "matplotlib", "seaborn", "pillow", "torc
             "accelerate", "sacrebleu", "papermill")
 
 
+OUTPUT_PATHS = ("figures", "benchmarks/results")
+
+
 def git_state(root: Path | None = None) -> dict:
-    """{"commit": sha or None, "dirty": bool or None} of the repository holding the code."""
+    """{"commit": sha or None, "dirty": bool or None} of the repository holding the code. "dirty"
+    means uncommitted changes to tracked files other than the outputs the runs themselves rewrite
+    (``figures/``, ``benchmarks/results/``): a fresh clone running ./run_all.sh stays clean."""
     root = root or project_root()
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
                                 timeout=10, check=True).stdout.strip()
-        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                 *(f":(exclude){p}" for p in OUTPUT_PATHS)], cwd=root,
                                 capture_output=True, text=True, timeout=10, check=True).stdout
         return {"commit": commit, "dirty": bool(status.strip())}
     except (OSError, subprocess.SubprocessError):

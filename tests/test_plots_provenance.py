@@ -62,3 +62,19 @@ def test_sidecar_fields(tmp_path):
 
 def test_git_state_outside_a_repository(tmp_path):
     assert git_state(tmp_path) == {"commit": None, "dirty": None}
+
+
+def test_dirty_flag_ignores_the_outputs_runs_rewrite(tmp_path):
+    import subprocess
+    run = lambda *a: subprocess.run(["git", *a], cwd=tmp_path, check=True, capture_output=True)  # noqa: E731
+    run("init", "-q")
+    (tmp_path / "figures").mkdir()
+    (tmp_path / "figures" / "f.png").write_bytes(b"old")
+    (tmp_path / "code.py").write_text("x = 1\n", encoding="utf-8")
+    run("add", ".")
+    run("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
+    assert git_state(tmp_path)["dirty"] is False
+    (tmp_path / "figures" / "f.png").write_bytes(b"new")          # a run re-rendered a figure
+    assert git_state(tmp_path)["dirty"] is False
+    (tmp_path / "code.py").write_text("x = 2\n", encoding="utf-8")  # the code changed
+    assert git_state(tmp_path)["dirty"] is True
