@@ -33,6 +33,7 @@ The counts of rows changed are returned and written to the results.
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections import Counter, defaultdict
@@ -72,9 +73,6 @@ class Fictional:
     train_rows: list[dict]     #: {kind: en_qa|target_qa|translation, key, prompt, input, answer}
     repairs: dict
     ambiguous: list[str] = field(default_factory=list)  #: English names of places whose L name is shared
-
-    def continents_en(self) -> list[str]:
-        return list(dict.fromkeys(p.continents["en"] for p in self.places))
 
 
 def fictional_dir(root) -> Path:
@@ -145,14 +143,16 @@ def _outside(text: str, name: str, fn):
     return name.join(fn(p) for p in parts)
 
 
-def load_train(root, lang: str, places: list[Place] | None = None) -> Fictional:
+def _masked(text: str, name: str) -> str:
+    """``text`` with ``name`` replaced by a separator: searched for placeholders outside the name."""
+    return text.replace(name, "\0")
+
+
+def load_train(root, lang: str) -> Fictional:
     """Read and classify ``train/<L>.json``; repair placeholder continent names (see module doc)."""
     if lang == "en":
         raise ConfigError("the fictional training files are per target language; 'en' is not one")
-    if places is None:
-        places, translations = load_places(root, lang)
-    else:
-        translations = load_places(root, lang)[1]
+    places, translations = load_places(root, lang)
     path = fictional_dir(root) / "train" / f"{_code(lang)}.json"
     if not path.exists():
         raise DataError(path, f"missing training file for target language {lang!r}")
@@ -224,8 +224,7 @@ def _repair(path, lang, rows, places, by_en, placeholders) -> dict:
         if r["kind"] == "en_qa":
             p = by_en[r["key"]]
             for ph in placeholders:
-                if _outside(r["answer"], p.names["en"], lambda s, ph=ph: "\0" if word[ph].search(s) else "") \
-                        .count("\0"):
+                if word[ph].search(_masked(r["answer"], p.names["en"])):
                     votes[ph][p.continents["en"]] += 1
     mapping = {}
     for ph in placeholders:
@@ -235,11 +234,12 @@ def _repair(path, lang, rows, places, by_en, placeholders) -> dict:
         mapping[ph] = next(iter(votes[ph]))
     if len(set(mapping.values())) != len(mapping):
         raise DataError(path, f"placeholders map to the same continent more than once: {mapping}; cannot repair")
-    target_of = {}
-    for r in rows:
-        if r["kind"] == "translation" and r["key"] in mapping:
-            target_of[r["key"]] = r["input"]
+    # placeholders are the English sides of translation pairs, so each has its target-language form
+    target_of = {r["key"]: r["input"] for r in rows if r["kind"] == "translation" and r["key"] in mapping}
     cont_l = {p.continents["en"]: p.continents[lang] for p in places}
+    # target-language forms, (form, continent): placeholder + suffix first, the bare placeholder last
+    forms = [(target_of[ph] + suf, cont_l[t]) for ph, t in mapping.items() for suf in PLACEHOLDER_SUFFIX.get(lang, ())]
+    forms += [(target_of[ph], cont_l[t]) for ph, t in mapping.items()]
     counts = Counter()
     for r in rows:
         before = r["answer"]
@@ -248,18 +248,12 @@ def _repair(path, lang, rows, places, by_en, placeholders) -> dict:
             r["key"], r["answer"], r["input"] = true_en, true_en, cont_l[true_en]
         elif r["kind"] == "en_qa":   # one placeholder per answer: replace the first found, then stop
             name = by_en[r["key"]].names["en"]
-            ph = next((ph for ph in mapping if word[ph].search(r["answer"].replace(name, ""))), None)
+            ph = next((ph for ph in mapping if word[ph].search(_masked(r["answer"], name))), None)
             if ph is not None:
                 r["answer"] = _outside(r["answer"], name, lambda s, ph=ph: word[ph].sub(mapping[ph], s))
         elif r["kind"] == "target_qa":
             name = by_en[r["key"]].names[lang]
-            forms = []   # (form, continent): placeholder + suffix first, the bare placeholder last
-            for ph, true_en in mapping.items():
-                if ph not in target_of:
-                    raise DataError(path, f"no translation pair for placeholder {ph!r}; cannot repair")
-                forms += [(target_of[ph] + suf, cont_l[true_en]) for suf in PLACEHOLDER_SUFFIX.get(lang, ())]
-            forms += [(target_of[ph], cont_l[true_en]) for ph, true_en in mapping.items()]
-            hit = next(((f, t) for f, t in forms if f in r["answer"].replace(name, "")), None)
+            hit = next(((f, t) for f, t in forms if f in _masked(r["answer"], name)), None)
             if hit is not None:
                 r["answer"] = _outside(r["answer"], name, lambda s, f=hit[0], t=hit[1]: s.replace(f, t))
         if r["answer"] != before:
@@ -442,7 +436,7 @@ def run(model: str, data_dir, results_dir, models_dir, *, target_langs: list[str
             _launch(model, data_file, job, cfg, num_processes)
         else:
             train(model, read_examples(data_file), job, cfg, progress=progress)
-        meta = pd.read_json(job / "train.json", typ="series")
+        meta = json.loads((job / "train.json").read_text(encoding="utf-8"))
         training.append({"target_lang": lang, "examples": len(examples), "places": len(chosen),
                          "ambiguous_places_excluded": len(data.ambiguous),
                          "ambiguous_rows_dropped": sum(r["kind"] == "ambiguous" for r in data.train_rows),

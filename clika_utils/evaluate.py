@@ -76,10 +76,6 @@ def _check_finite(t, what: str) -> None:
                          "(try dtype float32)")
 
 
-def _head(lm, hidden):
-    return head_logits(lm.model, hidden)
-
-
 def _common_prefix(token_lists) -> int:
     first = token_lists[0]
     n = min(len(t) for t in token_lists) - 1  # every sequence keeps at least one own token
@@ -161,7 +157,7 @@ class Engine:
         import torch
         hidden = self.last_hidden([self.encode(p) for p in prompts])
         with torch.inference_mode():
-            logits = _head(self.lm, hidden)
+            logits = head_logits(self.lm.model, hidden)
         _check_finite(logits, "letter scoring")
         return torch.log_softmax(logits, dim=-1)[:, letter_ids]
 
@@ -187,7 +183,7 @@ class Engine:
         with torch.inference_mode():
             for k, cont in enumerate(conts):
                 hs = torch.cat([first[None], hidden[k, : len(cont) - 1]], dim=0)
-                logp = torch.log_softmax(_head(self.lm, hs), dim=-1)
+                logp = torch.log_softmax(head_logits(self.lm.model, hs), dim=-1)
                 _check_finite(logp, "continuation scoring")
                 scores.append(float(logp[torch.arange(len(cont)), torch.tensor(cont)].sum()))
         return scores, [len(c) for c in conts]

@@ -51,7 +51,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .errors import ClikaError, ConfigError, DataError
-from .io import read_jsonl, write_csv_atomic, write_json_atomic
+from .io import read_jsonl, write_csv_atomic, write_json_atomic, write_text_atomic
 
 IGNORE = -100
 METHODS = ("lora", "full")
@@ -114,7 +114,6 @@ def read_examples(path: str | Path) -> list[Example]:
 
 
 def write_examples(path: str | Path, examples: list[Example]) -> Path:
-    from .io import write_text_atomic
     return write_text_atomic(path, "".join(json.dumps({"prompt": e.prompt, "response": e.response},
                                                       ensure_ascii=False) + "\n" for e in examples))
 
@@ -315,11 +314,14 @@ def _data_hash(examples: list[Example]) -> str:
     return h.hexdigest()[:16]
 
 
-def _job_identity(lm, config: TrainConfig, data_hash: str, world: int) -> dict:
+def _job_identity(model_name: str, config: TrainConfig, data_hash: str, world: int) -> dict:
+    """What makes a job the same job: the base model's content fingerprint, data, configuration."""
+    from .models import fingerprint, resolve
     cfg = asdict(config)
     cfg.pop("save_every")
     cfg.pop("keep_checkpoints")
-    return {"model": lm.name, "fingerprint": lm.fingerprint, "data": data_hash, "config": cfg, "processes": world}
+    return {"model": model_name, "fingerprint": fingerprint(resolve(model_name)), "data": data_hash, "config": cfg,
+            "processes": world}
 
 
 def _check_job(out_dir: Path, identity: dict) -> dict:
@@ -359,9 +361,8 @@ def _save_checkpoint(acc, model, optimizer, scheduler, out_dir: Path, step: int,
     acc.wait_for_everyone()
     torch.save({"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all()
                 if torch.cuda.is_available() else None}, tmp / f"rng-{acc.process_index}.pt")
-    state = _trainable_state(acc.unwrap_model(model).model)
     if acc.is_main_process:
-        save_file(state, str(tmp / "trainable.safetensors"))
+        save_file(_trainable_state(acc.unwrap_model(model).model), str(tmp / "trainable.safetensors"))
         torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
         torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
         write_json_atomic(tmp / "state.json", {"step": step, "metrics": metrics})
@@ -446,13 +447,13 @@ def train(model_name: str, examples: list[Example], out_dir: str | Path, config:
     out_dir = Path(out_dir)
     acc, bf16 = _accelerator(config)
     world, rank = acc.num_processes, acc.process_index
-    set_seed(config.seed)
-    lm, model = build_model(model_name, config)
-    identity = _job_identity(lm, config, _data_hash(examples), world)
+    identity = _job_identity(model_name, config, _data_hash(examples), world)
     previous = _check_job(out_dir, identity)
-    if previous.get("status") == "complete" and (out_dir / "model").exists():
+    if previous.get("status") == "complete" and (out_dir / "model").exists():   # reused without loading the model
         return TrainResult(out_dir, "reused", previous["steps"], previous["final_loss"],
                            _read_metrics(out_dir), previous.get("reports", {}))
+    set_seed(config.seed)
+    lm, model = build_model(model_name, config)
     data, reports = tokenize(lm.tokenizer, examples, config.max_length)
     per_process = config.micro_batch * config.grad_accum
     size = per_process * world
