@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ConfigError, DataError
-from .io import read_jsonl, write_csv_atomic, write_json_atomic
+from .io import read_jsonl, write_csv_atomic
 from .metrics import bootstrap_weights, percentile_ci
 from .provenance import input_hashes, write_sidecar
 from .train import Example, alpaca_prompt
@@ -417,7 +417,7 @@ def run(model: str, data_dir, results_dir, models_dir, *, target_langs: list[str
     """Per target language: build the training set, fine-tune (or reuse a finished adapter), generate
     answers, judge; then write items, accuracy, gates, XRR, training and repairs tables."""
     from .evaluate import Engine
-    from .train import TrainConfig, load_trained, read_examples, train, write_examples
+    from .train import TrainConfig, load_trained, run_job, write_examples
 
     results_dir, models_dir = Path(results_dir), Path(models_dir)
     cfg = TrainConfig.from_dict({**train_config, "seed": seed})
@@ -432,10 +432,7 @@ def run(model: str, data_dir, results_dir, models_dir, *, target_langs: list[str
         data_file = write_examples(models_dir / lang / "train_data.jsonl", examples)
         inputs.append(fictional_dir(data_dir) / "train" / f"{_code(lang)}.json")
         job = models_dir / lang
-        if num_processes > 1:
-            _launch(model, data_file, job, cfg, num_processes)
-        else:
-            train(model, read_examples(data_file), job, cfg, progress=progress)
+        run_job(model, data_file, job, cfg, num_processes=num_processes, progress=progress)
         meta = json.loads((job / "train.json").read_text(encoding="utf-8"))
         training.append({"target_lang": lang, "examples": len(examples), "places": len(chosen),
                          "ambiguous_places_excluded": len(data.ambiguous),
@@ -475,21 +472,6 @@ def run(model: str, data_dir, results_dir, models_dir, *, target_langs: list[str
         write_sidecar(path, kind="results", parameters=params, seed=seed, inputs=hashes)
         written[name] = path
     return written
-
-
-def _launch(model: str, data_file: Path, job: Path, cfg, num_processes: int) -> None:
-    """Train under ``accelerate launch`` (several GPUs, or gloo processes on a CPU machine)."""
-    import subprocess
-    import sys
-    from dataclasses import asdict
-
-    config_file = write_json_atomic(job.parent / f"{job.name}.train_config.json", asdict(cfg))
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(num_processes),
-           "-m", "clika_utils.cli", "train", "--model", model, "--data", str(data_file), "--out", str(job),
-           "--config", str(config_file)]
-    proc = subprocess.run(cmd)
-    if proc.returncode != 0:
-        raise ConfigError(f"training under accelerate launch failed (exit {proc.returncode}): {' '.join(cmd)}")
 
 
 def load(results_dir) -> dict[str, pd.DataFrame]:

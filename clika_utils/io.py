@@ -127,3 +127,17 @@ def sha256_file(path: str | Path) -> str:
                 h.update(chunk)
         _HASH_CACHE[key] = h.hexdigest()
     return _HASH_CACHE[key]
+
+
+def read_csv_checked(path: str | Path, columns: list[str]):
+    """A results CSV that must exist and have ``columns`` (DataError naming the file otherwise)."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.exists():
+        raise DataError(path, "file not found (run the notebook or command that writes it first)")
+    df = pd.read_csv(path)
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise DataError(path, f"missing column(s) {missing}; expected at least {columns}", line=1)
+    return df

@@ -94,13 +94,13 @@ def percentile_ci(samples: np.ndarray, level: float = 0.95) -> tuple[np.ndarray,
     return lo, hi
 
 
-def lang_metrics(correct: np.ndarray, en_row: int | None, weights: np.ndarray, *, chance: float,
-                 ra_variant: str = "ratio", co_variant: str = "jaccard", level: float = 0.95) -> dict:
-    """Point estimates and bootstrap CIs for one system and task.
+def lang_metric_samples(correct: np.ndarray, en_row: int | None, weights: np.ndarray, *, chance: float,
+                        ra_variant: str = "ratio", co_variant: str = "jaccard") -> dict:
+    """Point estimates and bootstrap replicates of accuracy, RA and en-CO for one system and task.
 
     ``correct``: L x n 0/1 matrix (languages x items, aligned). ``en_row``: the English row, or None
-    when the system has no English result (RA and en-CO are then NaN). ``weights``: from
-    :func:`bootstrap_weights`. Returns arrays of length L.
+    (RA and en-CO are then NaN). ``weights``: B x n from :func:`bootstrap_weights`. Returns
+    ``{metric: (point[L], replicates[L, B])}`` for metric in accuracy, ra, en_co.
     """
     _check(ra_variant, RA_VARIANTS, "RA")
     _check(co_variant, CO_VARIANTS, "en-CO")
@@ -108,20 +108,27 @@ def lang_metrics(correct: np.ndarray, en_row: int | None, weights: np.ndarray, *
     n = c.shape[1]
     acc = c.mean(axis=1)
     acc_b = (c @ weights.T) / n                       # L x B, exact integer sums / n
-    out = {"accuracy": acc}
-    out["accuracy_lo"], out["accuracy_hi"] = percentile_ci(acc_b, level)
+    out = {"accuracy": (acc, acc_b)}
     if en_row is None:
-        nan = np.full(len(acc), np.nan)
-        for k in ("ra", "ra_lo", "ra_hi", "en_co", "en_co_lo", "en_co_hi"):
-            out[k] = nan.copy()
+        nan, nan_b = np.full(len(acc), np.nan), np.full(acc_b.shape, np.nan)
+        out["ra"] = out["en_co"] = (nan, nan_b)
         return out
-    out["ra"] = relative_accuracy(acc, acc[en_row], ra_variant, chance)
-    ra_b = relative_accuracy(acc_b, acc_b[en_row][None, :], ra_variant, chance)
-    out["ra_lo"], out["ra_hi"] = percentile_ci(ra_b, level)
+    out["ra"] = (relative_accuracy(acc, acc[en_row], ra_variant, chance),
+                 relative_accuracy(acc_b, acc_b[en_row][None, :], ra_variant, chance))
     e = c[en_row][None, :]
     inter = c * e
     den = np.maximum(c, e) if co_variant == "jaccard" else np.broadcast_to(e, c.shape)
-    out["en_co"] = _div(inter.sum(1), den.sum(1))
-    co_b = _div(inter @ weights.T, den @ weights.T)
-    out["en_co_lo"], out["en_co_hi"] = percentile_ci(co_b, level)
+    out["en_co"] = (_div(inter.sum(1), den.sum(1)), _div(inter @ weights.T, den @ weights.T))
+    return out
+
+
+def lang_metrics(correct: np.ndarray, en_row: int | None, weights: np.ndarray, *, chance: float,
+                 ra_variant: str = "ratio", co_variant: str = "jaccard", level: float = 0.95) -> dict:
+    """Point estimates and percentile-bootstrap CIs for one system and task (arrays of length L:
+    ``accuracy``, ``accuracy_lo``, ``accuracy_hi``, ``ra``…, ``en_co``…); see :func:`lang_metric_samples`."""
+    out = {}
+    for name, (point, reps) in lang_metric_samples(correct, en_row, weights, chance=chance, ra_variant=ra_variant,
+                                                   co_variant=co_variant).items():
+        out[name] = point
+        out[f"{name}_lo"], out[f"{name}_hi"] = percentile_ci(reps, level)
     return out

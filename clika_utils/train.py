@@ -44,7 +44,6 @@ import contextlib
 import hashlib
 import json
 import math
-import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -535,6 +534,26 @@ def train(model_name: str, examples: list[Example], out_dir: str | Path, config:
                                                    "steps": step, "final_loss": metrics[-1]["loss"]})
     acc.wait_for_everyone()
     return TrainResult(out_dir, "complete", step, metrics[-1]["loss"], metrics, reports)
+
+
+def run_job(model_name: str, data_file: str | Path, out_dir: str | Path, config: TrainConfig, *,
+            num_processes: int = 1, progress: bool = True) -> None:
+    """Train ``model_name`` on the examples in ``data_file`` into ``out_dir``: in this process, or with
+    ``num_processes > 1`` under ``accelerate launch`` (several GPUs, or gloo processes on a CPU machine)."""
+    import subprocess
+    import sys
+
+    out_dir = Path(out_dir)
+    if num_processes <= 1:
+        train(model_name, read_examples(data_file), out_dir, config, progress=progress)
+        return
+    config_file = write_json_atomic(out_dir.parent / f"{out_dir.name}.train_config.json", asdict(config))
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(num_processes),
+           "-m", "clika_utils.cli", "train", "--model", model_name, "--data", str(data_file), "--out", str(out_dir),
+           "--config", str(config_file)]
+    proc = subprocess.run(cmd)
+    if proc.returncode != 0:
+        raise ConfigError(f"training under accelerate launch failed (exit {proc.returncode}): {' '.join(cmd)}")
 
 
 def _write_metrics(out_dir: Path, metrics: list[dict]) -> None:

@@ -1,20 +1,15 @@
 """The live evaluation engine on a tiny from-config model (saved to disk, loaded like any checkpoint)."""
 
 import json
-import math
-from pathlib import Path
 
 import pytest
 import torch
 
-from clika_utils.data import TASKS
 from clika_utils.errors import ClikaError, ConfigError
 from clika_utils.evaluate import Engine, evaluate, letter_token_ids, task_items
 from clika_utils.models import build_tiny_model, load_model, resolve
 from clika_utils.prompts import Item, build_prompt
 from clika_utils.scoring import score_tree
-
-from conftest import make_tree
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ import warnings
 
 import matplotlib.pyplot as plt
 import pandas as pd
-import pytest
 
 from clika_utils import plots
 from clika_utils.provenance import git_state, read_sidecar, sidecar_path, write_sidecar
