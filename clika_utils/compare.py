@@ -1,0 +1,211 @@
+"""Paired comparisons between systems: what a training stage changed, with uncertainty.
+
+Input is an items table as ``clika score`` writes it (``system, task, lang, item_id, correct``), for
+stored and live systems alike. For a (derived, base) pair and each task and language:
+
+* Δaccuracy, ΔRA and Δen-CO = metric(derived) − metric(base), metrics as in :mod:`clika_utils.metrics`
+  (defaults RA = acc_l / acc_en, en-CO = Jaccard of correct sets).
+* CIs: paired percentile bootstrap over items. Both systems are resampled with the *same* draws (the
+  task's :func:`~clika_utils.metrics.bootstrap_weights` matrix, the one ``clika score`` uses), so the
+  interval is for the difference on the same items, not two independent intervals.
+* Group summaries: the mean Δ over a set of (pair, task, language) cells — e.g. the target language(s)
+  of a continued-pretraining stage vs the other non-English languages — with equal weight per cell;
+  its CI is the percentile interval of the same mean taken over each bootstrap replicate (tasks are
+  resampled independently of each other, pairs of one task share draws).
+
+A :class:`Claim` states a paper claim as an expected sign of such a group mean; :func:`check_claims`
+gives ``supported`` (the 95 % CI excludes 0 on the expected side), ``contradicted`` (it excludes 0
+on the other side) or ``inconclusive``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .data import TASKS
+from .errors import ConfigError, DataError
+from .langs import LANGS
+from .metrics import bootstrap_weights, lang_metric_samples, percentile_ci
+
+METRICS = ("accuracy", "ra", "en_co")
+DELTA_COLUMNS = ["derived", "base", "task", "lang", "metric", "derived_value", "base_value", "delta",
+                 "delta_lo", "delta_hi", "n"]
+VERDICTS = ("supported", "contradicted", "inconclusive")
+
+
+def _chance(task: str) -> float:
+    return TASKS[task].chance if task in TASKS else float("nan")
+
+
+def _system_matrix(sub: pd.DataFrame, system: str, task: str, source: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(languages, item ids, L x n 0/1 matrix) of one system and task; items must align across languages."""
+    if sub is None or sub.empty:
+        raise DataError(source, f"no items of system {system!r} for task {task!r}")
+    order = {lang: i for i, lang in enumerate(LANGS)}
+    langs = sorted(sub.lang.unique(), key=lambda x: order.get(x, len(order)))
+    ids = None
+    rows = []
+    for lang, part in sorted(sub.groupby("lang", sort=False), key=lambda kv: langs.index(kv[0])):
+        part = part.sort_values("item_id")
+        if ids is None:
+            ids = part.item_id.to_numpy()
+        elif not np.array_equal(part.item_id.to_numpy(), ids):
+            raise DataError(source, f"{system} / {task}: items of {lang!r} do not align with {langs[0]!r} "
+                                    f"({len(part)} vs {len(ids)} items, or different ids)")
+        bad = set(part.correct.unique()) - {0, 1, True, False}
+        if bad:
+            raise DataError(source, f"{system} / {task} / {lang}: 'correct' must be 0/1, found {sorted(bad)[:3]}")
+        rows.append(part.correct.to_numpy(dtype=float))
+    return langs, ids, np.vstack(rows)
+
+
+class Comparison:
+    """Paired bootstrap replicates of every (pair, task, lang, metric) Δ; see the module docstring."""
+
+    def __init__(self, items: pd.DataFrame, pairs, *, n_boot: int = 1000, seed: int = 0, ra_variant: str = "ratio",
+                 co_variant: str = "jaccard", tasks=None, source: str = "items table"):
+        if not pairs:
+            raise ConfigError("no (derived, base) pairs to compare")
+        known = set(items.system.unique())
+        absent = sorted({s for p in pairs for s in p[:2]} - known)
+        if absent:
+            raise ConfigError(f"{source}: no items for system(s) {absent}")
+        self.n_boot, self.seed = n_boot, seed
+        self.cells: dict[tuple, tuple[float, float, np.ndarray, int]] = {}
+        wanted = {s for p in pairs for s in p[:2]}
+        groups = {k: g for k, g in items[items.system.isin(wanted)].groupby(["system", "task"], sort=False)}
+        task_list = [t for t in (tasks or items.task.unique())]
+        for task in task_list:
+            weights = None
+            for derived, base, *_ in pairs:
+                if (derived, task) not in groups or (base, task) not in groups:
+                    continue
+                ld, ids_d, cd = _system_matrix(groups[(derived, task)], derived, task, source)
+                lb, ids_b, cb = _system_matrix(groups[(base, task)], base, task, source)
+                if not np.array_equal(ids_d, ids_b):
+                    raise DataError(source, f"{task}: items of {derived!r} and {base!r} do not align "
+                                            f"({len(ids_d)} vs {len(ids_b)} items, or different ids); "
+                                            "score both on the same items (same --limit)")
+                if weights is None or weights.shape[1] != len(ids_d):
+                    weights = bootstrap_weights(len(ids_d), n_boot, seed, task)
+                common = [x for x in ld if x in lb]
+                md = lang_metric_samples(cd[[ld.index(x) for x in common]], common.index("en") if "en" in common
+                                         else None, weights, chance=_chance(task), ra_variant=ra_variant,
+                                         co_variant=co_variant)
+                mb = lang_metric_samples(cb[[lb.index(x) for x in common]], common.index("en") if "en" in common
+                                         else None, weights, chance=_chance(task), ra_variant=ra_variant,
+                                         co_variant=co_variant)
+                for metric in METRICS:
+                    (pd_, rd), (pb, rb) = md[metric], mb[metric]
+                    for i, lang in enumerate(common):
+                        self.cells[(derived, base, task, lang, metric)] = (float(pd_[i]), float(pb[i]),
+                                                                            rd[i] - rb[i], len(ids_d))
+        if not self.cells:
+            raise ConfigError(f"{source}: none of the pairs has both systems on a common task")
+
+    def table(self, level: float = 0.95) -> pd.DataFrame:
+        """One row per (pair, task, lang, metric): values, Δ and its paired CI."""
+        rows = []
+        for (d, b, task, lang, metric), (vd, vb, reps, n) in self.cells.items():
+            lo, hi = percentile_ci(reps, level)
+            rows.append({"derived": d, "base": b, "task": task, "lang": lang, "metric": metric,
+                         "derived_value": vd, "base_value": vb, "delta": vd - vb,
+                         "delta_lo": float(lo), "delta_hi": float(hi), "n": n})
+        df = pd.DataFrame(rows, columns=DELTA_COLUMNS)
+        order = {lang: i for i, lang in enumerate(LANGS)}
+        return (df.assign(_l=df.lang.map(lambda x: order.get(x, 99)))
+                .sort_values(["derived", "base", "task", "_l", "metric"], kind="mergesort")
+                .drop(columns="_l").reset_index(drop=True))
+
+    def group(self, pairs, metric: str, langs_of, level: float = 0.95) -> dict:
+        """Mean Δ of ``metric`` over the cells of ``pairs`` whose language is in ``langs_of(pair)``
+        (a function of the (derived, base, …) tuple returning a set of languages)."""
+        if metric not in METRICS:
+            raise ConfigError(f"unknown metric {metric!r}; expected one of {METRICS}")
+        points, reps = [], []
+        for pair in pairs:
+            wanted = set(langs_of(pair))
+            for (d, b, task, lang, m), (vd, vb, r, _) in self.cells.items():
+                if (d, b) == tuple(pair[:2]) and m == metric and lang in wanted and not np.isnan(vd - vb):
+                    points.append(vd - vb)
+                    reps.append(r)
+        if not points:
+            return {"delta": float("nan"), "delta_lo": float("nan"), "delta_hi": float("nan"), "cells": 0}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)   # a replicate with every cell NaN stays NaN
+            mean_reps = np.nanmean(np.vstack(reps), axis=0)
+        lo, hi = percentile_ci(mean_reps, level)
+        return {"delta": float(np.mean(points)), "delta_lo": float(lo), "delta_hi": float(hi), "cells": len(points)}
+
+
+def deltas(items: pd.DataFrame, pairs, **kw) -> pd.DataFrame:
+    """Table of paired Δs (see :class:`Comparison`)."""
+    return Comparison(items, pairs, **kw).table()
+
+
+def verdict(lo: float, hi: float, direction: int) -> str:
+    """``supported`` if the CI lies on the expected side of 0, ``contradicted`` if on the other side."""
+    if direction not in (1, -1):
+        raise ConfigError("direction must be +1 (expected increase) or -1 (expected decrease)")
+    if np.isnan(lo) or np.isnan(hi):
+        return "inconclusive"
+    if (lo > 0 and direction > 0) or (hi < 0 and direction < 0):
+        return "supported"
+    if (lo > 0 and direction < 0) or (hi < 0 and direction > 0):
+        return "contradicted"
+    return "inconclusive"
+
+
+@dataclass
+class Claim:
+    """A paper claim as the expected sign of a group-mean Δ.
+
+    ``pairs``: (derived, base, targets) with ``targets`` the stage's target languages ("zh", "zh+en");
+    ``group``: ``target`` (the pair's target languages, English excluded), ``others`` (non-English
+    languages outside the targets) or ``non_en`` (all non-English languages)."""
+    claim: str
+    statement: str
+    pairs: list
+    metric: str
+    group: str
+    direction: int
+    tasks: list | None = field(default=None)
+
+    def langs_of(self, pair) -> set[str]:
+        targets = set(pair[2].split("+")) if len(pair) > 2 and pair[2] else set()
+        non_en = set(LANGS) - {"en"}
+        if self.group == "target":
+            return targets - {"en"}
+        if self.group == "others":
+            return non_en - targets
+        if self.group == "non_en":
+            return non_en
+        raise ConfigError(f"unknown claim group {self.group!r}; expected target, others or non_en")
+
+
+CLAIM_COLUMNS = ["claim", "statement", "metric", "group", "expected", "pairs", "cells", "delta", "delta_lo",
+                 "delta_hi", "verdict"]
+
+
+def check_claims(comparison: Comparison, claims: list[Claim], level: float = 0.95) -> pd.DataFrame:
+    """One row per claim: the group-mean Δ, its CI and the verdict."""
+    rows = []
+    for c in claims:
+        present = [p for p in c.pairs if any(k[:2] == tuple(p[:2]) for k in comparison.cells)]
+        g = comparison.group(present, c.metric, c.langs_of, level)
+        rows.append({"claim": c.claim, "statement": c.statement, "metric": c.metric, "group": c.group,
+                     "expected": "increase" if c.direction > 0 else "decrease",
+                     "pairs": "; ".join(f"{p[0]} vs {p[1]}" for p in present), "cells": g["cells"],
+                     "delta": g["delta"], "delta_lo": g["delta_lo"], "delta_hi": g["delta_hi"],
+                     "verdict": verdict(g["delta_lo"], g["delta_hi"], c.direction) if g["cells"] else "inconclusive"})
+    return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
+
+
+def read_items(path) -> pd.DataFrame:
+    """An items table as ``clika score`` writes it (``items.csv``), checked for the needed columns."""
+    from .io import read_csv_checked
+    return read_csv_checked(path, ["system", "task", "lang", "item_id", "correct"])
