@@ -179,13 +179,13 @@ class Engine:
             out = self._run(torch.tensor([ctx], device=self.lm.device), None, 0)
             first = out.last_hidden_state[0, -1]                           # predicts each cont's 1st token
             hidden = self._suffix_hidden(out.cache, len(ctx), [c[:-1] or c[:1] for c in conts])
-        scores = []
         with torch.inference_mode():
-            for k, cont in enumerate(conts):
-                hs = torch.cat([first[None], hidden[k, : len(cont) - 1]], dim=0)
-                logp = torch.log_softmax(head_logits(self.lm.model, hs), dim=-1)
-                _check_finite(logp, "continuation scoring")
-                scores.append(float(logp[torch.arange(len(cont)), torch.tensor(cont)].sum()))
+            # one head call for every option's positions: the 262k-row head is read once, not per option
+            hs = torch.cat([torch.cat([first[None], hidden[k, : len(cont) - 1]], dim=0) for k, cont in enumerate(conts)])
+            logp = torch.log_softmax(head_logits(self.lm.model, hs), dim=-1)
+            _check_finite(logp, "continuation scoring")
+            picked = logp[torch.arange(len(hs)), torch.tensor([t for c in conts for t in c])]
+            scores = [float(part.sum()) for part in torch.split(picked, [len(c) for c in conts])]
         return scores, [len(c) for c in conts]
 
     def generate(self, prompts: list[str], max_new_tokens: int, num_beams: int = 1) -> list[str]:
