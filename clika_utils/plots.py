@@ -239,3 +239,51 @@ def loss_curves(curves: pd.DataFrame, *, group: str, title: str):
     ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def claims_forest(claims: pd.DataFrame, *, title: str, xlabel: str = "mean Δ (derived − base), 95% CI"):
+    """One row per claim: the group-mean Δ with its CI, coloured by verdict; the 0 line is 'no change'.
+    ``claims``: :func:`clika_utils.compare.check_claims` output (optionally with a ``source`` column)."""
+    df = claims[claims["cells"] > 0].reset_index(drop=True)
+    labels = [f"{r.source}: {r.claim}" if "source" in df.columns else r.claim for r in df.itertuples()]
+    colours = {"supported": HIGHLIGHT[2], "contradicted": HIGHLIGHT[0], "inconclusive": "grey"}
+    fig, ax = plt.subplots(figsize=(6.5, 0.32 * len(df) + 1.4))
+    y = np.arange(len(df))[::-1]
+    for k, r in enumerate(df.itertuples()):
+        ax.errorbar([r.delta], [y[k]], xerr=[[r.delta - r.delta_lo], [r.delta_hi - r.delta]], fmt="o",
+                    color=colours[r.verdict], capsize=3, ms=4)
+    for verdict, colour in colours.items():
+        ax.plot([], [], "o", color=colour, label=verdict)
+    ax.axvline(0.0, color="grey", lw=0.8, ls="--")
+    ax.set_yticks(y, labels, fontsize=7)
+    ax.set_xlabel(xlabel)
+    ax.legend(fontsize=7, frameon=False, loc="lower right")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def delta_by_language(table: pd.DataFrame, *, systems: list[str], langs: list[str], value: str, title: str,
+                      ylabel: str, highlight_lang: str | None = None):
+    """Δ per language (x) for each system (markers), with CIs from ``<value>_lo``/``<value>_hi`` columns
+    (or ``delta_lo``/``delta_hi`` when ``value`` is ``delta``)."""
+    lo, hi = (f"{value}_lo", f"{value}_hi") if f"{value}_lo" in table.columns else ("delta_lo", "delta_hi")
+    fig, ax = plt.subplots(figsize=(0.55 * len(langs) + 2.5, 3.0))
+    width = 0.7 / max(1, len(systems))
+    for k, system in enumerate(systems):
+        sub = table[table["system"] == system].set_index("lang").reindex(langs)
+        x = np.arange(len(langs)) + (k - (len(systems) - 1) / 2) * width
+        v = sub[value].to_numpy(float)
+        err = [np.nan_to_num(v - sub[lo].to_numpy(float)), np.nan_to_num(sub[hi].to_numpy(float) - v)]
+        ax.errorbar(x, v, yerr=err, fmt=MARKERS[k % len(MARKERS)], color=HIGHLIGHT[k % len(HIGHLIGHT)], capsize=2,
+                    ms=4, label=system)
+    ax.axhline(0.0, color="grey", lw=0.8, ls="--")
+    if highlight_lang in langs:
+        i = langs.index(highlight_lang)
+        ax.axvspan(i - 0.45, i + 0.45, color="grey", alpha=0.12, lw=0)
+    ax.set_xticks(range(len(langs)), langs)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=len(systems))
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-import yaml
 
 from clika_utils import runner
 
@@ -121,3 +120,31 @@ def test_every_notebook_runs_in_smoke_profile_twice_with_identical_outputs(real_
     assert not differing, f"not byte-identical across reruns: {differing}"
     side = json.loads(a[Path("outputs/smoke/results/01_performance_consistency/summary.csv.provenance.json")])
     assert side["parameters"]["profile"] == "smoke" and side["seed"] == 0
+
+
+@pytest.mark.slow
+@pytest.mark.data
+def test_stored_comparisons_of_notebooks_04_05_come_from_clika_score_alone(real_clika, tmp_path, monkeypatch):
+    """Notebooks 04/05's stored-output Δ tables equal what clika_utils.compare computes from the
+    items.csv of `clika score` — nothing else (byte-identical CSV)."""
+    import io
+
+    import pandas as pd
+
+    from clika_utils import compare
+    from clika_utils.cli import main
+
+    monkeypatch.setenv("CLIKA_WORKDIR", str(tmp_path / "work"))
+    runs = runner.run_all("smoke", only=["04", "05"], progress=False)
+    assert [r.status for r in runs] == ["ok", "ok"], [r.error for r in runs]
+    assert main(["score", "--data-dir", str(real_clika), "--out", str(tmp_path / "score"), "--n-boot", "1"]) == 0
+    items = compare.read_items(tmp_path / "score" / "items.csv")
+    for nb in ("04_pretraining_variants", "05_instruction_tuning"):
+        path = tmp_path / "work" / "outputs" / "smoke" / "results" / nb / "stored_deltas.csv"
+        written = pd.read_csv(path)
+        pairs = list(written[["derived", "base"]].drop_duplicates().itertuples(index=False, name=None))
+        n_boot = runner.load_params(ROOT / "params", ROOT / "notebooks" / f"{nb}.ipynb", "smoke")["n_boot"]
+        again = compare.deltas(items, pairs, n_boot=n_boot, seed=0)
+        buf = io.StringIO()
+        again.to_csv(buf, index=False, lineterminator="\n")
+        assert buf.getvalue() == path.read_text(encoding="utf-8"), nb
