@@ -161,13 +161,23 @@ class Engine:
         _check_finite(logits, "letter scoring")
         return torch.log_softmax(logits, dim=-1)[:, letter_ids]
 
-    def continuation_logprobs(self, prompt: str, continuations: list[str]):
-        """Sum of log-probabilities of each continuation given the prompt, and its token count.
+    def shared_prefix(self, prompts: list[str]) -> tuple:
+        """KV cache of the tokens every one of ``prompts`` starts with (e.g. a prompt template's
+        header), for :meth:`continuation_logprobs` to start from instead of recomputing it."""
+        import torch
+        toks = [self.encode(p) for p in prompts]
+        n = _common_prefix(toks)
+        with torch.inference_mode(), self.lm.autocast():
+            return self._prefix_cache(toks[0][:n]), toks[0][:n]
 
-        Tokenisation as lm-evaluation-harness: encode prompt+continuation whole and take the tokens
-        after the prompt's own encoding."""
+    def _continuation_hidden(self, prompt: str, continuations: list[str], prefix):
+        """Hidden states that predict each continuation token (concatenated over continuations), the
+        target token ids, and each continuation's length."""
         import torch
         ctx = self.encode(prompt)
+        cache, head = prefix if prefix is not None else (None, [])
+        if cache is None or ctx[: len(head)] != head or len(head) >= len(ctx):
+            cache, head = None, []
         n_ctx = len(self.tok(prompt, add_special_tokens=True).input_ids)
         conts = []
         for c in continuations:
@@ -176,17 +186,41 @@ class Engine:
                 raise ClikaError(f"continuation {c!r} encodes to no tokens after the prompt")
             conts.append(cont)
         with torch.inference_mode(), self.lm.autocast():
-            out = self._run(torch.tensor([ctx], device=self.lm.device), None, 0)
+            out = self._run(torch.tensor([ctx[len(head):]], device=self.lm.device),
+                            copy.deepcopy(cache) if cache is not None else None, len(head))
             first = out.last_hidden_state[0, -1]                           # predicts each cont's 1st token
             hidden = self._suffix_hidden(out.cache, len(ctx), [c[:-1] or c[:1] for c in conts])
-        with torch.inference_mode():
-            # one head call for every option's positions: the 262k-row head is read once, not per option
             hs = torch.cat([torch.cat([first[None], hidden[k, : len(cont) - 1]], dim=0) for k, cont in enumerate(conts)])
-            logp = torch.log_softmax(head_logits(self.lm.model, hs), dim=-1)
-            _check_finite(logp, "continuation scoring")
-            picked = logp[torch.arange(len(hs)), torch.tensor([t for c in conts for t in c])]
-            scores = [float(part.sum()) for part in torch.split(picked, [len(c) for c in conts])]
-        return scores, [len(c) for c in conts]
+        return hs, [t for c in conts for t in c], [len(c) for c in conts]
+
+    def continuation_logprobs_many(self, prompts: list[str], continuations: list[list[str]], prefix: tuple | None = None,
+                                   chunk: int = 32):
+        """:meth:`continuation_logprobs` for many prompts. The LM head — a memory-bound read of the
+        whole 262k-row matrix for Gemma, whatever the number of rows — runs once per ``chunk`` prompts
+        over all their continuation positions, not once per prompt."""
+        import torch
+        out = []
+        for start in range(0, len(prompts), chunk):
+            parts = [self._continuation_hidden(p, c, prefix)
+                     for p, c in zip(prompts[start: start + chunk], continuations[start: start + chunk])]
+            with torch.inference_mode():
+                logp = torch.log_softmax(head_logits(self.lm.model, torch.cat([h for h, _, _ in parts])), dim=-1)
+                _check_finite(logp, "continuation scoring")
+                picked = logp[torch.arange(len(logp)), torch.tensor([t for _, ts, _ in parts for t in ts])]
+            k = 0
+            for _, _, lengths in parts:
+                sums = [float(x.sum()) for x in torch.split(picked[k: k + sum(lengths)], lengths)]
+                out.append((sums, lengths))
+                k += sum(lengths)
+        return out
+
+    def continuation_logprobs(self, prompt: str, continuations: list[str], prefix: tuple | None = None):
+        """Sum of log-probabilities of each continuation given the prompt, and its token count.
+
+        Tokenisation as lm-evaluation-harness: encode prompt+continuation whole and take the tokens
+        after the prompt's own encoding. ``prefix``: from :meth:`shared_prefix` (used when the prompt
+        starts with its tokens)."""
+        return self.continuation_logprobs_many([prompt], [continuations], prefix)[0]
 
     def generate(self, prompts: list[str], max_new_tokens: int, num_beams: int = 1) -> list[str]:
         import torch

@@ -303,9 +303,11 @@ def probe(lm, qa: pd.DataFrame, system: str) -> pd.DataFrame:
     log-probability as the response to the Alpaca-formatted question (lm-evaluation-harness ``acc``)."""
     from .evaluate import Engine
     engine = Engine(lm)
+    prefix = engine.shared_prefix([alpaca_prompt(q) for q in qa.question.unique()])   # the Alpaca header, once
+    scored = engine.continuation_logprobs_many([alpaca_prompt(q) for q in qa.question],
+                                               [list(o) for o in qa.options], prefix)
     rows = []
-    for r in qa.itertuples():
-        scores, _ = engine.continuation_logprobs(alpaca_prompt(r.question), list(r.options))
+    for r, (scores, _) in zip(qa.itertuples(), scored):
         rows.append({"system": system, "task": "cldr", "lang": r.lang, "item_id": r.item_id,
                      "fact": r.fact, "correct": int(int(np.argmax(scores)) == r.gold)})
     return pd.DataFrame(rows)

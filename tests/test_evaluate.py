@@ -92,6 +92,22 @@ def test_text_scores_equal_plain_forward(tiny, item_tree):
             assert n == len(w) - len(a)
 
 
+def test_text_scores_with_a_shared_prefix_equal_scores_without(tiny, item_tree):
+    items = task_items(item_tree, "x_geo", "en")
+    engine = Engine(tiny)
+    prefix = engine.shared_prefix([it.prompt for it in items])
+    assert len(prefix[1]) > 3
+    for it in items:
+        conts = [f"{L}. {o}" for L, o in zip("ABCD", it.options)]
+        plain, n_plain = engine.continuation_logprobs(it.prompt, conts)
+        cached, n_cached = engine.continuation_logprobs(it.prompt, conts, prefix)
+        assert n_plain == n_cached and cached == pytest.approx(plain, abs=1e-4)
+    # a prompt that does not start with the prefix is scored without it
+    other = "Zzz " + items[0].prompt
+    assert engine.continuation_logprobs(other, ["A"], prefix)[0] == pytest.approx(
+        engine.continuation_logprobs(other, ["A"])[0], abs=1e-6)
+
+
 def test_generate_matches_unbatched_greedy(tiny, item_tree):
     items = task_items(item_tree, "x_geo", "en")
     batched = Engine(tiny, batch_size=3).generate([it.prompt for it in items], max_new_tokens=3)
