@@ -488,14 +488,16 @@ def _verdict_count(claims: pd.DataFrame) -> str:
     return ", ".join(f"{c.get(v, 0)} {v}" for v in VERDICTS)
 
 
+def _block(claims: pd.DataFrame, title: str, where: str) -> list[str]:
+    """A heading with the verdict counts, then one line per claim."""
+    return [f"{title} ({_verdict_count(claims)}):"] + verdict_lines(claims, where)
+
+
 def findings_pretraining(t: dict[str, pd.DataFrame]) -> list[str]:
-    out = [f"Stored outputs ({_verdict_count(t['stored_claims'])}):"]
-    out += verdict_lines(t["stored_claims"], "stored")
-    out += [f"Live controlled run ({_verdict_count(t['live_claims'])}):"]
-    out += verdict_lines(t["live_claims"], "live")
+    out = _block(t["stored_claims"], "Stored outputs", "stored")
+    out += _block(t["live_claims"], "Live controlled run", "live")
     out += _chance_note(t["live_summary"])
-    out += [f"Live controlled run, held-out language-model loss ({_verdict_count(t['nll_claims'])}):"]
-    out += verdict_lines(t["nll_claims"], "live loss")
+    out += _block(t["nll_claims"], "Live controlled run, held-out language-model loss", "live loss")
     d = t["live_nll"].dropna(subset=["delta"])
     for (system, ref), part in d.groupby(["system", "reference"], sort=False):
         out.append(f"Δ NLL/token {system} − {ref}: " + ", ".join(
@@ -504,13 +506,10 @@ def findings_pretraining(t: dict[str, pd.DataFrame]) -> list[str]:
 
 
 def findings_instruction(t: dict[str, pd.DataFrame], xrr: pd.DataFrame | None = None) -> list[str]:
-    out = [f"Stored outputs ({_verdict_count(t['stored_claims'])}):"]
-    out += verdict_lines(t["stored_claims"], "stored")
-    out += [f"Live controlled run, CLiKA streams ({_verdict_count(t['live_claims'])}):"]
-    out += verdict_lines(t["live_claims"], "live")
+    out = _block(t["stored_claims"], "Stored outputs", "stored")
+    out += _block(t["live_claims"], "Live controlled run, CLiKA streams", "live")
     out += _chance_note(t["live_summary"])
-    out += [f"Live controlled run, held-out CLDR facts ({_verdict_count(t['probe_claims'])}):"]
-    out += verdict_lines(t["probe_claims"], "probe")
+    out += _block(t["probe_claims"], "Live controlled run, held-out CLDR facts", "probe")
     probe_acc = t["probe_items"].groupby("system", sort=False).correct.mean()
     out.append("CLDR probe accuracy over all languages (4 options, chance 0.25): "
                + ", ".join(f"{s} {a:.2f}" for s, a in probe_acc.items()) + ".")
