@@ -49,8 +49,9 @@ def _system_matrix(sub: pd.DataFrame, system: str, task: str, source: str) -> tu
     langs = sorted(sub.lang.unique(), key=lambda x: order.get(x, len(order)))
     ids = None
     rows = []
-    for lang, part in sorted(sub.groupby("lang", sort=False), key=lambda kv: langs.index(kv[0])):
-        part = part.sort_values("item_id")
+    by_lang = dict(tuple(sub.groupby("lang", sort=False)))
+    for lang in langs:
+        part = by_lang[lang].sort_values("item_id")
         if ids is None:
             ids = part.item_id.to_numpy()
         elif not np.array_equal(part.item_id.to_numpy(), ids):
@@ -78,8 +79,7 @@ class Comparison:
         self.cells: dict[tuple, tuple[float, float, np.ndarray, int]] = {}
         wanted = {s for p in pairs for s in p[:2]}
         groups = {k: g for k, g in items[items.system.isin(wanted)].groupby(["system", "task"], sort=False)}
-        task_list = [t for t in (tasks or items.task.unique())]
-        for task in task_list:
+        for task in tasks or items.task.unique():
             weights = None
             for derived, base, *_ in pairs:
                 if (derived, task) not in groups or (base, task) not in groups:

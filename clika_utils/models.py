@@ -185,10 +185,29 @@ def fingerprint(source: str) -> str:
     return h.hexdigest()[:16]
 
 
+def load_tokenizer(name_or_path: str, source: str | None = None):
+    """The model's tokenizer alone (pad token set, left padding) and the notes it needs; no weights."""
+    from transformers import AutoTokenizer
+
+    source = source or resolve(name_or_path)
+    try:
+        tok = AutoTokenizer.from_pretrained(source)
+    except OSError as exc:
+        raise ConfigError(f"could not load the tokenizer of {name_or_path!r} from {source}: {exc}") from None
+    notes = []
+    if tok.pad_token is None:
+        if tok.eos_token is None:
+            raise ConfigError(f"{name_or_path}: tokenizer has neither a pad nor an eos token; add a pad token")
+        tok.pad_token = tok.eos_token
+        notes.append(f"tokenizer has no pad token; using eos {tok.eos_token!r} for padding")
+    tok.padding_side = "left"
+    return tok, notes
+
+
 def load_model(name_or_path: str, *, device: str = "auto", dtype: str = "auto") -> LoadedModel:
     """Load a causal LM and its tokenizer, ready for evaluation (eval mode, pad token set)."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     if dtype not in DTYPES:
         raise ConfigError(f"unknown dtype {dtype!r}; expected one of {DTYPES}")
@@ -198,17 +217,10 @@ def load_model(name_or_path: str, *, device: str = "auto", dtype: str = "auto") 
         dtype = "bfloat16" if str(device).startswith("cuda") else "float32"
     source = resolve(name_or_path)
     weights_dtype = torch.bfloat16 if dtype == "bfloat16" else torch.float32
+    tok, notes = load_tokenizer(name_or_path, source)
     try:
-        tok = AutoTokenizer.from_pretrained(source)
         model = AutoModelForCausalLM.from_pretrained(source, dtype=weights_dtype)
     except OSError as exc:
         raise ConfigError(f"could not load model {name_or_path!r} from {source}: {exc}") from None
     model.to(device).eval()
-    notes = []
-    if tok.pad_token is None:
-        if tok.eos_token is None:
-            raise ConfigError(f"{name_or_path}: tokenizer has neither a pad nor an eos token; add a pad token")
-        tok.pad_token = tok.eos_token
-        notes.append(f"tokenizer has no pad token; using eos {tok.eos_token!r} for padding")
-    tok.padding_side = "left"
     return LoadedModel(model, tok, name_or_path, source, fingerprint(source), device, dtype, notes)

@@ -180,10 +180,10 @@ def _train_variant(model: str, examples: list[Example], job: Path, cfg: TrainCon
 
 
 def _live_claims(items: pd.DataFrame, base: str, variants: dict[str, str], contrasts: list[tuple], n_boot: int,
-                 seed: int, claims_fn) -> tuple[pd.DataFrame, pd.DataFrame]:
+                 seed: int, claims: list[Claim]) -> tuple[pd.DataFrame, pd.DataFrame]:
     pairs = [(system, base, langs) for system, langs in variants.items()] + contrasts
     cmp = Comparison(items, pairs, n_boot=n_boot, seed=seed, source="live results")
-    return cmp.table(), check_claims(cmp, claims_fn(pairs))
+    return cmp.table(), check_claims(cmp, claims)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -199,7 +199,7 @@ def pretraining_live(model: str, data_dir, text_home, models_dir, live_dir, *, l
     budget; PF/CT on CLiKA (``data_dir``: the CLiKA tree), held-out LM loss. Text comes from the
     offline sources under ``text_home`` (the data home: ``xquad/``, ``tatoeba/``) or, per language,
     from ``corpora``: {lang: [globs]} (paper profile). Returns (tables, input files)."""
-    from .models import load_model
+    from .models import load_tokenizer
 
     mix_langs = list(check_langs(mix_langs))
     if target not in mix_langs or target == "en":
@@ -215,7 +215,7 @@ def pretraining_live(model: str, data_dir, text_home, models_dir, live_dir, *, l
             raise ConfigError(f"no held-out {lang} documents at heldout_fraction={heldout_fraction}")
         train_docs[lang], held_docs[lang] = tr, he[:: max(1, len(he) // nll_docs)][:nll_docs]  # spread over sources
         inputs += corpus.source_files(docs, text_home)
-    tok = load_model(model, device="cpu").tokenizer
+    tok, _ = load_tokenizer(model)
     streams = {
         f"cpt-{target}": corpus.mixture(train_docs, {target: 1.0}, tok, budget, block, seed),
         "mixed": corpus.mixture(train_docs, {lang: 1.0 for lang in mix_langs}, tok, budget, block, seed),
@@ -231,10 +231,10 @@ def pretraining_live(model: str, data_dir, text_home, models_dir, live_dir, *, l
     items = evaluate_live(models, data_dir, live_dir, tasks=tasks, langs=langs, limit=eval_limit or None,
                           batch_size=batch_size, progress=progress)
     cpt, mixed = system_name(label, f"cpt-{target}"), system_name(label, "mixed")
-    mix_targets = "+".join(x for x in mix_langs)
+    mix_targets = "+".join(mix_langs)
     deltas, claims = _live_claims(items, base_sys, {cpt: target, mixed: mix_targets},
-                                  [(mixed, cpt, target)], n_boot, seed, lambda pairs: _pretraining_live_claims(
-                                      cpt, mixed, base_sys, target))
+                                  [(mixed, cpt, target)], n_boot, seed,
+                                  _pretraining_live_claims(cpt, mixed, base_sys, target))
     per_doc = []
     for system, load in models.items():
         lm = load()
@@ -351,10 +351,10 @@ def instruction_live(model: str, data_dir, models_dir, live_dir, *, label: str, 
     en_sys, multi_sys = system_name(label, "it-en"), system_name(label, "it-multi")
     variants = {multi_sys: "+".join(it_langs), en_sys: "en"}
     contrast = [(multi_sys, en_sys, "+".join(it_langs))]
-    claims_fn = lambda pairs: _instruction_live_claims(multi_sys, en_sys, base_sys, it_langs)  # noqa: E731
-    deltas, claims = _live_claims(items, base_sys, variants, contrast, n_boot, seed, claims_fn)
+    live_claims = _instruction_live_claims(multi_sys, en_sys, base_sys, it_langs)
+    deltas, claims = _live_claims(items, base_sys, variants, contrast, n_boot, seed, live_claims)
     p_deltas, p_claims = _live_claims(probe_df.drop(columns="fact"), base_sys, variants, contrast, n_boot, seed,
-                                      claims_fn)
+                                      live_claims)
     return {"live_training": pd.DataFrame(training), "live_deltas": deltas, "live_claims": claims,
             "probe_items": probe_df, "probe_deltas": p_deltas, "probe_claims": p_claims,
             "live_summary": _accuracy_summary(pd.concat([items, probe_df.drop(columns="fact")]))}
