@@ -3,6 +3,8 @@
   clika score [--data-dir DIR] --out OUT [options]   score stored/live result files -> items.csv, summary.csv
   clika evaluate --model M --method letter --out DIR   run a causal LM on the CLiKA streams (official format)
   clika train --model M --data FILE.jsonl --out DIR   fine-tune (LoRA or full); under accelerate launch too
+  clika qa-score DATA.json PRED.json LANG             EM/F1 as the official MLQA script (+ containment), JSON out
+  clika mt-score --hyp H --ref R --lang L              BLEU / chrF++ / spBLEU with sacrebleu signatures
   clika data check [--data-dir DIR]                    validate a CLiKA tree and list what is in it
   clika data fetch [--dest DIR] [--only SRC,...]       download the public sources (needs internet)
   clika paths                                          show the resolved settings
@@ -129,6 +131,46 @@ def _fetch(args) -> int:
     return 0
 
 
+def _qa_score(args) -> int:
+    import json
+
+    from . import qa
+    from .errors import DataError
+    from .io import read_text_strict
+
+    questions = qa.read_squad(args.dataset, args.lang)
+    try:
+        predictions = json.loads(read_text_strict(args.predictions))
+    except json.JSONDecodeError as e:
+        raise DataError(args.predictions, f"expected a JSON object {{question id: answer}} ({e.msg})",
+                        line=e.lineno) from None
+    if not isinstance(predictions, dict) or not all(isinstance(v, str) for v in predictions.values()):
+        raise DataError(args.predictions, "expected a JSON object mapping question ids to answer strings")
+    scores = qa.corpus_scores(questions, predictions, args.lang)
+    missing = sum(q.id not in predictions for q in questions)
+    if missing:
+        print(f"{missing} unanswered question(s) score 0", file=sys.stderr)
+    print(json.dumps({"exact_match": scores["em"], "f1": scores["f1"], "contains": scores["contains"]}))
+    return 0
+
+
+def _mt_score(args) -> int:
+    from . import translation
+
+    pairs, dropped = translation.read_parallel(args.hyp, args.ref) if not args.keep_empty else (None, 0)
+    if args.keep_empty:
+        hyp = Path(args.hyp).read_text(encoding="utf-8").splitlines()
+        ref = Path(args.ref).read_text(encoding="utf-8").splitlines()
+    else:
+        if dropped:
+            print(f"{dropped} line(s) with an empty hypothesis or reference dropped", file=sys.stderr)
+        hyp, ref = [h for h, _ in pairs], [r for _, r in pairs]
+    df = translation.score(hyp, ref, args.lang, metrics=args.metrics, tokenizer=args.tokenize)
+    for r in df.itertuples():
+        print(f"{r.metric}\t{r.score:.2f}\t{r.signature}" + (f"\t# {r.note}" if r.note else ""))
+    return 0
+
+
 def _paths(args) -> int:
     from .settings import DATA_HOME_ENV, cache_dir, data_home, project_root, workdir
 
@@ -202,6 +244,19 @@ def build_parser() -> argparse.ArgumentParser:
     fe.add_argument("--only", type=_csv, help="comma-separated subset of clika,xquad,tatoeba")
     fe.add_argument("--force", action="store_true", help="download again even if present")
     fe.set_defaults(func=_fetch)
+    qs = sub.add_parser("qa-score", help="EM/F1 of QA predictions, as the official MLQA evaluation script")
+    qs.add_argument("dataset", type=Path, help="SQuAD-format JSON (XQuAD, MLQA)")
+    qs.add_argument("predictions", type=Path, help="JSON object {question id: predicted answer}")
+    qs.add_argument("lang", help="answer language (en es hi vi de ar zh; el ro ru th tr ja by the documented extension)")
+    qs.set_defaults(func=_qa_score)
+    ms = sub.add_parser("mt-score", help="corpus BLEU / chrF++ / spBLEU of a translation file")
+    ms.add_argument("--hyp", type=Path, required=True, help="hypotheses, one segment per line")
+    ms.add_argument("--ref", type=Path, required=True, help="references, aligned line by line")
+    ms.add_argument("--lang", required=True, help="target language (chooses the BLEU tokenizer)")
+    ms.add_argument("--metrics", type=_csv, default=["bleu", "chrf++", "spbleu"])
+    ms.add_argument("--tokenize", help="override the BLEU tokenizer (13a, zh, ja-mecab, intl, char, flores101...)")
+    ms.add_argument("--keep-empty", action="store_true", help="score empty lines too (default: drop and count them)")
+    ms.set_defaults(func=_mt_score)
     pa = sub.add_parser("paths", help="show resolved settings")
     pa.set_defaults(func=_paths)
     return ap

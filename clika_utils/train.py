@@ -537,18 +537,23 @@ def train(model_name: str, examples: list[Example], out_dir: str | Path, config:
 
 
 def run_job(model_name: str, data_file: str | Path, out_dir: str | Path, config: TrainConfig, *,
-            num_processes: int = 1, progress: bool = True) -> None:
-    """Train ``model_name`` on the examples in ``data_file`` into ``out_dir``: in this process, or with
-    ``num_processes > 1`` under ``accelerate launch`` (several GPUs, or gloo processes on a CPU machine)."""
+            num_processes: int = 1, accelerate_config: str | Path | None = None, progress: bool = True) -> None:
+    """Train ``model_name`` on the examples in ``data_file`` into ``out_dir``: in this process, or under
+    ``accelerate launch`` — with ``accelerate_config`` (a file such as ``configs/accelerate/fsdp.yaml``,
+    which sets the processes) or with ``num_processes > 1`` (DDP: several GPUs, or gloo processes on CPU)."""
     import subprocess
     import sys
 
     out_dir = Path(out_dir)
-    if num_processes <= 1:
+    if num_processes <= 1 and not accelerate_config:
         train(model_name, read_examples(data_file), out_dir, config, progress=progress)
         return
+    if accelerate_config and not Path(accelerate_config).is_file():
+        raise ConfigError(f"accelerate config file not found: {accelerate_config}")
     config_file = write_json_atomic(out_dir.parent / f"{out_dir.name}.train_config.json", asdict(config))
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(num_processes),
+    launch = ["--config_file", str(accelerate_config)] if accelerate_config else \
+        ["--multi_gpu", "--num_processes", str(num_processes)]
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", *launch,
            "-m", "clika_utils.cli", "train", "--model", model_name, "--data", str(data_file), "--out", str(out_dir),
            "--config", str(config_file)]
     proc = subprocess.run(cmd)

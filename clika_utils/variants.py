@@ -171,9 +171,10 @@ def _loader(model: str, job: Path | None):
 
 
 def _train_variant(model: str, examples: list[Example], job: Path, cfg: TrainConfig, num_processes: int,
-                   progress: bool) -> dict:
+                   progress: bool, accelerate_config: str | None = None) -> dict:
     data_file = write_examples(job.parent / f"{job.name}.data.jsonl", examples)
-    run_job(model, data_file, job, cfg, num_processes=num_processes, progress=progress)
+    run_job(model, data_file, job, cfg, num_processes=num_processes, accelerate_config=accelerate_config,
+            progress=progress)
     meta = json.loads((job / "train.json").read_text(encoding="utf-8"))
     return {"steps": int(meta["steps"]), "final_loss": float(meta["final_loss"]),
             "global_batch": int(meta["reports"]["global_batch"]), "examples": len(examples)}

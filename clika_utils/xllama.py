@@ -1,0 +1,377 @@
+"""Notebook 06's experiment: cross-lingual (x-LLaMA, CoIT) and multilingual (m-LLaMA, MuIT)
+instruction tuning against English-only task tuning (Alpaca) and the base model.
+
+Systems (one base, LoRA or full fine-tuning with the same :class:`~clika_utils.train.TrainConfig`):
+
+* ``alpaca``        – English task data only;
+* ``x-llama-<X>``   – English task + X task + en→X translation instructions, one model per X;
+* ``m-llama``       – task data of every language + en→X translation for every X (per-language quotas).
+
+With ``train_config.max_steps`` set (the ``cpu`` profile) every job runs the same number of optimiser
+steps: the comparison is at equal compute. Without it each job trains ``epochs`` passes over its own
+set, as x-LLM does (3 epochs; the ``paper`` profile): larger mixtures then get more steps.
+
+Evaluation: zero-shot extractive QA (XQuAD for every language that has a file; MLQA where the user
+has it) with :mod:`clika_utils.qa`, and en→X translation (held-out Tatoeba pairs, or Flores devtest
+when ``flores_dir`` is given) with :mod:`clika_utils.translation`. ``x-llama-<X>`` is evaluated on
+English and X; the others on every language. Per-system results are cached under ``live_dir`` and
+reused when the model and the evaluation settings are unchanged.
+
+**Relative gain** ("x-LLaMA surpasses Alpaca by N % on non-English QA"): the paper does not say how the
+average is taken. :func:`gain` implements both readings; the default ``mean_of_ratios`` is the mean over
+the non-English languages of (score − reference) / reference, each x-LLaMA scored on its own
+language; ``ratio_of_means`` divides the mean difference by the mean reference score. A reference
+score of 0 makes the gain undefined (NaN, with a note). QA gains get a 95 % paired-bootstrap interval
+over questions; translation scores are corpus-level, so their gains are point estimates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import instructions, qa, translation
+from .errors import ConfigError
+from .io import read_csv_checked, write_csv_atomic, write_json_atomic
+from .metrics import bootstrap_weights, percentile_ci
+from .provenance import input_hashes, write_sidecar
+from .train import TrainConfig, alpaca_prompt
+from .variants import _loader, _train_variant, system_name
+
+FILES = ("training", "composition", "qa_items", "qa_summary", "mt_segments", "mt_scores", "gains")
+GAIN_HOW = ("mean_of_ratios", "ratio_of_means")
+BENCH_NAMES = {"xquad": "XQuAD", "mlqa": "MLQA", "translation": "translation"}
+
+
+# ----------------------------------------------------------------------------------------------
+# relative gain
+
+
+def gain(s: np.ndarray, r: np.ndarray, how: str = "mean_of_ratios") -> np.ndarray:
+    """Relative gain (×100, in %) of scores ``s`` over reference ``r``, languages along axis 0
+    (trailing axes: bootstrap replicates). NaN where a reference score is 0."""
+    if how not in GAIN_HOW:
+        raise ConfigError(f"unknown relative-gain variant {how!r}; expected one of {GAIN_HOW}")
+    s, r = np.asarray(s, float), np.asarray(r, float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if how == "mean_of_ratios":
+            ratio = np.where(r == 0, np.nan, (s - r) / np.where(r == 0, 1.0, r))
+            return 100.0 * ratio.mean(axis=0)
+        rm = r.mean(axis=0)
+        return np.where(rm == 0, np.nan, 100.0 * (s.mean(axis=0) - rm) / np.where(rm == 0, 1.0, rm))
+
+
+def _scored_as(system: str, lang: str, label: str) -> str:
+    """The system that stands for a family in language ``lang`` (x-LLaMA: the model tuned for it)."""
+    return system_name(label, f"x-llama-{lang}") if system == "x-llama" else system_name(label, system)
+
+
+def qa_gains(items: pd.DataFrame, *, label: str, langs, pairs, n_boot: int, seed: int) -> pd.DataFrame:
+    """Relative gains on QA per benchmark and metric, both variants, with paired-bootstrap CIs."""
+    rows = []
+    for bench, sub in items.groupby("benchmark", sort=True):
+        present = [lang for lang in langs if lang in set(sub.lang)]
+        for metric in ("f1", "em", "contains"):
+            for fam, ref in pairs:
+                s_pt, r_pt, s_rep, r_rep, used = [], [], [], [], []
+                for lang in present:
+                    a = sub[(sub.system == _scored_as(fam, lang, label)) & (sub.lang == lang)].set_index("item_id")
+                    b = sub[(sub.system == _scored_as(ref, lang, label)) & (sub.lang == lang)].set_index("item_id")
+                    ids = sorted(set(a.index) & set(b.index))
+                    if not ids:
+                        continue
+                    sa, sb = a.loc[ids, metric].to_numpy(float), b.loc[ids, metric].to_numpy(float)
+                    w = bootstrap_weights(len(ids), n_boot, seed, f"{bench}-{lang}")
+                    s_pt.append(sa.mean())
+                    r_pt.append(sb.mean())
+                    s_rep.append(w @ sa / len(ids))
+                    r_rep.append(w @ sb / len(ids))
+                    used.append(lang)
+                for how in GAIN_HOW:
+                    if not used:
+                        continue
+                    point = float(gain(s_pt, r_pt, how))
+                    lo, hi = percentile_ci(gain(np.array(s_rep), np.array(r_rep), how))
+                    note = "" if np.isfinite(point) else "undefined: the reference scores 0 in some language"
+                    rows.append({"benchmark": bench, "metric": metric, "system": fam, "reference": ref, "how": how,
+                                 "langs": "+".join(used), "score": 100 * float(np.mean(s_pt)),
+                                 "reference_score": 100 * float(np.mean(r_pt)), "gain_pct": point,
+                                 "gain_lo": float(lo), "gain_hi": float(hi), "note": note})
+    return pd.DataFrame(rows)
+
+
+def mt_gains(scores: pd.DataFrame, *, label: str, langs, pairs) -> pd.DataFrame:
+    rows = []
+    for metric, sub in scores.groupby("metric", sort=True):
+        for fam, ref in pairs:
+            s, r, used = [], [], []
+            for lang in langs:
+                a = sub[(sub.system == _scored_as(fam, lang, label)) & (sub.lang == lang)].score
+                b = sub[(sub.system == _scored_as(ref, lang, label)) & (sub.lang == lang)].score
+                if len(a) and len(b) and np.isfinite(a.iloc[0]) and np.isfinite(b.iloc[0]):
+                    s.append(float(a.iloc[0]))
+                    r.append(float(b.iloc[0]))
+                    used.append(lang)
+            for how in GAIN_HOW:
+                if not used:
+                    continue
+                point = float(gain(s, r, how))
+                rows.append({"benchmark": "translation", "metric": metric, "system": fam, "reference": ref,
+                             "how": how, "langs": "+".join(used), "score": float(np.mean(s)),
+                             "reference_score": float(np.mean(r)), "gain_pct": point, "gain_lo": np.nan,
+                             "gain_hi": np.nan,
+                             "note": "" if np.isfinite(point) else "undefined: the reference scores 0 in some language"})
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------------------------
+# data
+
+
+def _split_pairs(pairs, n_test: int, n_train: int, seed: int, what: str):
+    if n_test + n_train > len(pairs):
+        raise ConfigError(f"{what}: {n_test} test + {n_train} training pairs requested, {len(pairs)} available")
+    order = np.random.default_rng(seed).permutation(len(pairs))
+    return [pairs[i] for i in order[:n_test]], [pairs[i] for i in order[n_test: n_test + n_train]]
+
+
+def build_data(data_home, *, langs, task_data: dict | None, task_facts: int, translation_train: dict | None,
+               train_pairs: int, test_pairs: int, flores_dir: str | None, quotas: dict | None,
+               seed: int) -> tuple[dict, dict, list, dict]:
+    """(training sets {name: records}, translation test pairs {lang: pairs}, input files,
+    {lang: parallel pairs dropped for an empty side})."""
+    inputs = []
+    all_langs = ["en"] + list(langs)
+    if task_data:
+        missing = [lang for lang in all_langs if lang not in task_data]
+        if missing:
+            raise ConfigError(f"task_data has no file for language(s) {missing}")
+        tasks = {lang: instructions.read_alpaca(task_data[lang], lang) for lang in all_langs}
+        inputs += [Path(task_data[lang]) for lang in all_langs]
+    else:
+        from . import cldr
+        pool = cldr.facts()
+        rng = np.random.default_rng(seed)
+        chosen = [pool[i] for i in sorted(rng.choice(len(pool), min(task_facts, len(pool)), replace=False))]
+        tasks = {lang: instructions.cldr_task(chosen, lang) for lang in all_langs}
+    train_tr, test, dropped = {}, {}, {}
+    root = Path(data_home)
+    for lang in langs:
+        instructions.language_name(lang)
+        if flores_dir:
+            test[lang], _ = translation.read_flores(flores_dir, "en", lang)
+            if test_pairs:
+                test[lang] = test[lang][:test_pairs]
+        if translation_train and lang in translation_train:
+            if len(translation_train[lang]) != 2:
+                raise ConfigError(f"translation_train[{lang!r}] must be [english file, {lang} file], "
+                                  f"got {translation_train[lang]}")
+            src, tgt = translation_train[lang]
+            pairs, dropped[lang] = translation.read_parallel(src, tgt)
+            inputs += [Path(src), Path(tgt)]
+            train_tr[lang] = pairs[:train_pairs] if train_pairs else pairs
+        else:
+            pairs, dropped[lang] = translation.read_tatoeba(root, lang)
+            code = translation.TATOEBA[lang]
+            inputs += [root / "tatoeba" / f"tatoeba.{code}-eng.eng", root / "tatoeba" / f"tatoeba.{code}-eng.{code}"]
+            n_test = 0 if flores_dir else test_pairs
+            if not flores_dir and n_test <= 0:
+                raise ConfigError("test_pairs must be > 0 when the translation test comes from Tatoeba "
+                                  "(0 means 'all' only for Flores)")
+            held, train_tr[lang] = _split_pairs(pairs, n_test, train_pairs or len(pairs) - n_test, seed,
+                                                f"Tatoeba en-{lang}")
+            if not flores_dir:
+                test[lang] = held
+    records = {lang: instructions.translation(train_tr[lang], "en", lang) for lang in langs}
+    sets = {"alpaca": list(tasks["en"])}
+    for lang in langs:
+        sets[f"x-llama-{lang}"] = instructions.xllama(tasks["en"], tasks[lang], records[lang])
+    sets["m-llama"] = instructions.mllama(tasks, records, quotas, seed)
+    return sets, test, inputs, dropped
+
+
+def qa_questions(data_home, langs, n: int, seed: int, mlqa_home=None) -> tuple[dict, list]:
+    """{(benchmark, lang): sampled questions} for XQuAD (files present under the data home) and MLQA
+    (under ``mlqa_home``, when given)."""
+    out, inputs = {}, []
+    for lang in langs:
+        p = qa.xquad_path(data_home, lang)
+        if p.exists():
+            out[("xquad", lang)] = qa.sample(qa.read_squad(p, lang), n, seed)
+            inputs.append(p)
+        if mlqa_home and lang in qa.MLQA_LANGS:
+            p = qa.mlqa_path(mlqa_home, lang)
+            if p.exists():
+                out[("mlqa", lang)] = qa.sample(qa.read_squad(p, lang), n, seed)
+                inputs.append(p)
+    if not out:
+        raise ConfigError(f"no XQuAD/MLQA file for any of {list(langs)} under {data_home}")
+    return out, inputs
+
+
+# ----------------------------------------------------------------------------------------------
+# evaluation (cached per system)
+
+
+def _cached(path: Path, key: dict, compute) -> pd.DataFrame:
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
+    meta = path.with_suffix(".key.json")
+    if path.exists() and meta.exists() and json.loads(meta.read_text(encoding="utf-8")).get("digest") == digest:
+        return pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={"item_id": str})
+    df = compute()
+    write_csv_atomic(df, path)
+    write_json_atomic(meta, {"digest": digest, "key": key})
+    return df
+
+
+def translate(lm, pairs, src: str, tgt: str, system: str, *, max_new_tokens: int, batch_size: int) -> pd.DataFrame:
+    from .evaluate import Engine
+    records = instructions.translation(pairs, src, tgt, test=True)
+    gens = Engine(lm, batch_size=batch_size).generate([alpaca_prompt(r["instruction"], r["input"]) for r in records],
+                                                      max_new_tokens)
+    return pd.DataFrame([{"system": system, "lang": tgt, "item_id": str(i), "source": s, "reference": t,
+                          "hypothesis": qa.first_line(g)} for i, ((s, t), g) in enumerate(zip(pairs, gens))])
+
+
+def run(model: str, data_home, results_dir, models_dir, live_dir, *, label: str, langs, train_config: dict,
+        task_data: dict | None = None, task_facts: int = 64, translation_train: dict | None = None,
+        train_pairs: int = 64, test_pairs: int = 16, flores_dir: str | None = None, mlqa_home: str | None = None,
+        qa_items: int = 16, quotas: dict | None = None, qa_max_new_tokens: int = 24, mt_max_new_tokens: int = 48,
+        mt_metrics=translation.METRICS, batch_size: int = 8, n_boot: int = 1000, seed: int = 0,
+        num_processes: int = 1, accelerate_config: str | None = None, parameters: dict | None = None, progress: bool = True) -> dict:
+    """Build the data, train (or reuse) every system, evaluate, write :data:`FILES` with provenance."""
+    from .models import fingerprint, resolve
+
+    langs = list(langs)
+    if not langs or "en" in langs:
+        raise ConfigError(f"langs are the non-English target languages (at least one), got {langs}")
+    for lang in langs:
+        instructions.language_name(lang)
+        qa.check_lang(lang)
+    cfg = TrainConfig.from_dict({**train_config, "seed": seed})
+    home = Path(data_home)
+    task_data = {k: str(home / v) for k, v in task_data.items()} if task_data else None
+    translation_train = {k: [str(home / f) for f in v] for k, v in translation_train.items()} \
+        if translation_train else None
+    flores_dir = str(home / flores_dir) if flores_dir else None
+    mlqa_home = str(home / mlqa_home) if mlqa_home else None
+    sets, mt_test, inputs, dropped = build_data(data_home, langs=langs, task_data=task_data, task_facts=task_facts,
+                                       translation_train=translation_train, train_pairs=train_pairs,
+                                       test_pairs=test_pairs, flores_dir=flores_dir, quotas=quotas, seed=seed)
+    questions, qa_files = qa_questions(data_home, ["en"] + langs, qa_items, seed, mlqa_home)
+    inputs += qa_files
+
+    systems = {system_name(label, "base"): (_loader(model, None), {"model": fingerprint(resolve(model))})}
+    training, comp = [], []
+    for name, records in sets.items():
+        job = Path(models_dir) / name
+        info = _train_variant(model, instructions.examples(records), job, cfg, num_processes, progress,
+                              accelerate_config)
+        training.append({"system": system_name(label, name), **info})
+        comp.append(instructions.composition(records, system_name(label, name)))
+        job_key = json.loads((job / "train.json").read_text(encoding="utf-8"))["job"]
+        systems[system_name(label, name)] = (_loader(model, job), job_key)
+
+    qa_rows, mt_rows = [], []
+    settings = {"qa_max_new_tokens": qa_max_new_tokens, "mt_max_new_tokens": mt_max_new_tokens,
+                "qa_prompts": qa.QA_INSTRUCTIONS, "mt_template": instructions.TEST_TEMPLATE}
+    for system, (load, identity) in systems.items():
+        own = system.rsplit("x-llama-", 1)[1] if "_x-llama-" in system else None
+        qa_keys = [k for k in questions if own is None or k[1] in ("en", own)]
+        mt_langs = [lang for lang in langs if own is None or lang == own]
+        lm = None
+
+        def get_lm():
+            nonlocal lm
+            lm = lm or load()
+            return lm
+        key = {"model": identity, "settings": settings,
+               "qa": {f"{b}/{lang}": [q.id for q in questions[(b, lang)]] for b, lang in qa_keys},
+               "mt": {lang: mt_test[lang] for lang in mt_langs}}
+        folder = Path(live_dir) / system
+
+        def qa_compute():
+            parts = [qa.answer(get_lm(), questions[k], system, max_new_tokens=qa_max_new_tokens,
+                               batch_size=batch_size).assign(benchmark=k[0]) for k in qa_keys]
+            return pd.concat(parts, ignore_index=True)
+
+        def mt_compute():
+            parts = [translate(get_lm(), mt_test[lang], "en", lang, system, max_new_tokens=mt_max_new_tokens,
+                               batch_size=batch_size) for lang in mt_langs]
+            return pd.concat(parts, ignore_index=True)
+        qa_rows.append(_cached(folder / "qa.csv", key, qa_compute))
+        mt_rows.append(_cached(folder / "mt.csv", key, mt_compute))
+        del lm
+    qa_items_df = pd.concat(qa_rows, ignore_index=True)
+    mt_seg = pd.concat(mt_rows, ignore_index=True)
+    mt_scores = []
+    for (system, lang), sub in mt_seg.groupby(["system", "lang"], sort=False):
+        sc = translation.score(sub.hypothesis.fillna("").tolist(), sub.reference.tolist(), lang, metrics=mt_metrics)
+        mt_scores.append(sc.assign(system=system, lang=lang, n=len(sub)))
+    mt_scores_df = pd.concat(mt_scores, ignore_index=True)[["system", "lang", "metric", "score", "n", "signature",
+                                                             "note"]]
+    pairs = [("x-llama", "alpaca"), ("m-llama", "alpaca"), ("alpaca", "base"), ("x-llama", "base"),
+             ("m-llama", "base")]
+    gains = pd.concat([qa_gains(qa_items_df, label=label, langs=langs, pairs=pairs, n_boot=n_boot, seed=seed),
+                       mt_gains(mt_scores_df, label=label, langs=langs, pairs=pairs)], ignore_index=True)
+    composition = pd.concat(comp, ignore_index=True)
+    composition["dropped_empty_pairs"] = [dropped.get(lang, 0) if kind == "translation" else 0
+                                          for lang, kind in zip(composition.lang, composition.kind)]
+    tables = {"training": pd.DataFrame(training), "composition": composition,
+              "qa_items": qa_items_df, "qa_summary": qa_summary(qa_items_df), "mt_segments": mt_seg,
+              "mt_scores": mt_scores_df, "gains": gains}
+    params = {**(parameters or {}), "model": model, "label": label, "langs": langs, "train_config": train_config,
+              "task_data": task_data, "task_facts": task_facts, "translation_train": translation_train,
+              "train_pairs": train_pairs, "test_pairs": test_pairs, "flores_dir": flores_dir, "mlqa_home": mlqa_home,
+              "qa_items": qa_items, "quotas": quotas, "qa_max_new_tokens": qa_max_new_tokens,
+              "mt_max_new_tokens": mt_max_new_tokens, "n_boot": n_boot}
+    hashes = input_hashes(inputs, root=data_home)
+    written = {}
+    for name in FILES:
+        path = write_csv_atomic(tables[name], Path(results_dir) / f"{name}.csv")
+        write_sidecar(path, kind="results", parameters=params, seed=seed, inputs=hashes)
+        written[name] = path
+    return written
+
+
+def qa_summary(items: pd.DataFrame) -> pd.DataFrame:
+    """EM, F1 and containment (×100, the script's scale) per benchmark, system and language."""
+    g = items.groupby(["benchmark", "system", "lang"], sort=False)
+    out = g[["em", "f1", "contains"]].mean().mul(100).join(g.size().rename("n")).reset_index()
+    return out
+
+
+def load(results_dir) -> dict[str, pd.DataFrame]:
+    return {n: read_csv_checked(Path(results_dir) / f"{n}.csv", []) for n in FILES}
+
+
+def table(summary: pd.DataFrame, value: str, systems_order=None) -> pd.DataFrame:
+    """System × language table of one score (for the heatmaps), systems in training order."""
+    t = summary.pivot_table(index="system", columns="lang", values=value, aggfunc="mean", sort=False)
+    return t.reindex(systems_order) if systems_order is not None else t
+
+
+def findings(t: dict[str, pd.DataFrame], label: str) -> list[str]:
+    """Plain sentences from the gains table: scores, absolute difference, and the relative gain in both
+    variants (the default first, with its interval for QA)."""
+    g = t["gains"]
+    out = []
+    wanted = {"xquad": ("f1",), "mlqa": ("f1",), "translation": ("bleu", "chrf++")}
+    for (bench, metric, system, ref), sub in g.groupby(["benchmark", "metric", "system", "reference"], sort=False):
+        if metric not in wanted.get(bench, ()) or (system, ref) not in (("x-llama", "alpaca"), ("m-llama", "alpaca"),
+                                                                         ("alpaca", "base")):
+            continue
+        by = sub.set_index("how")
+        d, o = by.loc["mean_of_ratios"], by.loc["ratio_of_means"]
+
+        def pct(v):
+            return "undefined (a reference score is 0)" if not np.isfinite(v) else f"{v:+.1f} %"
+        ci = f" [95% CI {d.gain_lo:+.1f}, {d.gain_hi:+.1f}]" if np.isfinite(d.gain_lo) else ""
+        out.append(f"{bench} {metric}, {system} vs {ref} over {d.langs}: {d.score:.1f} vs {d.reference_score:.1f} "
+                   f"(Δ {d.score - d.reference_score:+.1f} points); relative gain {pct(d.gain_pct)}{ci} as the "
+                   f"mean of per-language ratios, {pct(o.gain_pct)} as the ratio of means")
+    return out
