@@ -171,3 +171,39 @@ def test_baselines_and_errors():
     assert set(table.plan) == {"optimal", "uniform", "proportional"}
     obj = table.groupby("plan").objective.first()
     assert obj["optimal"] >= obj["uniform"] - 1e-12 and obj["optimal"] >= obj["proportional"] - 1e-12
+
+
+# --- the training grid ------------------------------------------------------------------------------
+
+def test_plan_puts_seeds_at_the_smallest_sizes():
+    from clika_utils import scaling_runs
+    assert scaling_runs.plan([64, 8, 16, 32], seeds=2, n_small=2) == [(8, 0), (8, 1), (16, 0), (16, 1), (32, 0),
+                                                                      (64, 0)]
+    with pytest.raises(ConfigError, match="distinct positive"):
+        scaling_runs.plan([0, 8], 2, 1)
+
+
+@pytest.mark.data
+def test_grid_on_a_tiny_model_nested_sets_tidy_table_and_reuse(real_clika, tmp_path, monkeypatch):
+    import json
+    from clika_utils import scaling_runs, xllama
+    monkeypatch.setenv("CLIKA_WORKDIR", str(tmp_path))
+    kw = dict(langs=["zh"], sizes=[2, 4], seeds=2, n_small=1, test_pairs=3, task_facts=2, max_new_tokens=3,
+              progress=False, train_config={"method": "lora", "lr": 0.01, "max_steps": 1, "micro_batch": 4,
+                                            "precision": "fp32", "lora_r": 2, "lora_alpha": 4})
+    args = ("tiny-llama", real_clika.parent, tmp_path / "jobs", tmp_path / "live")
+    table, base = scaling_runs.run_grid(*args, **kw)
+    assert list(table.columns) == list(scaling.COLUMNS)
+    assert sorted(set(zip(table["size"], table.seed))) == [(2, 0), (2, 1), (4, 0)]
+    assert set(table.metric) == {"chrf++", "bleu"} and set(base["size"]) == {0}
+    scaling.check_table(table)
+
+    def outputs(name):
+        rows = [json.loads(line) for line in (tmp_path / "jobs" / "zh" / f"{name}.data.jsonl").open(encoding="utf-8")]
+        return [r["response"] for r in rows]
+    small, large = outputs("n2-s0"), outputs("n4-s0")
+    assert small[:4] == large[:4] and set(small) <= set(large)    # same task data, nested translation sets
+    assert outputs("n2-s1") != small
+    monkeypatch.setattr(xllama, "translate", lambda *a, **k: (_ for _ in ()).throw(AssertionError("not cached")))
+    again, _ = scaling_runs.run_grid(*args, **kw)
+    pd.testing.assert_frame_equal(again, table)
