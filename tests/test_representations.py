@@ -1,0 +1,89 @@
+"""clika_utils.representations: pooling over real tokens only, CKA against an independent (HSIC)
+formulation, retrieval and cosine gap by hand, peak layer, cache, bad input."""
+
+import numpy as np
+import pytest
+
+from clika_utils import representations as rep
+from clika_utils.errors import ConfigError, DataError
+from clika_utils.models import build_tiny_model, load_model
+
+
+@pytest.fixture(scope="module")
+def tiny_lm(tmp_path_factory):
+    return load_model(str(build_tiny_model(tmp_path_factory.mktemp("tiny") / "m")), device="cpu", dtype="float32")
+
+
+def _hsic_cka(x, y):
+    """CKA as HSIC of centred linear kernels: tr(KHLH) / sqrt(tr(KHKH) tr(LHLH))."""
+    n = len(x)
+    h = np.eye(n) - np.ones((n, n)) / n
+    k, l_ = x @ x.T, y @ y.T
+    kc, lc = h @ k @ h, h @ l_ @ h
+    return np.trace(kc @ lc) / np.sqrt(np.trace(kc @ kc) * np.trace(lc @ lc))
+
+
+def test_cka_matches_hsic_and_its_invariances():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(30, 8)), rng.normal(size=(30, 5))
+    assert rep.linear_cka(x, y) == pytest.approx(_hsic_cka(x, y), abs=1e-12)
+    q, _ = np.linalg.qr(rng.normal(size=(8, 8)))
+    assert rep.linear_cka(x, 3.0 * x @ q + 2.0) == pytest.approx(1.0)    # orthogonal, scale, shift invariant
+    assert 0 <= rep.linear_cka(x, y) < 0.6
+
+
+def test_retrieval_and_cosine_gap_by_hand():
+    x = {0: np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])}
+    y = {0: np.array([[1.0, 0.1], [1.0, 0.0], [1.0, 1.0]])}
+    sim = rep.cosine_matrix(x[0], y[0])
+    rxy, ryx = rep.retrieval(sim)
+    assert rxy.tolist() == [0.0, 0.0, 1.0]          # x0 prefers y1 (exactly parallel); x1 prefers y2
+    assert ryx.tolist() == [1.0, 0.0, 1.0]          # y0 is closest to x0; y1 (=x0's direction) too; y2 to x2
+    t = rep.alignment(x, y, n_boot=0).iloc[0]
+    matched = np.diag(sim)
+    off = (sim.sum(1) - matched) / 2
+    assert t.cos_gap == pytest.approx((matched - off).mean()) and t.retrieval_xy == pytest.approx(1 / 3)
+    assert t.retrieval_yx == pytest.approx(2 / 3)
+
+
+def test_peak_layer_finds_the_planted_layer():
+    rng = np.random.default_rng(1)
+    base = rng.normal(size=(40, 16))
+    xs, ys = {}, {}
+    for k, noise in enumerate([3.0, 1.0, 0.1, 1.0, 3.0]):
+        xs[k] = base + rng.normal(scale=noise, size=base.shape)
+        ys[k] = base + rng.normal(scale=noise, size=base.shape)
+    p = rep.peak_layer(xs, ys, "cos_gap", n_boot=200)
+    assert p["peak"] == 2 and p["peak_lo"] == p["peak_hi"] == 2 and p["share"][2] == 1.0
+    t = rep.alignment(xs, ys, n_boot=200)
+    assert t.set_index("layer").retrieval_xy.idxmax() == 2 and (t.cos_gap_lo <= t.cos_gap).all()
+
+
+def test_pooling_ignores_padding_and_bos(tiny_lm, tmp_path):
+    import torch
+    sents = ["hello world, a longer sentence here", "hi", "ok then"]
+    together = rep.pooled_states(tiny_lm, sents, batch_size=3)
+    alone = [rep.pooled_states(tiny_lm, [s], batch_size=1) for s in sents]
+    for k in together:
+        for i in range(3):
+            np.testing.assert_allclose(together[k][i], alone[i][k][0], atol=1e-5)
+    ids = tiny_lm.tokenizer(sents[1], add_special_tokens=False).input_ids
+    bos = [tiny_lm.tokenizer.bos_token_id] if tiny_lm.tokenizer.bos_token_id is not None else []
+    with torch.inference_mode():
+        hs = tiny_lm.model.base_model(input_ids=torch.tensor([bos + ids]), output_hidden_states=True).hidden_states
+    last = max(together)
+    np.testing.assert_allclose(together[last][1], hs[last][0, len(bos):].mean(0).numpy(), atol=1e-5)
+    cached = rep.pooled_states(tiny_lm, sents, cache_dir=tmp_path)
+    again = rep.pooled_states(tiny_lm, sents, cache_dir=tmp_path, layers=[0, last])
+    assert set(again) == {0, last} and np.array_equal(again[last], cached[last])
+
+
+def test_bad_input(tiny_lm):
+    with pytest.raises(DataError, match="sentence 2 .* tokenizes to nothing"):
+        rep.pooled_states(tiny_lm, ["ok", ""])
+    with pytest.raises(ConfigError, match="out of range"):
+        rep.pooled_states(tiny_lm, ["ok"], layers=[99])
+    with pytest.raises(DataError, match="same count"):
+        rep.alignment({0: np.ones((3, 2))}, {0: np.ones((2, 2))})
+    with pytest.raises(ConfigError, match="cos_gap or retrieval"):
+        rep.peak_layer({0: np.eye(3)}, {0: np.eye(3)}, "cka")
