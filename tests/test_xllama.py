@@ -77,3 +77,42 @@ def test_run_end_to_end_on_a_tiny_model_and_reuse(real_clika, tmp_path, monkeypa
         xllama.run(*args, **{**kw, "langs": ["en", "zh"]})
     with pytest.raises(ConfigError, match="unknown language code 'xx'"):
         xllama.run(*args, **{**kw, "langs": ["xx"]})
+
+
+@pytest.mark.data
+def test_paper_style_inputs_user_alpaca_parallel_files_flores_and_mlqa(tmp_path, real_clika):
+    import json
+    home = tmp_path / "home"
+    for lang in ("en", "zh"):
+        (home / "alpaca").mkdir(parents=True, exist_ok=True)
+        recs = [{"instruction": f"{lang} task {i}", "input": "", "output": f"out {i}"} for i in range(5)]
+        (home / "alpaca" / f"a_{lang}.json").write_text(json.dumps(recs), encoding="utf-8")
+    nc = home / "nc"
+    nc.mkdir()
+    (nc / "train.en").write_text("".join(f"e{i}\n" for i in range(7)) + " \n", encoding="utf-8")
+    (nc / "train.zh").write_text("".join(f"中{i}\n" for i in range(7)) + "空\n", encoding="utf-8")
+    fl = home / "flores" / "flores101_dataset" / "devtest"
+    fl.mkdir(parents=True)
+    (fl / "eng.devtest").write_text("a\nb\nc\n", encoding="utf-8")
+    (fl / "zho_simpl.devtest").write_text("甲\n乙\n丙\n", encoding="utf-8")
+    sets, test, inputs, dropped = xllama.build_data(
+        home, langs=["zh"], task_data={"en": str(home / "alpaca/a_en.json"), "zh": str(home / "alpaca/a_zh.json")},
+        task_facts=0, translation_train={"zh": [str(nc / "train.en"), str(nc / "train.zh")]}, train_pairs=0,
+        test_pairs=0, flores_dir=str(home / "flores"), quotas={"zh": 4}, seed=0)
+    assert test["zh"] == [("a", "甲"), ("b", "乙"), ("c", "丙")] and dropped == {"zh": 1}
+    kinds = {name: sorted({(r["lang"], r["kind"]) for r in recs}) for name, recs in sets.items()}
+    assert kinds["x-llama-zh"] == [("en", "task"), ("zh", "task"), ("zh", "translation")]
+    assert sum(r["kind"] == "translation" for r in sets["x-llama-zh"]) == 7
+    assert sum(r["kind"] == "translation" for r in sets["m-llama"]) == 4
+    with pytest.raises(ConfigError, match="task_data has no file"):
+        xllama.build_data(home, langs=["zh"], task_data={"en": str(home / "alpaca/a_en.json")}, task_facts=0,
+                          translation_train=None, train_pairs=0, test_pairs=2, flores_dir=None, quotas=None, seed=0)
+    # MLQA, when present, is evaluated next to XQuAD with the same reader
+    mlqa = tmp_path / "m" / "mlqa" / "MLQA_V1" / "test"
+    mlqa.mkdir(parents=True)
+    data = {"data": [{"paragraphs": [{"context": "北京大学成立于1898年。", "qas": [
+        {"id": f"q{i}", "question": "何时？", "answers": [{"text": "1898年", "answer_start": 7}]} for i in range(3)]}]}]}
+    (mlqa / "test-context-zh-question-zh.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    questions, files = xllama.qa_questions(real_clika.parent, ["en", "zh"], 2, 0, mlqa_home=tmp_path / "m")
+    assert sorted(questions) == [("mlqa", "zh"), ("xquad", "en"), ("xquad", "zh")]
+    assert len(questions[("mlqa", "zh")]) == 2 and len(files) == 3
