@@ -157,11 +157,11 @@ def _qa_score(args) -> int:
 def _mt_score(args) -> int:
     from . import translation
 
-    pairs, dropped = translation.read_parallel(args.hyp, args.ref) if not args.keep_empty else (None, 0)
     if args.keep_empty:
         hyp = Path(args.hyp).read_text(encoding="utf-8").splitlines()
         ref = Path(args.ref).read_text(encoding="utf-8").splitlines()
     else:
+        pairs, dropped = translation.read_parallel(args.hyp, args.ref)
         if dropped:
             print(f"{dropped} line(s) with an empty hypothesis or reference dropped", file=sys.stderr)
         hyp, ref = [h for h, _ in pairs], [r for _, r in pairs]

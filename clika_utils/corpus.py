@@ -29,10 +29,9 @@ from .errors import ConfigError, DataError
 from .io import read_text_strict
 from .langs import LANGS, check_langs
 from .metrics import bootstrap_weights, percentile_ci
+from .translation import tatoeba_files
 
 XQUAD = ("en", "ar", "de", "ru", "zh")
-ISO3 = {"ar": "ara", "de": "deu", "fr": "fra", "he": "heb", "it": "ita", "ja": "jpn", "pl": "pol", "ru": "rus",
-        "zh": "cmn"}
 
 
 @dataclass(frozen=True)
@@ -61,9 +60,8 @@ def xquad_contexts(root, lang: str) -> list[Doc]:
 
 
 def tatoeba_sentences(root, lang: str, group: int = 10) -> list[Doc]:
-    code = ISO3.get(lang)
-    name = f"tatoeba.{code}-eng.{code}" if code else "tatoeba.deu-eng.eng"
-    path = Path(root) / "tatoeba" / name
+    path = tatoeba_files(root, "de")[0] if lang == "en" else tatoeba_files(root, lang)[1]
+    name = path.name
     if not path.exists():
         raise DataError(path, f"Tatoeba file for {lang!r} not found")
     lines = read_text_strict(path).splitlines()

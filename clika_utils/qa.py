@@ -97,17 +97,15 @@ def _punct_table() -> dict[int, None]:
 
 @lru_cache(maxsize=None)
 def _segmenter(lang: str):
-    punct = "".join(re.escape(chr(c)) for c in _punct_table())
-    return re.compile(f"[{SEGMENTED[lang]}{punct}]|[^{SEGMENTED[lang]}{punct}]+")
+    # The script also splits off punctuation here, but punctuation is already deleted before this step.
+    return re.compile(f"[{SEGMENTED[lang]}]|[^{SEGMENTED[lang]}]+")
 
 
 def _tokens(text: str, lang: str) -> list[str]:
+    """Whitespace tokens; in SEGMENTED languages each character of the class is a token of its own."""
     if lang not in SEGMENTED:
         return text.split()
-    out = []
-    for piece in _segmenter(lang).findall(text):
-        out.extend(piece.split() if len(piece) > 1 or piece.isspace() else [piece])
-    return [t for t in out if t.strip()]
+    return [t for piece in _segmenter(lang).findall(text) for t in piece.split()]
 
 
 def check_lang(lang: str) -> str:

@@ -70,13 +70,18 @@ def read_parallel(src_path, tgt_path) -> tuple[list[tuple[str, str]], int]:
     return kept, len(pairs) - len(kept)
 
 
-def read_tatoeba(root, lang: str, src: str = "en") -> tuple[list[tuple[str, str]], int]:
-    """LASER Tatoeba pairs between English and ``lang`` (direction ``src`` -> the other)."""
+def tatoeba_files(root, lang: str) -> tuple[Path, Path]:
+    """(English side, ``lang`` side) of the LASER Tatoeba pair files ``tatoeba/tatoeba.<iso3>-eng.{eng,<iso3>}``."""
     if lang not in TATOEBA:
         raise ConfigError(f"no Tatoeba file known for language {lang!r}; known: {sorted(TATOEBA)}")
     code = TATOEBA[lang]
     base = Path(root) / "tatoeba" / f"tatoeba.{code}-eng"
-    eng, other = Path(f"{base}.eng"), Path(f"{base}.{code}")
+    return Path(f"{base}.eng"), Path(f"{base}.{code}")
+
+
+def read_tatoeba(root, lang: str, src: str = "en") -> tuple[list[tuple[str, str]], int]:
+    """LASER Tatoeba pairs between English and ``lang`` (direction ``src`` -> the other)."""
+    eng, other = tatoeba_files(root, lang)
     if src == "en":
         return read_parallel(eng, other)
     if src == lang:

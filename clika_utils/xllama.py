@@ -34,13 +34,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import instructions, qa, translation
+from . import instructions, qa, translation, variants
 from .errors import ConfigError
-from .io import read_csv_checked, write_csv_atomic, write_json_atomic
+from .io import write_csv_atomic, write_json_atomic
 from .metrics import bootstrap_weights, percentile_ci
-from .provenance import input_hashes, write_sidecar
+from .provenance import input_hashes
 from .train import TrainConfig, alpaca_prompt
-from .variants import _loader, _train_variant, system_name
+from .variants import _loader, _train_variant, system_name, write
 
 FILES = ("training", "composition", "qa_items", "qa_summary", "mt_segments", "mt_scores", "gains")
 GAIN_HOW = ("mean_of_ratios", "ratio_of_means")
@@ -91,17 +91,25 @@ def qa_gains(items: pd.DataFrame, *, label: str, langs, pairs, n_boot: int, seed
                     s_rep.append(w @ sa / len(ids))
                     r_rep.append(w @ sb / len(ids))
                     used.append(lang)
-                for how in GAIN_HOW:
-                    if not used:
-                        continue
-                    point = float(gain(s_pt, r_pt, how))
-                    lo, hi = percentile_ci(gain(np.array(s_rep), np.array(r_rep), how))
-                    note = "" if np.isfinite(point) else "undefined: the reference scores 0 in some language"
-                    rows.append({"benchmark": bench, "metric": metric, "system": fam, "reference": ref, "how": how,
-                                 "langs": "+".join(used), "score": 100 * float(np.mean(s_pt)),
-                                 "reference_score": 100 * float(np.mean(r_pt)), "gain_pct": point,
-                                 "gain_lo": float(lo), "gain_hi": float(hi), "note": note})
+                rows += _gain_rows(bench, metric, fam, ref, used, s_pt, r_pt, scale=100.0, reps=(s_rep, r_rep))
     return pd.DataFrame(rows)
+
+
+def _gain_rows(bench: str, metric: str, fam: str, ref: str, used: list, s: list, r: list, *, scale: float,
+               reps: tuple | None = None) -> list[dict]:
+    """One row per relative-gain variant; ``reps`` (per-language bootstrap replicates) give the CI."""
+    if not used:
+        return []
+    rows = []
+    for how in GAIN_HOW:
+        point = float(gain(s, r, how))
+        lo, hi = percentile_ci(gain(np.array(reps[0]), np.array(reps[1]), how)) if reps else (np.nan, np.nan)
+        rows.append({"benchmark": bench, "metric": metric, "system": fam, "reference": ref, "how": how,
+                     "langs": "+".join(used), "score": scale * float(np.mean(s)),
+                     "reference_score": scale * float(np.mean(r)), "gain_pct": point, "gain_lo": float(lo),
+                     "gain_hi": float(hi),
+                     "note": "" if np.isfinite(point) else "undefined: the reference scores 0 in some language"})
+    return rows
 
 
 def mt_gains(scores: pd.DataFrame, *, label: str, langs, pairs) -> pd.DataFrame:
@@ -116,15 +124,7 @@ def mt_gains(scores: pd.DataFrame, *, label: str, langs, pairs) -> pd.DataFrame:
                     s.append(float(a.iloc[0]))
                     r.append(float(b.iloc[0]))
                     used.append(lang)
-            for how in GAIN_HOW:
-                if not used:
-                    continue
-                point = float(gain(s, r, how))
-                rows.append({"benchmark": "translation", "metric": metric, "system": fam, "reference": ref,
-                             "how": how, "langs": "+".join(used), "score": float(np.mean(s)),
-                             "reference_score": float(np.mean(r)), "gain_pct": point, "gain_lo": np.nan,
-                             "gain_hi": np.nan,
-                             "note": "" if np.isfinite(point) else "undefined: the reference scores 0 in some language"})
+            rows += _gain_rows("translation", metric, fam, ref, used, s, r, scale=1.0)
     return pd.DataFrame(rows)
 
 
@@ -176,8 +176,7 @@ def build_data(data_home, *, langs, task_data: dict | None, task_facts: int, tra
             train_tr[lang] = pairs[:train_pairs] if train_pairs else pairs
         else:
             pairs, dropped[lang] = translation.read_tatoeba(root, lang)
-            code = translation.TATOEBA[lang]
-            inputs += [root / "tatoeba" / f"tatoeba.{code}-eng.eng", root / "tatoeba" / f"tatoeba.{code}-eng.{code}"]
+            inputs += list(translation.tatoeba_files(root, lang))
             n_test = 0 if flores_dir else test_pairs
             if not flores_dir and n_test <= 0:
                 raise ConfigError("test_pairs must be > 0 when the translation test comes from Tatoeba "
@@ -329,13 +328,8 @@ def run(model: str, data_home, results_dir, models_dir, live_dir, *, label: str,
               "train_pairs": train_pairs, "test_pairs": test_pairs, "flores_dir": flores_dir, "mlqa_home": mlqa_home,
               "qa_items": qa_items, "quotas": quotas, "qa_max_new_tokens": qa_max_new_tokens,
               "mt_max_new_tokens": mt_max_new_tokens, "n_boot": n_boot}
-    hashes = input_hashes(inputs, root=data_home)
-    written = {}
-    for name in FILES:
-        path = write_csv_atomic(tables[name], Path(results_dir) / f"{name}.csv")
-        write_sidecar(path, kind="results", parameters=params, seed=seed, inputs=hashes)
-        written[name] = path
-    return written
+    return write({name: tables[name] for name in FILES}, results_dir, parameters=params, seed=seed,
+                 inputs=input_hashes(inputs, root=data_home))
 
 
 def qa_summary(items: pd.DataFrame) -> pd.DataFrame:
@@ -346,13 +340,17 @@ def qa_summary(items: pd.DataFrame) -> pd.DataFrame:
 
 
 def load(results_dir) -> dict[str, pd.DataFrame]:
-    return {n: read_csv_checked(Path(results_dir) / f"{n}.csv", []) for n in FILES}
+    return variants.load(results_dir, FILES)
 
 
 def table(summary: pd.DataFrame, value: str, systems_order=None) -> pd.DataFrame:
     """System × language table of one score (for the heatmaps), systems in training order."""
     t = summary.pivot_table(index="system", columns="lang", values=value, aggfunc="mean", sort=False)
     return t.reindex(systems_order) if systems_order is not None else t
+
+
+def _pct(v: float) -> str:
+    return "undefined (a reference score is 0)" if not np.isfinite(v) else f"{v:+.1f} %"
 
 
 def findings(t: dict[str, pd.DataFrame], label: str) -> list[str]:
@@ -367,11 +365,8 @@ def findings(t: dict[str, pd.DataFrame], label: str) -> list[str]:
             continue
         by = sub.set_index("how")
         d, o = by.loc["mean_of_ratios"], by.loc["ratio_of_means"]
-
-        def pct(v):
-            return "undefined (a reference score is 0)" if not np.isfinite(v) else f"{v:+.1f} %"
         ci = f" [95% CI {d.gain_lo:+.1f}, {d.gain_hi:+.1f}]" if np.isfinite(d.gain_lo) else ""
         out.append(f"{bench} {metric}, {system} vs {ref} over {d.langs}: {d.score:.1f} vs {d.reference_score:.1f} "
-                   f"(Δ {d.score - d.reference_score:+.1f} points); relative gain {pct(d.gain_pct)}{ci} as the "
-                   f"mean of per-language ratios, {pct(o.gain_pct)} as the ratio of means")
+                   f"(Δ {d.score - d.reference_score:+.1f} points); relative gain {_pct(d.gain_pct)}{ci} as the "
+                   f"mean of per-language ratios, {_pct(o.gain_pct)} as the ratio of means")
     return out
