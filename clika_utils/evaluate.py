@@ -222,8 +222,13 @@ class Engine:
         starts with its tokens)."""
         return self.continuation_logprobs_many([prompt], [continuations], prefix)[0]
 
-    def generate(self, prompts: list[str], max_new_tokens: int, num_beams: int = 1) -> list[str]:
+    def generate(self, prompts: list[str], max_new_tokens: int, num_beams: int = 1,
+                 adapter_names: list[str] | None = None) -> list[str]:
+        """Greedy (or beam) continuations. ``adapter_names``: one LoRA adapter per prompt ("__base__" for
+        none) when the model carries several unmerged adapters (:func:`clika_utils.train.load_adapters`)."""
         import torch
+        if adapter_names is not None and len(adapter_names) != len(prompts):
+            raise ConfigError(f"{len(adapter_names)} adapter names for {len(prompts)} prompts")
         out = []
         for start in range(0, len(prompts), self.batch_size):
             batch = [self.encode(p) for p in prompts[start: start + self.batch_size]]
@@ -231,10 +236,11 @@ class Engine:
             pad = self.tok.pad_token_id
             ids = torch.tensor([[pad] * (L - len(b)) + b for b in batch], device=self.lm.device)
             mask = torch.tensor([[0] * (L - len(b)) + [1] * len(b) for b in batch], device=self.lm.device)
+            extra = {} if adapter_names is None else {"adapter_names": adapter_names[start: start + self.batch_size]}
             with torch.inference_mode(), self.lm.autocast():
                 gen = self.lm.model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens,
                                              do_sample=False, num_beams=num_beams, pad_token_id=pad,
-                                             top_p=None, top_k=None, temperature=None)
+                                             top_p=None, top_k=None, temperature=None, **extra)
             out += self.tok.batch_decode(gen[:, L:], skip_special_tokens=True)
         return out
 

@@ -174,15 +174,21 @@ def fingerprint(source: str) -> str:
     fine-tuned or re-initialised model of the same shape gets another fingerprint. A hub id that is
     not a local folder is identified by its name."""
     path = Path(source)
-    h = hashlib.sha256()
-    if path.is_dir():
-        for f in sorted(path.iterdir()):
-            if f.name == "config.json" or f.suffix in (".safetensors", ".bin"):
-                h.update(f.name.encode())
-                h.update(sha256_file(f).encode())
-    else:
-        h.update(source.encode())
-    return h.hexdigest()[:16]
+    if not path.is_dir():
+        return hashlib.sha256(source.encode()).hexdigest()[:16]
+    files = [f for f in sorted(path.iterdir()) if f.name == "config.json" or f.suffix in (".safetensors", ".bin")]
+    key = (str(path.resolve()), tuple((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files))
+    if key not in _FINGERPRINTS:          # hashing a 1 GB checkpoint takes a second; files unchanged: reuse
+        h = hashlib.sha256()
+        for f in files:
+            h.update(f.name.encode())
+            h.update(sha256_file(f).encode())
+        _FINGERPRINTS[key] = h.hexdigest()[:16]
+    return _FINGERPRINTS[key]
+
+
+_FINGERPRINTS: dict = {}
+_TOKENIZERS: dict = {}
 
 
 def load_tokenizer(name_or_path: str, source: str | None = None):
@@ -190,15 +196,24 @@ def load_tokenizer(name_or_path: str, source: str | None = None):
     from transformers import AutoTokenizer
 
     source = source or resolve(name_or_path)
-    try:
-        tok = AutoTokenizer.from_pretrained(source)
-    except OSError as exc:
-        raise ConfigError(f"could not load the tokenizer of {name_or_path!r} from {source}: {exc}") from None
+    folder = Path(source)
+    key = (str(folder.resolve()) if folder.is_dir() else source,
+           tuple((f.name, f.stat().st_mtime_ns) for f in sorted(folder.glob("tok*"))) if folder.is_dir() else ())
+    # Loading a 262k-vocabulary tokenizer takes seconds and a copy as long: one object per unchanged
+    # source is shared. Nothing in this package mutates it beyond the two settings made here.
+    tok = _TOKENIZERS.get(key)
+    if tok is None:
+        try:
+            tok = AutoTokenizer.from_pretrained(source)
+        except OSError as exc:
+            raise ConfigError(f"could not load the tokenizer of {name_or_path!r} from {source}: {exc}") from None
+        _TOKENIZERS[key] = tok
     notes = []
-    if tok.pad_token is None:
+    if tok.pad_token is None or getattr(tok, "_clika_pad_from_eos", False):
         if tok.eos_token is None:
             raise ConfigError(f"{name_or_path}: tokenizer has neither a pad nor an eos token; add a pad token")
         tok.pad_token = tok.eos_token
+        tok._clika_pad_from_eos = True
         notes.append(f"tokenizer has no pad token; using eos {tok.eos_token!r} for padding")
     tok.padding_side = "left"
     return tok, notes

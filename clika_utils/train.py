@@ -297,7 +297,6 @@ def build_model(model_name: str, config: TrainConfig):
                                                  lora_dropout=config.lora_dropout, target_modules=targets,
                                                  bias="none", task_type="CAUSAL_LM"))
     model.train()
-    lm.tokenizer.padding_side = "right"
     return lm, model
 
 
@@ -604,5 +603,43 @@ def load_trained(out_dir: str | Path, *, device: str = "auto", dtype: str = "aut
         lm.model.to(torch.bfloat16)
     lm.model.to(device)
     lm.device, lm.dtype = device, dtype
+    lm.tokenizer.padding_side = "left"
+    return lm
+
+
+def load_adapters(model_name: str, jobs: dict, *, device: str = "auto"):
+    """The base model carrying the LoRA adapters of several finished jobs, **unmerged**, named by the keys
+    of ``jobs`` — for mixed-batch generation (each prompt through its own adapter, "__base__" through
+    none; :meth:`clika_utils.evaluate.Engine.generate`). One model load instead of one per job; the
+    outputs are those of each adapter alone (tested). LoRA jobs on this base only."""
+    from peft import PeftModel
+
+    from .models import load_model
+
+    if not jobs:
+        raise ConfigError("no adapters to load")
+    if device == "auto":
+        import torch
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    lm = load_model(model_name, device="cpu", dtype="float32")
+    model = None
+    for name, job in jobs.items():
+        meta_path = Path(job) / "train.json"
+        meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else {}
+        if meta.get("status") != "complete":
+            raise ConfigError(f"{job}: no finished training job here (status {meta.get('status')!r})")
+        spec = meta["job"]
+        if spec["config"]["method"] != "lora":
+            raise ConfigError(f"{job}: a {spec['config']['method']} fine-tune has its own weights; only LoRA "
+                              f"adapters can share one base model")
+        if spec["fingerprint"] != lm.fingerprint:
+            raise ConfigError(f"{job}: adapter was trained on fingerprint {spec['fingerprint']}, not on "
+                              f"{model_name} ({lm.fingerprint})")
+        if model is None:
+            model = PeftModel.from_pretrained(lm.model, str(Path(job) / "model"), adapter_name=name)
+        else:
+            model.load_adapter(str(Path(job) / "model"), adapter_name=name)
+    lm.model = model.eval().to(device)
+    lm.device = device
     lm.tokenizer.padding_side = "left"
     return lm

@@ -241,3 +241,17 @@ def test_two_process_data_parallel_run_equals_one_process(tiny_path, item_tree, 
             assert a["scores"] == pytest.approx(b["scores"], abs=1e-5)
     assert not list((tmp_path / "two").rglob("*.part*"))
     assert json.loads((tmp_path / "two" / "tiny.eval.json").read_text())["reports"]["processes"] == 2
+
+
+def test_tokenizer_and_fingerprint_are_reused_until_the_files_change(tmp_path):
+    from clika_utils.models import fingerprint, load_tokenizer
+    path = build_tiny_model(tmp_path / "m")
+    tok1, _ = load_tokenizer(str(path))
+    tok1.padding_side = "right"                      # a caller's change is undone by the next load
+    tok2, _ = load_tokenizer(str(path))
+    assert tok2 is tok1 and tok2.padding_side == "left"
+    fp = fingerprint(str(path))
+    build_tiny_model(tmp_path / "m", seed=1)        # new weights and tokenizer files in the same folder
+    assert fingerprint(str(path)) != fp
+    tok3, _ = load_tokenizer(str(path))
+    assert tok3 is not tok1

@@ -232,3 +232,31 @@ def test_two_processes_give_the_loss_curve_of_one_with_the_same_global_batch(tin
     assert list(a["supervised_tokens"]) == list(b["supervised_tokens"])
     assert list(a["loss"]) == pytest.approx(list(b["loss"]), rel=1e-5)
     assert a["loss"].iloc[-1] < a["loss"].iloc[0]
+
+
+def test_mixed_adapter_generation_equals_each_adapter_alone(tmp_path):
+    """load_adapters + Engine.generate(adapter_names=...) gives, row by row, what each job's own model
+    (merged, loaded alone) generates — the grid of notebook 07 evaluates every job in shared batches."""
+    from clika_utils.evaluate import Engine
+    from clika_utils.models import build_tiny_model
+    from clika_utils.train import Example, TrainConfig, load_adapters, load_trained, train
+    base = str(build_tiny_model(tmp_path / "base"))
+    jobs = {}
+    for k in range(2):
+        cfg = TrainConfig(method="lora", lr=0.05, max_steps=3, micro_batch=2, precision="fp32", lora_r=4,
+                          lora_alpha=8, seed=k)
+        data = [Example(f"Q{k} {i}:", f" answer {k} {i}") for i in range(4)]
+        train(base, data, tmp_path / f"j{k}", cfg, progress=False)
+        jobs[f"j{k}"] = tmp_path / f"j{k}"
+    prompts = ["Q0 1:", "Q1 2: longer prompt here", "hello"]
+    alone = {name: Engine(load_trained(job), batch_size=8).generate(prompts, 6) for name, job in jobs.items()}
+    from clika_utils.models import load_model
+    alone["__base__"] = Engine(load_model(base), batch_size=8).generate(prompts, 6)
+    lm = load_adapters(base, jobs)
+    names = ["j0", "j1", "__base__"]
+    mixed = Engine(lm, batch_size=4).generate(prompts * 3, 6, adapter_names=[n for n in names for _ in prompts])
+    for k, n in enumerate(names):
+        assert mixed[k * 3:(k + 1) * 3] == alone[n], n
+    assert alone["j0"] != alone["__base__"]                   # the adapters changed something
+    with pytest.raises(ConfigError, match="adapter names for"):
+        Engine(lm).generate(prompts, 2, adapter_names=["j0"])
