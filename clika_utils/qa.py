@@ -264,16 +264,27 @@ def first_line(text: str) -> str:
 
 
 def answer(lm, questions: list[Question], system: str, *, max_new_tokens: int = 24,
-           batch_size: int = 8) -> pd.DataFrame:
-    """Greedy zero-shot answers and their scores: one row per question."""
+           batch_size: int = 8, adapters: list[str] | None = None) -> pd.DataFrame | dict[str, pd.DataFrame]:
+    """Greedy zero-shot answers and their scores: one row per question. With ``adapters`` (a model from
+    :func:`clika_utils.train.load_adapters`; "__base__" for none) every adapter answers every question in
+    mixed batches and the result is {adapter: table}."""
     from .evaluate import Engine
     engine = Engine(lm, batch_size=batch_size)
     order = sorted(range(len(questions)), key=lambda i: -len(questions[i].context))   # similar lengths per batch
-    gens = engine.generate([prompt(questions[i]) for i in order], max_new_tokens)
-    by_index = dict(zip(order, gens))
-    rows = []
-    for i, q in enumerate(questions):
-        pred = first_line(by_index[i])
-        rows.append({"system": system, "task": "qa", "lang": q.lang, "item_id": q.id, "prediction": pred,
-                     **answer_scores(pred, list(q.answers), q.lang)})
-    return pd.DataFrame(rows)
+    prompts = [prompt(questions[i]) for i in order]
+    if adapters is None:
+        gens = {system: engine.generate(prompts, max_new_tokens)}
+    else:      # question-major: rows of one batch have similar lengths whichever adapter they use
+        flat = engine.generate([p for p in prompts for _ in adapters], max_new_tokens,
+                               adapter_names=[a for _ in prompts for a in adapters])
+        gens = {a: flat[k::len(adapters)] for k, a in enumerate(adapters)}
+    out = {}
+    for name, gen in gens.items():
+        by_index = dict(zip(order, gen))
+        rows = []
+        for i, q in enumerate(questions):
+            pred = first_line(by_index[i])
+            rows.append({"system": name, "task": "qa", "lang": q.lang, "item_id": q.id, "prediction": pred,
+                         **answer_scores(pred, list(q.answers), q.lang)})
+        out[name] = pd.DataFrame(rows)
+    return out if adapters is not None else out[system]

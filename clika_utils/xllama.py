@@ -40,7 +40,7 @@ from .io import write_csv_atomic, write_json_atomic
 from .metrics import bootstrap_weights, percentile_ci
 from .provenance import input_hashes
 from .train import TrainConfig, alpaca_prompt
-from .variants import _loader, _train_variant, system_name, write
+from .variants import _train_variant, system_name, write
 
 FILES = ("training", "composition", "qa_items", "qa_summary", "mt_segments", "mt_scores", "gains")
 GAIN_HOW = ("mean_of_ratios", "ratio_of_means")
@@ -216,10 +216,16 @@ def qa_questions(data_home, langs, n: int, seed: int, mlqa_home=None) -> tuple[d
 # evaluation (cached per system)
 
 
+def _is_cached(path: Path, key: dict) -> bool:
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
+    meta = path.with_suffix(".key.json")
+    return path.exists() and meta.exists() and json.loads(meta.read_text(encoding="utf-8")).get("digest") == digest
+
+
 def _cached(path: Path, key: dict, compute) -> pd.DataFrame:
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
     meta = path.with_suffix(".key.json")
-    if path.exists() and meta.exists() and json.loads(meta.read_text(encoding="utf-8")).get("digest") == digest:
+    if _is_cached(path, key):
         return pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={"item_id": str})
     df = compute()
     write_csv_atomic(df, path)
@@ -227,13 +233,25 @@ def _cached(path: Path, key: dict, compute) -> pd.DataFrame:
     return df
 
 
-def translate(lm, pairs, src: str, tgt: str, system: str, *, max_new_tokens: int, batch_size: int) -> pd.DataFrame:
+def translate(lm, pairs, src: str, tgt: str, system: str, *, max_new_tokens: int, batch_size: int,
+              adapters: list[str] | None = None) -> pd.DataFrame | dict[str, pd.DataFrame]:
+    """Greedy en→X translations of ``pairs`` as a segments table. With ``adapters`` (a model from
+    :func:`clika_utils.train.load_adapters`): every adapter translates every pair in mixed batches, and
+    the result is {adapter: segments table} (``system`` is then the adapter's name)."""
     from .evaluate import Engine
     records = instructions.translation(pairs, src, tgt, test=True)
-    gens = Engine(lm, batch_size=batch_size).generate([alpaca_prompt(r["instruction"], r["input"]) for r in records],
-                                                      max_new_tokens)
-    return pd.DataFrame([{"system": system, "lang": tgt, "item_id": str(i), "source": s, "reference": t,
-                          "hypothesis": qa.first_line(g)} for i, ((s, t), g) in enumerate(zip(pairs, gens))])
+    prompts = [alpaca_prompt(r["instruction"], r["input"]) for r in records]
+    engine = Engine(lm, batch_size=batch_size)
+    if adapters is None:
+        gens = {system: engine.generate(prompts, max_new_tokens)}
+    else:
+        flat = engine.generate(prompts * len(adapters), max_new_tokens,
+                               adapter_names=[a for a in adapters for _ in prompts])
+        gens = {a: flat[k * len(prompts): (k + 1) * len(prompts)] for k, a in enumerate(adapters)}
+    tables = {name: pd.DataFrame([{"system": name, "lang": tgt, "item_id": str(i), "source": s, "reference": t,
+                                   "hypothesis": qa.first_line(g)} for i, ((s, t), g) in enumerate(zip(pairs, out))])
+              for name, out in gens.items()}
+    return tables if adapters is not None else tables[system]
 
 
 def run(model: str, data_home, results_dir, models_dir, live_dir, *, label: str, langs, train_config: dict,
@@ -264,7 +282,7 @@ def run(model: str, data_home, results_dir, models_dir, live_dir, *, label: str,
     questions, qa_files = qa_questions(data_home, ["en"] + langs, qa_items, seed, mlqa_home)
     inputs += qa_files
 
-    systems = {system_name(label, "base"): (_loader(model, None), {"model": fingerprint(resolve(model))})}
+    systems = {system_name(label, "base"): (None, {"model": fingerprint(resolve(model))})}
     training, comp = [], []
     for name, records in sets.items():
         job = Path(models_dir) / name
@@ -273,38 +291,56 @@ def run(model: str, data_home, results_dir, models_dir, live_dir, *, label: str,
         training.append({"system": system_name(label, name), **info})
         comp.append(instructions.composition(records, system_name(label, name)))
         job_key = json.loads((job / "train.json").read_text(encoding="utf-8"))["job"]
-        systems[system_name(label, name)] = (_loader(model, job), job_key)
+        systems[system_name(label, name)] = (job, job_key)
 
     qa_rows, mt_rows = [], []
     settings = {"qa_max_new_tokens": qa_max_new_tokens, "mt_max_new_tokens": mt_max_new_tokens,
-                "qa_prompts": qa.QA_INSTRUCTIONS, "mt_template": instructions.TEST_TEMPLATE}
-    for system, (load, identity) in systems.items():
+                "qa_prompts": qa.QA_INSTRUCTIONS, "mt_template": instructions.TEST_TEMPLATE,
+                "batching": "mixed LoRA adapters"}
+    plan = {}
+    for system, (job, identity) in systems.items():
         own = system.rsplit("x-llama-", 1)[1] if "_x-llama-" in system else None
         qa_keys = [k for k in questions if own is None or k[1] in ("en", own)]
         mt_langs = [lang for lang in langs if own is None or lang == own]
-        lm = None
-
-        def get_lm():
-            nonlocal lm
-            lm = lm or load()
-            return lm
         key = {"model": identity, "settings": settings,
                "qa": {f"{b}/{lang}": [q.id for q in questions[(b, lang)]] for b, lang in qa_keys},
                "mt": {lang: mt_test[lang] for lang in mt_langs}}
         folder = Path(live_dir) / system
-
-        def qa_compute():
-            parts = [qa.answer(get_lm(), questions[k], system, max_new_tokens=qa_max_new_tokens,
-                               batch_size=batch_size).assign(benchmark=k[0]) for k in qa_keys]
-            return pd.concat(parts, ignore_index=True)
-
-        def mt_compute():
-            parts = [translate(get_lm(), mt_test[lang], "en", lang, system, max_new_tokens=mt_max_new_tokens,
-                               batch_size=batch_size) for lang in mt_langs]
-            return pd.concat(parts, ignore_index=True)
-        qa_rows.append(_cached(folder / "qa.csv", key, qa_compute))
-        mt_rows.append(_cached(folder / "mt.csv", key, mt_compute))
+        plan[system] = (job, qa_keys, mt_langs, key, folder)
+    # the systems whose cached generations are stale are evaluated together: one base model carrying
+    # their LoRA adapters unmerged ("__base__": none), each question set and test set in mixed batches
+    todo = [s for s, (_, _, _, key, folder) in plan.items()
+            if not (_is_cached(folder / "qa.csv", key) and _is_cached(folder / "mt.csv", key))]
+    fresh_qa = {s: [] for s in todo}
+    fresh_mt = {s: [] for s in todo}
+    if todo:
+        from .models import load_model
+        from .train import load_adapters
+        adapter = {s: ("__base__" if plan[s][0] is None else s) for s in todo}
+        jobs = {s: plan[s][0] for s in todo if plan[s][0] is not None}
+        lm = load_adapters(model, jobs) if jobs else load_model(model)
+        for k in questions:
+            who = [s for s in todo if k in plan[s][1]]
+            if who:
+                out = qa.answer(lm, questions[k], "", max_new_tokens=qa_max_new_tokens, batch_size=batch_size,
+                                adapters=[adapter[s] for s in who]) if jobs else \
+                    {"__base__": qa.answer(lm, questions[k], "", max_new_tokens=qa_max_new_tokens,
+                                           batch_size=batch_size)}
+                for s in who:
+                    fresh_qa[s].append(out[adapter[s]].assign(system=s, benchmark=k[0]))
+        for lang in langs:
+            who = [s for s in todo if lang in plan[s][2]]
+            if who:
+                out = translate(lm, mt_test[lang], "en", lang, "", max_new_tokens=mt_max_new_tokens,
+                                batch_size=batch_size, adapters=[adapter[s] for s in who]) if jobs else \
+                    {"__base__": translate(lm, mt_test[lang], "en", lang, "", max_new_tokens=mt_max_new_tokens,
+                                           batch_size=batch_size)}
+                for s in who:
+                    fresh_mt[s].append(out[adapter[s]].assign(system=s))
         del lm
+    for system, (_, _, _, key, folder) in plan.items():
+        qa_rows.append(_cached(folder / "qa.csv", key, lambda: pd.concat(fresh_qa[system], ignore_index=True)))
+        mt_rows.append(_cached(folder / "mt.csv", key, lambda: pd.concat(fresh_mt[system], ignore_index=True)))
     qa_items_df = pd.concat(qa_rows, ignore_index=True)
     mt_seg = pd.concat(mt_rows, ignore_index=True)
     mt_scores = []
