@@ -287,3 +287,135 @@ def delta_by_language(table: pd.DataFrame, *, systems: list[str], langs: list[st
     ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+LAW_COLOURS = {"loglinear": "#1f77b4", "power": HIGHLIGHT[0], "shared": HIGHLIGHT[2], "shared+cov": HIGHLIGHT[1]}
+
+
+def scaling_curves(table: pd.DataFrame, bands: pd.DataFrame, *, metric: str, band_law: str, title: str,
+                   base: pd.DataFrame | None = None):
+    """One panel per language: observed scores (one dot per seed) against training pairs (log axis),
+    every converged law's curve, the bootstrap band of ``band_law``; the base model as a dashed line."""
+    langs = sorted(table.lang.unique())
+    fig, axes = plt.subplots(1, len(langs), figsize=(2.6 * len(langs) + 0.6, 2.8), sharey=True, squeeze=False)
+    for ax, lang in zip(axes[0], langs):
+        obs = table[(table.lang == lang) & (table.metric == metric)]
+        ax.scatter(obs["size"], obs["value"], s=14, color="black", zorder=3, label="observed (per seed)")
+        for law, sub in bands[(bands.lang == lang) & (bands.metric == metric)].groupby("law", sort=True):
+            colour = LAW_COLOURS.get(law, "grey")
+            ax.plot(sub["size"], sub["pred"], color=colour, lw=1.2, label=law)
+            if law == band_law:
+                ax.fill_between(sub["size"], sub["lo"], sub["hi"], color=colour, alpha=0.18, lw=0)
+        if base is not None and len(base):
+            b = base[(base.lang == lang) & (base.metric == metric)]
+            if len(b):
+                ax.axhline(float(b.value.mean()), color="grey", lw=0.8, ls="--", label="base model")
+        ax.set_xscale("log", base=2)
+        ax.set_title(lang)
+        ax.set_xlabel("en→X training pairs")
+    axes[0][0].set_ylabel(metric)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=7, frameon=False, loc="lower center", ncol=len(labels),
+               bbox_to_anchor=(0.5, -0.08))
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def allocation_plans(plans: pd.DataFrame, *, title: str):
+    """Pairs per language under each plan (grouped bars), the predicted objective in the legend."""
+    names = list(dict.fromkeys(plans.plan))
+    langs = sorted(plans.lang.unique())
+    fig, ax = plt.subplots(figsize=(0.9 * len(langs) + 2.8, 3.0))
+    width = 0.8 / len(names)
+    for k, name in enumerate(names):
+        sub = plans[plans.plan == name].set_index("lang").reindex(langs)
+        x = np.arange(len(langs)) + (k - (len(names) - 1) / 2) * width
+        ax.bar(x, sub["size"], width=width, color=(HIGHLIGHT + ("#1f77b4",))[k % 4],
+               label=f"{name} (predicted Σ = {sub.objective.iloc[0]:.2f})")
+    ax.set_xticks(range(len(langs)), langs)
+    ax.set_ylabel("en→X training pairs")
+    ax.legend(fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=1)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def budget_sweep(sweep: pd.DataFrame, *, title: str):
+    """Left: the optimal pairs per language against the budget. Right: predicted objective of each plan."""
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(7.5, 2.9))
+    opt = sweep[sweep.plan == "optimal"]
+    for k, (lang, sub) in enumerate(opt.groupby("lang", sort=True)):
+        a1.plot(sub["budget"], sub["size"], marker=MARKERS[k % 3], ms=3, lw=1, label=lang)
+    a1.set_xlabel("budget (pairs, all languages)")
+    a1.set_ylabel("optimal pairs for the language")
+    a1.legend(fontsize=7, frameon=False)
+    for k, (name, sub) in enumerate(sweep.groupby("plan", sort=True)):
+        obj = sub.groupby("budget").objective.first()
+        a2.plot(obj.index, obj.values, marker=MARKERS[k % 3], ms=3, lw=1, label=name)
+    a2.set_xlabel("budget (pairs, all languages)")
+    a2.set_ylabel("predicted Σ score")
+    a2.legend(fontsize=7, frameon=False)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def predicted_vs_measured(validation: pd.DataFrame, *, title: str, ylabel: str):
+    """The gain optimal − uniform: predicted by the fit (bootstrap CI) and measured (paired bootstrap CI)."""
+    r = validation.iloc[0]
+    fig, ax = plt.subplots(figsize=(3.4, 3.0))
+    for k, (name, v, lo, hi) in enumerate((("predicted", r.predicted, r.predicted_lo, r.predicted_hi),
+                                          ("measured", r.measured, r.lo, r.hi))):
+        err = [[np.nan_to_num(v - lo)], [np.nan_to_num(hi - v)]]
+        ax.errorbar([k], [v], yerr=err, fmt=MARKERS[k], color=HIGHLIGHT[k], capsize=4, ms=6)
+    ax.axhline(0.0, color="grey", lw=0.8, ls="--")
+    ax.set_xticks([0, 1], ["predicted\n(fit bootstrap)", "measured\n(test bootstrap)"])
+    ax.set_xlim(-0.6, 1.6)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def alignment_by_layer(al: pd.DataFrame, *, system: str, title: str):
+    """Left: cosine gap (translation pair − mismatched pairs) per layer and language with its 95 % band;
+    right: top-1 retrieval (mean of both directions) per layer and language."""
+    a = al[al.system == system]
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(8.0, 3.0))
+    palette = plt.get_cmap("tab10")
+    for k, (lang, sub) in enumerate(a.groupby("lang", sort=True)):
+        c = palette(k % 10)
+        a1.plot(sub.layer, sub.cos_gap, color=c, lw=1, label=lang)
+        if "cos_gap_lo" in sub:
+            a1.fill_between(sub.layer, sub.cos_gap_lo, sub.cos_gap_hi, color=c, alpha=0.12, lw=0)
+        a2.plot(sub.layer, (sub.retrieval_xy + sub.retrieval_yx) / 2, color=c, lw=1, label=lang)
+    _layer_panels(fig, a1, a2, int(a.layer.max()), title, "cosine gap (matched − mismatched)", "top-1 retrieval en↔X",
+                  ncol=2)
+    a2.set_ylim(0, 1.02)
+    return fig
+
+
+def _layer_panels(fig, a1, a2, n_layers: int, title: str, ylabel1: str, ylabel2: str, ncol: int = 1) -> None:
+    """The two panels of a by-layer figure: the middle third shaded, labels, legend, title."""
+    for ax in (a1, a2):
+        ax.axvspan(n_layers / 3, 2 * n_layers / 3, color="grey", alpha=0.08, lw=0)
+        ax.set_xlabel("layer (0 = embeddings)")
+    a1.set_ylabel(ylabel1)
+    a2.set_ylabel(ylabel2)
+    a2.legend(fontsize=7, frameon=False, ncol=ncol)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+
+
+def alignment_systems(al: pd.DataFrame, *, title: str):
+    """Language-averaged cosine gap and retrieval per layer, one line per system (base vs tuned)."""
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(8.0, 3.0))
+    palette = plt.get_cmap("tab10")
+    for k, (system, sub) in enumerate(al.groupby("system", sort=False)):
+        mean = sub.assign(r=(sub.retrieval_xy + sub.retrieval_yx) / 2).groupby("layer")[["cos_gap", "r"]].mean()
+        style = {"color": "black", "lw": 1.6} if k == 0 else {"color": palette(k % 10), "lw": 1}
+        a1.plot(mean.index, mean.cos_gap, label=system, **style)
+        a2.plot(mean.index, mean.r, label=system, **style)
+    _layer_panels(fig, a1, a2, int(al.layer.max()), title, "mean cosine gap", "mean top-1 retrieval")
+    return fig

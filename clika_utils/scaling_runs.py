@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from . import instructions, translation
-from .errors import ConfigError
+from .errors import ConfigError, DataError
 from .train import TrainConfig
 
 
@@ -42,52 +42,238 @@ def plan(sizes, seeds: int, n_small: int) -> list[tuple[int, int]]:
     return [(s, r) for i, s in enumerate(sizes) for r in range(seeds if i < n_small else 1)]
 
 
+def split(data_home, lang: str, test_pairs: int) -> tuple[list, list]:
+    """(test pairs, training pool) of en-``lang`` Tatoeba: one seed-0 permutation, the test first."""
+    instructions.language_name(lang)
+    pairs, _ = translation.read_tatoeba(data_home, lang)
+    if test_pairs < 1 or test_pairs >= len(pairs):
+        raise ConfigError(f"test_pairs must be between 1 and {len(pairs) - 1} for en-{lang}, got {test_pairs}")
+    order = np.random.default_rng(0).permutation(len(pairs))
+    return [pairs[i] for i in order[:test_pairs]], [pairs[i] for i in order[test_pairs:]]
+
+
+def subset(pool: list, size: int, seed: int) -> list:
+    """The first ``size`` pairs of ``pool`` in a permutation seeded by ``seed`` (nested across sizes)."""
+    if size > len(pool):
+        raise ConfigError(f"asked for {size} training pairs but only {len(pool)} are available")
+    perm = np.random.default_rng(seed).permutation(len(pool))
+    return [pool[i] for i in perm[:size]]
+
+
+def task_records(lang: str, task_facts: int) -> list[dict]:
+    """Fixed task data of a language: ``task_facts`` CLDR facts asked in English and in ``lang``."""
+    if not task_facts:
+        return []
+    from . import cldr
+    facts = cldr.facts()
+    pick = sorted(np.random.default_rng(0).choice(len(facts), min(task_facts, len(facts)), replace=False))
+    chosen = [facts[i] for i in pick]
+    return instructions.cldr_task(chosen, "en") + instructions.cldr_task(chosen, lang)
+
+
 def run_grid(model: str, data_home, jobs_dir, live_dir, *, langs, sizes, seeds: int = 2, n_small: int = 2,
              test_pairs: int = 16, task_facts: int = 0, train_config: dict, metrics=("chrf++", "bleu"),
              max_new_tokens: int = 32, batch_size: int = 16, num_processes: int = 1,
-             progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+             accelerate_config: str | None = None, progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(tidy results of the trained jobs, the base model's scores)."""
     from .models import fingerprint, resolve
-    from .variants import _loader, _train_variant
-    from .xllama import _cached, translate
+    from .train import load_adapters
+    from .variants import _train_variant
+    from .xllama import _cached, _is_cached, translate
 
     jobs = plan(sizes, seeds, n_small)
     cfg_base = dict(train_config)
     rows, base_rows = [], []
     base_identity = {"model": fingerprint(resolve(model))}
     for lang in langs:
-        instructions.language_name(lang)
-        pairs, _ = translation.read_tatoeba(data_home, lang)
-        order = np.random.default_rng(0).permutation(len(pairs))
-        test = [pairs[i] for i in order[:test_pairs]]
-        pool = [pairs[i] for i in order[test_pairs:]]
+        test, pool = split(data_home, lang, test_pairs)
         if max(sizes) > len(pool):
             raise ConfigError(f"largest size {max(sizes)} exceeds the {len(pool)} en-{lang} training pairs")
-        task = []
-        if task_facts:
-            from . import cldr
-            facts = cldr.facts()
-            pick = sorted(np.random.default_rng(0).choice(len(facts), min(task_facts, len(facts)), replace=False))
-            chosen = [facts[i] for i in pick]
-            task = instructions.cldr_task(chosen, "en") + instructions.cldr_task(chosen, lang)
-        settings = {"max_new_tokens": max_new_tokens, "template": instructions.TEST_TEMPLATE}
-        evaluations = [("base", 0, 0, _loader(model, None), base_identity)]
+        task = task_records(lang, task_facts)
+        settings = {"max_new_tokens": max_new_tokens, "template": instructions.TEST_TEMPLATE,
+                    "batching": "mixed LoRA adapters"}
+        evaluations = [("base", 0, 0, None, base_identity)]
         for size, seed in jobs:
-            perm = np.random.default_rng(seed).permutation(len(pool))
-            records = task + instructions.translation([pool[i] for i in perm[:size]], "en", lang)
+            records = task + instructions.translation(subset(pool, size, seed), "en", lang)
             job = Path(jobs_dir) / lang / f"n{size}-s{seed}"
             cfg = TrainConfig.from_dict({**cfg_base, "seed": seed})
-            _train_variant(model, instructions.examples(records), job, cfg, num_processes, progress)
+            _train_variant(model, instructions.examples(records), job, cfg, num_processes, progress,
+                           accelerate_config)
             identity = json.loads((job / "train.json").read_text(encoding="utf-8"))["job"]
-            evaluations.append((f"n{size}-s{seed}", size, seed, _loader(model, job), identity))
-        for name, size, seed, load, identity in evaluations:
-            key = {"model": identity, "settings": settings, "test": test}
-            seg = _cached(Path(live_dir) / lang / f"{name}.mt.csv", key,
-                          lambda: translate(load(), test, "en", lang, name, max_new_tokens=max_new_tokens,
-                                            batch_size=batch_size))
+            evaluations.append((f"n{size}-s{seed}", size, seed, job, identity))
+        # Every job of the language (and the base) translates the test pairs in shared batches: one base
+        # model carrying all LoRA adapters unmerged, one generate call, each row through its own adapter.
+        keys = {name: {"model": identity, "settings": settings, "test": test} for name, _, _, _, identity in evaluations}
+        paths = {name: Path(live_dir) / lang / f"{name}.mt.csv" for name in keys}
+        todo = [e for e in evaluations if not _is_cached(paths[e[0]], keys[e[0]])]
+        fresh = {}
+        if todo:
+            adapters = {name: job for name, _, _, job, _ in todo if job is not None}
+            lm = load_adapters(model, adapters) if adapters else None
+            if lm is None:
+                from .models import load_model
+                lm = load_model(model)
+            names = [name if job is not None else "__base__" for name, _, _, job, _ in todo]
+            out = translate(lm, test, "en", lang, "", max_new_tokens=max_new_tokens,
+                            batch_size=batch_size, adapters=names) if adapters else \
+                {"__base__": translate(lm, test, "en", lang, "base", max_new_tokens=max_new_tokens,
+                                       batch_size=batch_size)}
+            fresh = {name: out[name if job is not None else "__base__"].assign(system=name)
+                     for name, _, _, job, _ in todo}
+            del lm
+        for name, size, seed, _, identity in evaluations:
+            seg = _cached(paths[name], keys[name], lambda: fresh[name])
             scores = translation.score(seg.hypothesis.fillna("").tolist(), seg.reference.tolist(), lang,
                                        metrics=metrics, spbleu="off")
             for r in scores.itertuples():
                 row = {"lang": lang, "size": size, "seed": seed, "metric": r.metric, "value": float(r.score)}
                 (base_rows if name == "base" else rows).append(row)
     return pd.DataFrame(rows), pd.DataFrame(base_rows)
+
+
+# ----------------------------------------------------------------------------------------------
+# analysis: notebook 07
+
+
+def latin_share(texts) -> float:
+    """Share of the letters in ``texts`` that are Latin script (the documented default covariate:
+    script overlap with English). Letters are characters whose Unicode category starts with L."""
+    import unicodedata
+    letters = latin = 0
+    for ch in "".join(texts):
+        if unicodedata.category(ch).startswith("L"):
+            letters += 1
+            latin += "LATIN" in unicodedata.name(ch, "")
+    if not letters:
+        raise ConfigError("no letters in the texts: the script-overlap covariate is undefined")
+    return latin / letters
+
+
+def analyse(table: pd.DataFrame, *, metric: str, laws=None, covariate: dict | None = None, n_boot: int = 200,
+            seed: int = 0, points: int = 60) -> dict[str, pd.DataFrame]:
+    """Fit every law to one metric of the tidy table: model comparison (AIC, BIC, leave-largest-out
+    error; the shared law also with ``covariate`` when given, as ``shared+cov``), parameters with
+    bootstrap CIs, and curves with bootstrap bands on a geometric grid spanning the sizes."""
+    from . import scaling
+
+    laws = tuple(laws or scaling.LAWS)
+    df = scaling.check_table(table[table.metric == metric].reset_index(drop=True), f"{metric} rows")
+    if df.empty:
+        raise ConfigError(f"no rows for metric {metric!r}; the table holds {sorted(table.metric.unique())}")
+    variants = [(law, law, None) for law in laws]
+    if covariate is not None and "shared" in laws:
+        variants.append(("shared+cov", "shared", covariate))
+    grid = np.geomspace(df["size"].min(), df["size"].max(), points)
+    comparison, params, bands, lolo = [], [], [], []
+    for name, law, cov in variants:
+        try:
+            f = scaling.fit(df, law, covariate=cov, n_boot=n_boot, seed=seed)
+        except DataError as e:
+            comparison.append({"law": name, "converged": False, "k": np.nan, "rss": np.nan, "aic": np.nan,
+                               "bic": np.nan, "lolo_mae": np.nan, "boot_converged": np.nan, "note": str(e)})
+            continue
+        out = scaling.leave_largest_out(df, law, cov).assign(law=name)
+        lolo.append(out)
+        comparison.append({"law": name, "converged": f.converged, "k": f.k, "rss": f.rss,
+                           "aic": f.aic if f.converged else np.nan, "bic": f.bic if f.converged else np.nan,
+                           "lolo_mae": float(out.abs_error.mean()),
+                           "boot_converged": float(f.boot.converged.mean()) if f.boot is not None else np.nan,
+                           "note": "" if f.converged else f.message})
+        params.append(scaling.param_table(f).assign(law=name))
+        if f.converged:
+            bands += [scaling.prediction_band(f, lang, grid).assign(law=name) for lang in f.langs]
+    comparison = pd.DataFrame(comparison)
+    ok = comparison[comparison.converged.astype(bool) & comparison.bic.notna()]
+    comparison["preferred"] = comparison.law == (ok.loc[ok.bic.idxmin(), "law"] if len(ok) else None)
+    tag = {"metric": metric}
+    return {"laws": comparison.assign(**tag),
+            "params": pd.concat(params, ignore_index=True).assign(**tag) if params else pd.DataFrame(),
+            "bands": pd.concat(bands, ignore_index=True).assign(**tag) if bands else pd.DataFrame(),
+            "lolo": pd.concat(lolo, ignore_index=True).assign(**tag) if lolo else pd.DataFrame()}
+
+
+SCALING_FILES = ("table", "base", "covariate", "laws", "params", "bands", "lolo")
+
+
+def run(model: str, data_home, results_dir, jobs_dir, live_dir, *, table_csv=None, langs, sizes, seeds: int,
+        n_small: int, test_pairs: int, task_facts: int, train_config: dict, metrics, fit_metrics, laws,
+        covariate: str | dict = "script", n_boot: int, seed: int, max_new_tokens: int, batch_size: int,
+        num_processes: int = 1, accelerate_config: str | None = None, parameters: dict | None = None,
+        progress: bool = True) -> dict:
+    """Notebook 07: the grid (or a user's CSV table), the covariate, the fits; writes the tables."""
+    from .provenance import input_hashes
+    from .settings import workdir
+    from .variants import write
+
+    inputs = {}
+    if table_csv:
+        from . import scaling
+        table = scaling.read_table(table_csv)
+        base = pd.DataFrame(columns=list(table.columns))
+        inputs.update(input_hashes([table_csv], root=workdir()))
+    else:
+        table, base = run_grid(model, data_home, jobs_dir, live_dir, langs=langs, sizes=sizes, seeds=seeds,
+                               n_small=n_small, test_pairs=test_pairs, task_facts=task_facts,
+                               train_config=train_config, metrics=metrics, max_new_tokens=max_new_tokens,
+                               batch_size=batch_size, num_processes=num_processes,
+                               accelerate_config=accelerate_config, progress=progress)
+        inputs.update(input_hashes([p for lang in langs for p in translation.tatoeba_files(data_home, lang)],
+                                   root=data_home))
+    found = sorted(table.lang.unique())
+    if isinstance(covariate, dict):
+        cov = {lang: float(covariate[lang]) for lang in found if lang in covariate}
+        missing = sorted(set(found) - set(cov))
+        if missing:
+            raise ConfigError(f"covariate has no value for {missing}")
+        how = "given"
+    elif covariate == "script":
+        cov = {lang: latin_share(t for _, t in translation.read_tatoeba(data_home, lang)[0]) for lang in found}
+        how = "Latin-script share of the target side of en-X Tatoeba"
+    elif covariate in ("", None):
+        cov, how = None, ""
+    else:
+        raise ConfigError(f"covariate must be 'script', '' or {{lang: value}}, got {covariate!r}")
+    tables = {"table": table, "base": base,
+              "covariate": pd.DataFrame([{"lang": k, "value": v, "how": how} for k, v in (cov or {}).items()],
+                                        columns=["lang", "value", "how"])}
+    parts = [analyse(table, metric=m, laws=laws, covariate=cov, n_boot=n_boot, seed=seed) for m in fit_metrics]
+    for name in ("laws", "params", "bands", "lolo"):
+        tables[name] = pd.concat([p[name] for p in parts], ignore_index=True)
+    return write(tables, results_dir, parameters=parameters or {}, seed=seed, inputs=inputs)
+
+
+def load(results_dir) -> dict[str, pd.DataFrame]:
+    from .variants import load as load_tables
+    return load_tables(results_dir, SCALING_FILES)
+
+
+def preferred(laws: pd.DataFrame, metric: str) -> str:
+    """The law with the lowest BIC among converged fits of ``metric`` (from :func:`analyse`)."""
+    rows = laws[(laws.metric == metric) & laws.preferred.astype(bool)]
+    if rows.empty:
+        raise ConfigError(f"no converged law for {metric!r}: nothing to allocate with")
+    return str(rows.law.iloc[0])
+
+
+def findings(res: dict[str, pd.DataFrame], fit_metrics) -> list[str]:
+    """Plain sentences: the preferred law per metric with its BIC margin and extrapolation error,
+    and the observed change from the smallest to the largest size per language."""
+    out = []
+    for m in fit_metrics:
+        laws = res["laws"][res["laws"].metric == m]
+        ok = laws[laws.converged.astype(bool) & laws.bic.notna()].sort_values("bic")
+        failed = sorted(laws[~laws.converged.astype(bool)].law)
+        if ok.empty:
+            out.append(f"{m}: no law converged ({', '.join(failed)}): no fit to report.")
+            continue
+        best = ok.iloc[0]
+        margin = f", {ok.iloc[1].bic - best.bic:.1f} BIC below {ok.iloc[1].law}" if len(ok) > 1 else ""
+        out.append(f"{m}: the data prefer **{best.law}** (BIC {best.bic:.1f}{margin}); leave-largest-out "
+                   f"mean absolute error {best.lolo_mae:.2f} points"
+                   + (f"; did not converge: {', '.join(failed)}" if failed else "") + ".")
+        t = res["table"][res["table"].metric == m]
+        for lang, g in t.groupby("lang", sort=True):
+            by = g.groupby("size").value.mean()
+            out.append(f"{m} {lang}: {by.iloc[0]:.1f} at {int(by.index[0])} pairs → {by.iloc[-1]:.1f} at "
+                       f"{int(by.index[-1])} pairs ({by.iloc[-1] - by.iloc[0]:+.1f}).")
+    return out

@@ -32,6 +32,7 @@ import math
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .errors import ConfigError, DataError
@@ -178,6 +179,26 @@ def score(hypotheses: list[str], references: list[str], tgt: str, *, metrics=MET
             value, sig = comet(hypotheses, references, sources, comet_model)
         rows.append({"metric": metric, "score": value, "signature": sig, "note": note})
     return pd.DataFrame(rows)
+
+
+def corpus_stats(hypotheses: list[str], references: list[str], tgt: str, metric: str,
+                 tokenizer: str | None = None):
+    """Per-segment sufficient statistics of a corpus metric (``bleu`` or ``chrf++``) and the function
+    from summed statistics to the corpus score — sacrebleu's own route in its paired bootstrap.
+    Scoring the rows ``idx`` = ``score_of(stats[idx].sum(0))`` equals ``score`` on the resampled
+    corpus (tested), at a fraction of the cost."""
+    from sacrebleu.metrics import BLEU, CHRF
+
+    if len(hypotheses) != len(references) or not references:
+        raise ConfigError(f"{len(hypotheses)} hypotheses for {len(references)} references (need equal, > 0)")
+    if metric == "bleu":
+        m = BLEU(tokenize=bleu_tokenizer(tgt, tokenizer)[0])
+    elif metric == "chrf++":
+        m = CHRF(word_order=2)
+    else:
+        raise ConfigError(f"corpus statistics for bleu and chrf++ only, not {metric!r}")
+    stats = np.asarray(m._extract_corpus_statistics(list(hypotheses), [list(references)]), dtype=np.int64)
+    return stats, (lambda summed: float(m._compute_score_from_stats([int(v) for v in summed]).score))
 
 
 def comet(hypotheses, references, sources, model_path: str | None) -> tuple[float, str]:
