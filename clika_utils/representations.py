@@ -173,3 +173,145 @@ def peak_layer(x_states, y_states, metric: str = "cos_gap", *, n_boot: int = 100
     lo, hi = np.quantile(winners, [0.025, 0.975])
     return {"metric": metric, "peak": point, "peak_lo": int(lo), "peak_hi": int(hi), "n_layers": max(layers),
             "share": share}
+
+
+# ----------------------------------------------------------------------------------------------
+# notebook 09
+
+FILES = ("systems", "alignment", "peaks")
+REGIONS = ((1 / 3, "early"), (2 / 3, "middle"), (1.0 + 1e-9, "late"))
+
+
+def parallel_sentences(data_home, langs, *, source: str, n: int, seed: int) -> tuple[dict, list]:
+    """{lang: (english sentences, X sentences)} aligned item by item, and the input files.
+
+    ``xquad``: the same ``n`` question ids in every language (English once, shared);
+    ``tatoeba``: ``n`` en-X pairs per language (the English side differs by language)."""
+    from . import qa, translation
+    out, inputs = {}, []
+    if source == "xquad":
+        en_path = qa.xquad_path(data_home, "en")
+        en = {q.id: q.question for q in qa.sample(qa.read_squad(en_path, "en"), n, seed)}
+        inputs.append(en_path)
+        for lang in langs:
+            p = qa.xquad_path(data_home, lang)
+            if not p.exists():
+                raise DataError(p, f"no XQuAD file for {lang}; choose languages XQuAD covers or source 'tatoeba'")
+            xs = {q.id: q.question for q in qa.read_squad(p, lang) if q.id in en}
+            missing = sorted(set(en) - set(xs))
+            if missing:
+                raise DataError(p, f"XQuAD {lang} lacks {len(missing)} of the English question ids "
+                                   f"(first {missing[0]}): the files are not parallel")
+            ids = sorted(en)
+            out[lang] = ([en[i] for i in ids], [xs[i] for i in ids])
+            inputs.append(p)
+    elif source == "tatoeba":
+        for lang in langs:
+            pairs, _ = translation.read_tatoeba(data_home, lang)
+            k = len(pairs) if n <= 0 else min(n, len(pairs))
+            pick = sorted(np.random.default_rng(seed).choice(len(pairs), k, replace=False))
+            out[lang] = ([pairs[i][0] for i in pick], [pairs[i][1] for i in pick])
+            inputs += list(translation.tatoeba_files(data_home, lang))
+    else:
+        raise ConfigError(f"source must be xquad or tatoeba, got {source!r}")
+    return out, inputs
+
+
+def find_systems(model: str, variant_dirs, label: str = "base") -> dict[str, str | None]:
+    """{system name: job folder or None for the base}: the base model plus every finished training
+    job (a folder with a complete ``train.json`` whose base is ``model``) under ``variant_dirs``."""
+    from .models import fingerprint, resolve
+    systems: dict[str, str | None] = {label: None}
+    want = fingerprint(resolve(model))
+    for root in variant_dirs:
+        root = Path(root)
+        if not root.is_dir():
+            continue
+        for job in sorted(p for p in root.iterdir() if (p / "train.json").is_file()):
+            meta = json.loads((job / "train.json").read_text(encoding="utf-8"))
+            if meta.get("status") == "complete" and meta.get("job", {}).get("fingerprint") == want:
+                systems[f"{root.name.split('_', 1)[0]}:{job.name}"] = str(job)
+    return systems
+
+
+def _relative(job: str | None) -> str:
+    """A job folder as written in results: relative to the work folder when under it (portable)."""
+    if not job:
+        return ""
+    from .settings import workdir
+    try:
+        return str(Path(job).resolve().relative_to(workdir().resolve()))
+    except ValueError:
+        return str(job)
+
+
+def region(layer: float, n_layers: int) -> str:
+    """early / middle / late third of the depth (layer 0 = embeddings, n_layers = last block)."""
+    depth = layer / n_layers
+    return next(name for bound, name in REGIONS if depth < bound)
+
+
+def run(model: str, data_home, results_dir, cache_dir, *, variant_dirs, langs, source: str, n: int,
+        layers=None, batch_size: int, n_boot: int, seed: int, parameters: dict | None = None) -> dict:
+    """Notebook 09: per system (base + finished fine-tuning jobs), language and layer, the alignment
+    metrics with CIs and the peak layer of the cosine gap and of retrieval with its bootstrap range."""
+    from .models import load_model
+    from .provenance import input_hashes
+    from .train import load_trained
+    from .variants import write
+
+    sentences, inputs = parallel_sentences(data_home, langs, source=source, n=n, seed=seed)
+    systems = find_systems(model, variant_dirs)
+    rows, peaks, sys_rows = [], [], []
+    for name, job in systems.items():
+        lm = load_model(model) if job is None else load_trained(job)
+        sys_rows.append({"system": name, "job": _relative(job), "fingerprint": lm.fingerprint})
+        english = {}
+        for lang, (en, xs) in sentences.items():
+            key = tuple(en)
+            if key not in english:
+                english[key] = pooled_states(lm, en, layers=layers, batch_size=batch_size, cache_dir=cache_dir,
+                                             source=f"{source} en")
+            x_states = pooled_states(lm, xs, layers=layers, batch_size=batch_size, cache_dir=cache_dir,
+                                     source=f"{source} {lang}")
+            table = alignment(english[key], x_states, n_boot=n_boot, seed=seed, stream=f"{source}-{lang}")
+            rows.append(table.assign(system=name, lang=lang))
+            n_layers = int(max(x_states))
+            for metric in ("cos_gap", "retrieval"):
+                p = peak_layer(english[key], x_states, metric, n_boot=n_boot, seed=seed)
+                peaks.append({"system": name, "lang": lang, "metric": metric, "peak": p["peak"],
+                              "peak_lo": p["peak_lo"], "peak_hi": p["peak_hi"], "n_layers": n_layers,
+                              "region": region(p["peak"], n_layers),
+                              "region_share": sum(v for k, v in p["share"].items()
+                                                  if region(k, n_layers) == region(p["peak"], n_layers))})
+        del lm
+    tables = {"systems": pd.DataFrame(sys_rows), "alignment": pd.concat(rows, ignore_index=True),
+              "peaks": pd.DataFrame(peaks)}
+    return write(tables, results_dir, parameters=parameters or {}, seed=seed,
+                 inputs=input_hashes(inputs, root=data_home))
+
+
+def load(results_dir) -> dict[str, pd.DataFrame]:
+    from .variants import load as load_tables
+    return load_tables(results_dir, FILES)
+
+
+def findings(res: dict[str, pd.DataFrame]) -> list[str]:
+    """The "middle layers" verdict per system: where the language-averaged metric peaks, and in how
+    many languages the peak (and its bootstrap range) lies in the middle third."""
+    out = []
+    al, pk = res["alignment"], res["peaks"]
+    for system in res["systems"].system:
+        for metric, col in (("cos_gap", "cos_gap"), ("retrieval", None)):
+            a = al[al.system == system]
+            curve = a.groupby("layer")[col].mean() if col else \
+                a.assign(r=(a.retrieval_xy + a.retrieval_yx) / 2).groupby("layer").r.mean()
+            n_layers = int(curve.index.max())
+            best = int(curve.idxmax())
+            p = pk[(pk.system == system) & (pk.metric == metric)]
+            middle = int((p.region == "middle").sum())
+            firm = int(((p.region == "middle") & (p.peak_lo >= n_layers / 3) & (p.peak_hi < 2 * n_layers / 3)).sum())
+            out.append(f"{system}, {metric}: the mean over {len(p)} languages peaks at layer {best} of {n_layers} "
+                       f"({region(best, n_layers)}); per language the peak is in the middle third for {middle}/{len(p)} "
+                       f"(with its whole 95 % bootstrap range there: {firm}/{len(p)}).")
+    return out

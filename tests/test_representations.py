@@ -87,3 +87,44 @@ def test_bad_input(tiny_lm):
         rep.alignment({0: np.ones((3, 2))}, {0: np.ones((2, 2))})
     with pytest.raises(ConfigError, match="cos_gap or retrieval"):
         rep.peak_layer({0: np.eye(3)}, {0: np.eye(3)}, "cka")
+
+
+def test_region_thirds_and_peak_verdict_inputs():
+    assert [rep.region(k, 18) for k in (0, 5, 6, 11, 12, 18)] == ["early", "early", "middle", "middle", "late", "late"]
+
+
+@pytest.mark.data
+def test_parallel_sentences_are_aligned_and_mismatches_are_errors(real_clika, tmp_path):
+    home = real_clika.parent
+    out, inputs = rep.parallel_sentences(home, ["de", "zh"], source="xquad", n=5, seed=0)
+    assert out["de"][0] == out["zh"][0] and len(out["de"][1]) == 5     # the same English questions
+    assert all(p.exists() for p in inputs)
+    tat, _ = rep.parallel_sentences(home, ["de"], source="tatoeba", n=0, seed=0)
+    assert len(tat["de"][0]) == len(tat["de"][1]) > 5
+    import json
+    import shutil
+    (tmp_path / "xquad").mkdir()
+    shutil.copy(home / "xquad" / "xquad.en.json", tmp_path / "xquad" / "xquad.en.json")
+    de = json.loads((home / "xquad" / "xquad.de.json").read_text(encoding="utf-8"))
+    qas = de["data"][0]["paragraphs"][0]["qas"]
+    qas.pop(0)                                                          # one question id missing in German
+    (tmp_path / "xquad" / "xquad.de.json").write_text(json.dumps(de, ensure_ascii=False), encoding="utf-8")
+    with pytest.raises(DataError, match="not parallel"):
+        rep.parallel_sentences(tmp_path, ["de"], source="xquad", n=0, seed=0)
+    with pytest.raises(ConfigError, match="source must be"):
+        rep.parallel_sentences(home, ["de"], source="flores", n=3, seed=0)
+
+
+def test_find_systems_keeps_finished_jobs_of_this_base_only(tmp_path):
+    import json
+    from clika_utils.models import fingerprint
+    base = build_tiny_model(tmp_path / "base")
+    other = build_tiny_model(tmp_path / "other", seed=1)
+    root = tmp_path / "models" / "06_x"
+    for name, status, fp in (("done", "complete", fingerprint(str(base))), ("running", "running", fingerprint(str(base))),
+                             ("foreign", "complete", fingerprint(str(other)))):
+        (root / name).mkdir(parents=True)
+        (root / name / "train.json").write_text(json.dumps({"status": status, "job": {"fingerprint": fp}}),
+                                                encoding="utf-8")
+    found = rep.find_systems(str(base), [root, tmp_path / "absent"])
+    assert found == {"base": None, "06:done": str(root / "done")}
