@@ -161,6 +161,13 @@ def main(argv=None) -> int:
     print(summary_table(runs))
     out = args.out or resolve(Path("outputs") / "executed" / args.profile)
     print(f"\nexecuted notebooks and HTML: {out}/index.html")
+    from . import report
+    try:
+        page = report.build(args.profile, executed_dir=out, out_dir=report.default_out(args.profile))
+        print(f"report (claims, figures with provenance, notebooks): {page}")
+    except Exception as exc:  # the notebooks' results stand; a report failure is reported, and fails the run
+        print(f"error: the report could not be built: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
     return 0 if all(r.status == "ok" for r in runs) else 1
 
 

@@ -66,3 +66,13 @@ def cache_dir() -> Path:
     """Cache for converted models and other reusable artifacts (``$CLIKA_CACHE_DIR``)."""
     raw = os.environ.get(CACHE_ENV)
     return Path(raw).expanduser() if raw else project_root() / ".cache"
+
+
+def cached_results(results_dir: str | Path) -> dict[str, Path]:
+    """{file name: path} of the results tables (CSV) a notebook wrote earlier: what a notebook run with
+    ``render_only`` draws its figures from instead of computing."""
+    folder = Path(results_dir)
+    found = {p.name: p for p in sorted(folder.glob("*.csv"))}
+    if not found:
+        raise ConfigError(f"no cached results (*.csv) in {folder}: run the notebook without render_only first")
+    return found

@@ -36,7 +36,7 @@ def declared_parameters(nb_path):
 
 
 def test_there_are_notebooks():
-    assert [p.name for p in NOTEBOOKS][:1] == ["01_performance_consistency.ipynb"]
+    assert [p.name for p in NOTEBOOKS][:2] == ["00_tour.ipynb", "01_performance_consistency.ipynb"]
 
 
 @pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -113,6 +113,8 @@ def test_every_notebook_runs_in_smoke_profile_twice_with_identical_outputs(real_
         files = {p.relative_to(work): p.read_bytes() for sub in ("results", "figures")
                  for p in sorted((work / "outputs" / "smoke" / sub).rglob("*")) if p.is_file()}
         outputs.append(files)
+        if attempt == "a":
+            _report_and_figures_follow_from_the_results(work)
     a, b = outputs
     assert a.keys() == b.keys()
     assert any(str(p).endswith(".png") for p in a) and any(str(p).endswith("summary.csv") for p in a)
@@ -148,3 +150,30 @@ def test_stored_comparisons_of_notebooks_04_05_come_from_clika_score_alone(real_
         buf = io.StringIO()
         again.to_csv(buf, index=False, lineterminator="\n")
         assert buf.getvalue() == path.read_text(encoding="utf-8"), nb
+
+
+def _report_and_figures_follow_from_the_results(work):
+    """On a real smoke run: every figure re-renders byte-identically from the cached results alone
+    (and a changed figure is caught), and the report built from the run passes the browser check."""
+    from clika_utils import figcheck, report
+    table = figcheck.check("smoke")
+    drawn = table[table.figure != ""]
+    assert len(drawn) >= 20 and set(drawn.status) == {"identical"}, table[table.status != "identical"]
+    assert len(set(table.notebook)) == 9                       # 01-09 draw figures; the tour does not
+    victim = work / "outputs" / "smoke" / "figures" / drawn.figure.iloc[0]
+    original = victim.read_bytes()
+    victim.write_bytes(original[:-1] + bytes([original[-1] ^ 1]))
+    again = figcheck.check("smoke", only=[drawn.notebook.iloc[0]])
+    assert again.set_index("figure").loc[victim.name, "status"] == "differs"
+    victim.write_bytes(original)
+    index = report.build("smoke", executed_dir=work / "outputs" / "executed" / "smoke",
+                         out_dir=report.default_out("smoke"))
+    text = index.read_text(encoding="utf-8")
+    assert text.count("<figure") == len(list((work / "outputs" / "smoke" / "figures").glob("*.png")))
+    assert "00_tour.html" in text and "Paper vs reproduction" in text
+    import os
+    import shutil
+    if shutil.which("chromium") or os.environ.get("CLIKA_REQUIRE_BROWSER") == "1":
+        from test_report import page_problems
+        problems, n_img, _ = page_problems(index)
+        assert problems == [] and n_img >= 10

@@ -1,0 +1,149 @@
+"""The browsable report (clika_utils.report): the paper-vs-reproduction verdicts computed by hand from
+small results tables, and the page checked in a real headless Chromium — it loads, every image
+decodes, every link resolves. The browser tests skip where Chromium is not installed unless
+CLIKA_REQUIRE_BROWSER=1 (set by .ci/run, which installs it)."""
+
+import json
+import os
+import shutil
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clika_utils import plots, report
+
+
+def chromium_path():
+    path = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if path is None:
+        if os.environ.get("CLIKA_REQUIRE_BROWSER") == "1":
+            pytest.fail("CLIKA_REQUIRE_BROWSER=1 but no chromium on PATH (apt-get install chromium)")
+        pytest.skip("no chromium on PATH; the browser check needs it (apt-get install chromium)")
+    return path
+
+
+def page_problems(index: Path) -> tuple[list[str], int, int]:
+    """Open ``index`` in headless Chromium: (problems, images checked, links checked). A problem is a
+    failed request, an image that does not decode, or a link whose target (file, and #fragment) is absent."""
+    from playwright.sync_api import sync_playwright
+    problems = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
+        page = browser.new_page()
+        page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+        page.goto(index.resolve().as_uri())
+        page.wait_for_load_state("load")
+        if not page.title():
+            problems.append("page has no title")
+        images = page.eval_on_selector_all("img", "els => els.map(e => [e.src, e.complete && e.naturalWidth > 0])")
+        problems += [f"image does not load: {src}" for src, ok in images if not ok]
+        links = page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)")
+        for href in links:
+            url = urlparse(href)
+            if url.scheme != "file":
+                problems.append(f"non-local link: {href}")
+                continue
+            target = Path(unquote(url.path))
+            if not target.exists():
+                problems.append(f"broken link: {href}")
+                continue
+            if url.fragment and target.suffix == ".html":
+                other = browser.new_page()
+                other.goto(target.as_uri())
+                if other.locator(f"[id='{url.fragment}']").count() == 0:
+                    problems.append(f"missing anchor: {href}")
+                other.close()
+        browser.close()
+    return problems, len(images), len(links)
+
+
+def _results(root: Path) -> dict:
+    """Results folders of a fake run, with numbers chosen so every verdict is known."""
+    d = {s: root / s for s in ("01_performance_consistency", "03_conductivity", "06_cross_lingual_instruction_tuning",
+                               "08_data_allocation", "09_representation_alignment")}
+    for p in d.values():
+        p.mkdir(parents=True)
+    pd.DataFrame({"system": ["a"] * 4, "lang": ["en", "de", "zh", "ar"], "ra": [1.0, 0.8, 0.6, 0.7],
+                  "en_co": [1.0, 0.6, 0.5, 0.6]}).to_csv(d["01_performance_consistency"] / "summary.csv", index=False)
+    pd.DataFrame([{"target_lang": "zh", "metric": "xrr", "value": 0.1, "lo": 0.0, "hi": 0.3, "n_type1": 8,
+                   "name_similarity": 0.0},
+                  {"target_lang": "de", "metric": "xrr", "value": 0.9, "lo": 0.7, "hi": 1.0, "n_type1": 8,
+                   "name_similarity": 0.8},
+                  {"target_lang": "de", "metric": "type1_over_type0", "value": 0.9, "lo": 0.7, "hi": 1.0, "n_type1": 8,
+                   "name_similarity": 0.8}]).to_csv(d["03_conductivity"] / "xrr.csv", index=False)
+    pd.DataFrame([{"benchmark": "xquad", "metric": "f1", "system": "x-llama", "reference": "alpaca",
+                   "how": "mean_of_ratios", "langs": "ar+zh", "gain_pct": 50.0, "gain_lo": 10.0, "gain_hi": 90.0},
+                  {"benchmark": "xquad", "metric": "f1", "system": "m-llama", "reference": "alpaca",
+                   "how": "mean_of_ratios", "langs": "ar+zh", "gain_pct": np.nan, "gain_lo": np.nan,
+                   "gain_hi": np.nan}]).to_csv(d["06_cross_lingual_instruction_tuning"] / "gains.csv", index=False)
+    pd.DataFrame([{"metric": "chrf++", "budget": 48, "predicted": 1.0, "measured": -2.0, "lo": -3.0, "hi": -0.5,
+                   "verdict": "uniform better"}]).to_csv(d["08_data_allocation"] / "validation.csv", index=False)
+    pd.DataFrame([{"system": "base", "lang": lang, "metric": "cos_gap", "peak": 9, "peak_lo": lo, "peak_hi": hi,
+                   "n_layers": 18, "region": "middle"} for lang, lo, hi in (("de", 7, 10), ("zh", 6, 11), ("ar", 2, 16))]
+                 ).to_csv(d["09_representation_alignment"] / "peaks.csv", index=False)
+    return {k[:2] + k[2:]: v for k, v in d.items()}
+
+
+def test_claims_verdicts_by_hand(tmp_path):
+    t = report.claims(_results(tmp_path)).set_index("claim")
+    pf = t.loc["LLMs are less accurate in non-English languages than in English (RA < 1)"]
+    assert pf.verdict == "supported" and "mean RA 0.700" in pf.measured         # (0.8+0.6+0.7)/3
+    ct = t.loc["Knowledge is less consistent across languages than accuracy suggests (en-CO below RA)"]
+    assert "+0.133" in ct.measured and ct.verdict == "supported"               # (0.2+0.1+0.1)/3
+    xrr = t[t.index.str.startswith("Knowledge conductivity is low")]
+    assert list(xrr.verdict) == ["supported", "contradicted"]                   # zh hi 0.3 < 0.5; de lo 0.7 > 0.5
+    x = t.loc["x-LLaMA (CoIT) beats Alpaca on non-English QA (paper: +27.83 % on average)"]
+    assert x.verdict == "supported" and "+50.0 %" in x.measured
+    m = t.loc["m-LLaMA (one multilingual model, MuIT) also beats Alpaca on non-English QA"]
+    assert m.verdict == "inconclusive" and "undefined" in m.measured
+    assert t.loc["Allocating the translation budget by the scaling laws beats equal shares"].verdict == "contradicted"
+    mid = t.loc["Languages align best in the middle layers (x-LLaMA, paper body): base, cosine-gap"]
+    assert mid.verdict == "supported" and "2/3" in mid.ci                      # de and zh firmly in 6..11
+    for claim in t.index[t.notebook.isin(["04", "05", "07"])]:
+        assert t.loc[claim].verdict == "not run"
+
+
+def _fake_run(work: Path):
+    (work / "params" / "01_x").mkdir(parents=True)
+    (work / "params" / "01_x" / "cpu.yaml").write_text("results_dir: res/01\nfigures_dir: figs\n", encoding="utf-8")
+    executed = work / "executed"
+    executed.mkdir()
+    (executed / "01_x.html").write_text("<html><head><title>x</title></head><body>nb</body></html>", encoding="utf-8")
+    (executed / "01_x.ipynb").write_text("{}", encoding="utf-8")
+    pd.DataFrame([{"notebook": "01_x", "status": "ok", "seconds": 1.0}]).to_csv(executed / "runs.csv", index=False)
+    (work / "res" / "01").mkdir(parents=True)
+    src = work / "res" / "01" / "t.csv"
+    src.write_text("a\n1\n", encoding="utf-8")
+    import matplotlib.pyplot as plt
+    plots.use_style()
+    fig, ax = plt.subplots(figsize=(2, 2))
+    ax.plot([0, 1], [0, 1])
+    ax.set_title("中文 Ελληνικά")
+    plots.save_figure(fig, "demo", work / "figs", sources=[src], parameters={"k": 1}, caption="a demo figure")
+    return executed
+
+
+def test_report_page_loads_and_every_link_and_image_resolves(tmp_path, monkeypatch):
+    chromium_path()
+    monkeypatch.setenv("CLIKA_WORKDIR", str(tmp_path))
+    executed = _fake_run(tmp_path)
+    index = report.build("cpu", executed_dir=executed, out_dir=tmp_path / "reports", params_dir=tmp_path / "params")
+    text = index.read_text(encoding="utf-8")
+    assert "a demo figure" in text and "res/01/t.csv" in text and "Paper vs reproduction" in text
+    problems, n_img, n_links = page_problems(index)
+    assert problems == [] and n_img == 1 and n_links >= 5
+    (tmp_path / "reports" / "figures" / "demo.png").unlink()              # the check can fail
+    (tmp_path / "reports" / "notebooks" / "01_x.html").unlink()
+    problems, _, _ = page_problems(index)
+    assert any("image does not load" in p for p in problems) and any("broken link" in p for p in problems)
+
+
+def test_figure_provenance_in_the_report_names_the_results(tmp_path, monkeypatch):
+    monkeypatch.setenv("CLIKA_WORKDIR", str(tmp_path))
+    executed = _fake_run(tmp_path)
+    report.build("cpu", executed_dir=executed, out_dir=tmp_path / "reports", params_dir=tmp_path / "params")
+    side = json.loads((tmp_path / "reports" / "figures" / "demo.png.provenance.json").read_text(encoding="utf-8"))
+    assert side["caption"] == "a demo figure" and list(side["inputs"]) == ["res/01/t.csv"]
