@@ -202,22 +202,23 @@ def read_squad(path, lang: str) -> list[Question]:
                 raise DataError(path, f"article {a}: a paragraph without a context string")
             for qa in para.get("qas", []):
                 qid = str(qa.get("id", ""))
-                where = _line_of(raw, f'"{qid}"') if qid else None
+                def where(qid=qid):     # the line of the question id, looked up only for an error message
+                    return _line_of(raw, f'"{qid}"') if qid else None
                 if not qid or qid in seen:
-                    raise DataError(path, f"article {a}: question id {qid!r} missing or repeated", line=where)
+                    raise DataError(path, f"article {a}: question id {qid!r} missing or repeated", line=where())
                 seen.add(qid)
                 answers = qa.get("answers") or []
                 if not answers or not isinstance(qa.get("question"), str):
                     raise DataError(path, f"question {qid}: expected a question string and at least one answer",
-                                    line=where)
+                                    line=where())
                 for ans in answers:
                     text, start = ans.get("text"), ans.get("answer_start")
                     if not isinstance(text, str) or not text.strip():
-                        raise DataError(path, f"question {qid}: empty answer text", line=where)
+                        raise DataError(path, f"question {qid}: empty answer text", line=where())
                     ok = context[start: start + len(text)] == text if isinstance(start, int) else text in context
                     if not ok:
                         raise DataError(path, f"question {qid}: answer {text!r} is not in the context at "
-                                              f"answer_start {start}", line=where)
+                                              f"answer_start {start}", line=where())
                 out.append(Question(qid, lang, context, qa["question"], tuple(a_["text"] for a_ in answers), a))
     if not out:
         raise DataError(path, "no questions")
