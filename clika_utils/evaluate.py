@@ -229,6 +229,11 @@ class Engine:
         import torch
         if adapter_names is not None and len(adapter_names) != len(prompts):
             raise ConfigError(f"{len(adapter_names)} adapter names for {len(prompts)} prompts")
+        if adapter_names is not None and not hasattr(self.lm.model, "peft_config"):
+            if set(adapter_names) - {"__base__"}:
+                raise ConfigError(f"adapters {sorted(set(adapter_names) - {'__base__'})} asked of a model without "
+                                  f"LoRA adapters")
+            adapter_names = None                              # a plain model is its own "__base__"
         out = []
         for start in range(0, len(prompts), self.batch_size):
             batch = [self.encode(p) for p in prompts[start: start + self.batch_size]]

@@ -108,16 +108,10 @@ def run_grid(model: str, data_home, jobs_dir, live_dir, *, langs, sizes, seeds: 
         todo = [e for e in evaluations if not _is_cached(paths[e[0]], keys[e[0]])]
         fresh = {}
         if todo:
-            adapters = {name: job for name, _, _, job, _ in todo if job is not None}
-            lm = load_adapters(model, adapters) if adapters else None
-            if lm is None:
-                from .models import load_model
-                lm = load_model(model)
+            lm = load_adapters(model, {name: job for name, _, _, job, _ in todo if job is not None})
             names = [name if job is not None else "__base__" for name, _, _, job, _ in todo]
-            out = translate(lm, test, "en", lang, "", max_new_tokens=max_new_tokens,
-                            batch_size=batch_size, adapters=names) if adapters else \
-                {"__base__": translate(lm, test, "en", lang, "base", max_new_tokens=max_new_tokens,
-                                       batch_size=batch_size)}
+            out = translate(lm, test, "en", lang, "", max_new_tokens=max_new_tokens, batch_size=batch_size,
+                            adapters=names)
             fresh = {name: out[name if job is not None else "__base__"].assign(system=name)
                      for name, _, _, job, _ in todo}
             del lm

@@ -611,13 +611,14 @@ def load_adapters(model_name: str, jobs: dict, *, device: str = "auto"):
     """The base model carrying the LoRA adapters of several finished jobs, **unmerged**, named by the keys
     of ``jobs`` — for mixed-batch generation (each prompt through its own adapter, "__base__" through
     none; :meth:`clika_utils.evaluate.Engine.generate`). One model load instead of one per job; the
-    outputs are those of each adapter alone (tested). LoRA jobs on this base only."""
+    outputs are those of each adapter alone (tested). LoRA jobs on this base only. No jobs: the base model as
+    :func:`~clika_utils.models.load_model` loads it, which generates for rows named "__base__"."""
     from peft import PeftModel
 
     from .models import load_model
 
     if not jobs:
-        raise ConfigError("no adapters to load")
+        return load_model(model_name, device=device)
     if device == "auto":
         import torch
         device = "cuda" if torch.cuda.is_available() else "cpu"

@@ -216,15 +216,17 @@ def qa_questions(data_home, langs, n: int, seed: int, mlqa_home=None) -> tuple[d
 # evaluation (cached per system)
 
 
+def _digest(key: dict) -> str:
+    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def _is_cached(path: Path, key: dict) -> bool:
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
     meta = path.with_suffix(".key.json")
-    return path.exists() and meta.exists() and json.loads(meta.read_text(encoding="utf-8")).get("digest") == digest
+    return path.exists() and meta.exists() and json.loads(meta.read_text(encoding="utf-8")).get("digest") == _digest(key)
 
 
 def _cached(path: Path, key: dict, compute) -> pd.DataFrame:
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
-    meta = path.with_suffix(".key.json")
+    digest, meta = _digest(key), path.with_suffix(".key.json")
     if _is_cached(path, key):
         return pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={"item_id": str})
     df = compute()
@@ -314,27 +316,21 @@ def run(model: str, data_home, results_dir, models_dir, live_dir, *, label: str,
     fresh_qa = {s: [] for s in todo}
     fresh_mt = {s: [] for s in todo}
     if todo:
-        from .models import load_model
         from .train import load_adapters
         adapter = {s: ("__base__" if plan[s][0] is None else s) for s in todo}
-        jobs = {s: plan[s][0] for s in todo if plan[s][0] is not None}
-        lm = load_adapters(model, jobs) if jobs else load_model(model)
+        lm = load_adapters(model, {s: plan[s][0] for s in todo if plan[s][0] is not None})
         for k in questions:
             who = [s for s in todo if k in plan[s][1]]
             if who:
                 out = qa.answer(lm, questions[k], "", max_new_tokens=qa_max_new_tokens, batch_size=batch_size,
-                                adapters=[adapter[s] for s in who]) if jobs else \
-                    {"__base__": qa.answer(lm, questions[k], "", max_new_tokens=qa_max_new_tokens,
-                                           batch_size=batch_size)}
+                                adapters=[adapter[s] for s in who])
                 for s in who:
                     fresh_qa[s].append(out[adapter[s]].assign(system=s, benchmark=k[0]))
         for lang in langs:
             who = [s for s in todo if lang in plan[s][2]]
             if who:
                 out = translate(lm, mt_test[lang], "en", lang, "", max_new_tokens=mt_max_new_tokens,
-                                batch_size=batch_size, adapters=[adapter[s] for s in who]) if jobs else \
-                    {"__base__": translate(lm, mt_test[lang], "en", lang, "", max_new_tokens=mt_max_new_tokens,
-                                           batch_size=batch_size)}
+                                batch_size=batch_size, adapters=[adapter[s] for s in who])
                 for s in who:
                     fresh_mt[s].append(out[adapter[s]].assign(system=s))
         del lm

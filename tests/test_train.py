@@ -260,3 +260,7 @@ def test_mixed_adapter_generation_equals_each_adapter_alone(tmp_path):
     assert alone["j0"] != alone["__base__"]                   # the adapters changed something
     with pytest.raises(ConfigError, match="adapter names for"):
         Engine(lm).generate(prompts, 2, adapter_names=["j0"])
+    plain = load_adapters(base, {})                          # no jobs: the base model itself
+    assert Engine(plain, batch_size=8).generate(prompts, 6, adapter_names=["__base__"] * 3) == alone["__base__"]
+    with pytest.raises(ConfigError, match="without LoRA adapters"):
+        Engine(plain).generate(prompts, 2, adapter_names=["j0", "__base__", "__base__"])
