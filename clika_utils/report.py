@@ -228,9 +228,7 @@ def build(profile: str, *, executed_dir: Path, out_dir: Path, params_dir: Path |
             src = executed_dir / f"{r.notebook}{suffix}"
             if src.exists():
                 shutil.copy2(src, nb_out / src.name)
-        link = (f"<a href='notebooks/{html.escape(r.notebook)}.html'>{html.escape(r.notebook)}</a>"
-                if (nb_out / f"{r.notebook}.html").exists() else html.escape(r.notebook))
-        nb_rows.append(f"<tr><td>{link}</td><td class='{r.status}'>{r.status}</td><td>{r.seconds:.0f}</td></tr>")
+        nb_rows.append(f"<tr><td>{_nb_link(nb_out, r.notebook, r.notebook)}</td><td class='{r.status}'>{r.status}</td><td>{r.seconds:.0f}</td></tr>")
     pngs = sorted((p for d in figures_dirs(profile, params_dir) for p in d.glob("*.png")), key=lambda p: p.name)
     for png in pngs:
         for f in (png, png.with_suffix(".pdf"), png.with_name(png.name + ".provenance.json")):
@@ -239,11 +237,7 @@ def build(profile: str, *, executed_dir: Path, out_dir: Path, params_dir: Path |
     table = claims(results_dirs(profile, params_dir))
     claim_rows = "".join(
         f"<tr><td>{html.escape(r.paper)}</td><td>{html.escape(r.claim)}</td>"
-        f"<td><a href='notebooks/{html.escape(_stem(runs, r.notebook))}.html'>{html.escape(r.notebook)}</a></td>"
-        f"<td>{html.escape(r.measured)}</td><td>{html.escape(r.ci)}</td>"
-        f"<td class='{r.verdict.replace(' ', '-')}'>{html.escape(r.verdict)}</td><td>{html.escape(r.note)}</td></tr>"
-        if (nb_out / f"{_stem(runs, r.notebook)}.html").exists() else
-        f"<tr><td>{html.escape(r.paper)}</td><td>{html.escape(r.claim)}</td><td>{html.escape(r.notebook)}</td>"
+        f"<td>{_nb_link(nb_out, _stem(runs, r.notebook), r.notebook)}</td>"
         f"<td>{html.escape(r.measured)}</td><td>{html.escape(r.ci)}</td>"
         f"<td class='{r.verdict.replace(' ', '-')}'>{html.escape(r.verdict)}</td><td>{html.escape(r.note)}</td></tr>"
         for r in table.itertuples())
@@ -268,6 +262,13 @@ for what was run and at what scale.</p>
 </body></html>
 """
     return write_text_atomic(out_dir / "index.html", page)
+
+
+def _nb_link(nb_out: Path, stem: str, text: str) -> str:
+    """A link to the notebook's HTML copy when it exists (a link to nothing would be a broken link)."""
+    if (nb_out / f"{stem}.html").exists():
+        return f"<a href='notebooks/{html.escape(stem)}.html'>{html.escape(text)}</a>"
+    return html.escape(text)
 
 
 def default_out(profile: str) -> Path:
