@@ -255,3 +255,29 @@ def test_tokenizer_and_fingerprint_are_reused_until_the_files_change(tmp_path):
     assert fingerprint(str(path)) != fp
     tok3, _ = load_tokenizer(str(path))
     assert tok3 is not tok1
+
+
+def test_gguf_conversion_shares_one_reader_and_restores_the_class(tmp_path):
+    import gguf
+    import numpy as np
+
+    from clika_utils.models import _one_gguf_reader
+
+    path = tmp_path / "t.gguf"
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_string("tokenizer.ggml.model", "llama")
+    writer.add_array("tokenizer.ggml.tokens", ["a", "b", "c"])
+    writer.add_tensor("w", np.arange(6, dtype=np.float32).reshape(2, 3))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    original = gguf.GGUFReader
+    with _one_gguf_reader():
+        first, again = gguf.GGUFReader(path), gguf.GGUFReader(str(path))
+        assert first is again  # parsed once
+        assert gguf.GGUFReader(path, "c") is not first  # another mode is another reader
+    assert gguf.GGUFReader is original
+    fresh = gguf.GGUFReader(path)
+    assert fresh is not first and list(fresh.fields) == list(first.fields)
+    assert np.array_equal(fresh.tensors[0].data, first.tensors[0].data)
