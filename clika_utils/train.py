@@ -526,7 +526,8 @@ def train(model_name: str, examples: list[Example], out_dir: str | Path, config:
         tmp = out_dir / ".model.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         final.save_pretrained(tmp)
-        lm.tokenizer.save_pretrained(tmp)
+        if config.method == "full":  # a LoRA adapter is loaded onto the base model, with the base's tokenizer
+            lm.tokenizer.save_pretrained(tmp)
         shutil.rmtree(out_dir / "model", ignore_errors=True)
         tmp.replace(out_dir / "model")
         write_json_atomic(out_dir / "train.json", {"status": "complete", "job": identity, "reports": reports,

@@ -150,6 +150,13 @@ def test_train_writes_model_metrics_and_is_reused(tiny, tmp_path):
     ids = torch.tensor([lm.tokenizer("Which continent").input_ids])
     with torch.no_grad():
         assert not torch.allclose(lm.model(ids).logits, base.model(ids).logits)
+    # a LoRA job keeps the adapter only (the tokenizer is the base model's); a full job is self-contained
+    saved = {p.name for p in (tmp_path / "job" / "model").iterdir()}
+    assert "adapter_model.safetensors" in saved and not any(n.startswith("tokenizer") for n in saved)
+    train(tiny, examples(), tmp_path / "full", fast(method="full", max_steps=1), progress=False)
+    full = load_trained(tmp_path / "full")
+    assert (tmp_path / "full" / "model" / "tokenizer.json").exists()
+    assert full.tokenizer("Which continent").input_ids == lm.tokenizer("Which continent").input_ids
 
 
 def test_a_folder_of_another_job_is_refused(tiny, tmp_path):
