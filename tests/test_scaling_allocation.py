@@ -97,6 +97,25 @@ def test_bad_input_is_a_clear_error(tmp_path):
         scaling.fit(df, "cubic")
 
 
+@pytest.mark.parametrize("law,cov", [("power", None), ("shared", None), ("shared", {"ar": 0.1, "vi": 0.9, "zh": 0.3})])
+def test_analytic_jacobian_equals_finite_differences_and_the_curve(law, cov):
+    from scipy.optimize._numdiff import approx_derivative
+    rng = np.random.default_rng(1)
+    langs = ("ar", "vi", "zh")
+    names = scaling._names(law, langs, cov is not None)
+    lang_idx = np.repeat(langs, 4)
+    x = np.tile([3.0, 12.0, 48.0, 300.0], 3)
+    theta = np.array([rng.uniform(0.2, 1.5) if n.startswith("alpha") else rng.uniform(0.5, 20) if n.startswith("x0")
+                      else rng.uniform(5, 60) for n in names])
+    residuals, jacobian = scaling._power_terms(law, names, lang_idx, cov)
+    y = rng.normal(size=len(x))
+    p = dict(zip(names, theta))
+    curve = np.concatenate([scaling._curve(law, p, lang, x[lang_idx == lang], cov) for lang in langs])
+    assert np.allclose(residuals(theta, x, y), curve - y)
+    numeric = approx_derivative(lambda t: residuals(t, x, y), theta, method="3-point")
+    assert np.allclose(jacobian(theta, x), numeric, rtol=1e-6, atol=1e-8)
+
+
 def test_non_converging_fit_is_reported_not_plotted(monkeypatch):
     import scipy.optimize
     df = _table({"zh": {"Pinf[zh]": 60.0, "A[zh]": 400.0, "alpha[zh]": 0.5, "x0[zh]": 50.0}}, "power")
