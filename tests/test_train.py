@@ -271,3 +271,24 @@ def test_mixed_adapter_generation_equals_each_adapter_alone(tmp_path):
     assert Engine(plain, batch_size=8).generate(prompts, 6, adapter_names=["__base__"] * 3) == alone["__base__"]
     with pytest.raises(ConfigError, match="without LoRA adapters"):
         Engine(plain).generate(prompts, 2, adapter_names=["j0", "__base__", "__base__"])
+
+
+def test_registry_conversion_stores_a_tied_head_under_the_embedding_name(tiny_gemma, tiny, tmp_path):
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+    from transformers import AutoModelForCausalLM
+
+    from clika_utils.models import _untied_state
+    gemma = AutoModelForCausalLM.from_pretrained(tiny_gemma)
+    state = _untied_state(gemma)
+    assert "model.embed_tokens.weight" in state and "lm_head.weight" not in state
+    out = tmp_path / "conv"
+    gemma.config.save_pretrained(out)
+    save_file(state, str(out / "model.safetensors"), metadata={"format": "pt"})
+    back = AutoModelForCausalLM.from_pretrained(out)
+    assert back.lm_head.weight.data_ptr() == back.model.embed_tokens.weight.data_ptr()
+    assert all(torch.equal(a, b) for a, b in zip(gemma.state_dict().values(), back.state_dict().values()))
+    llama = AutoModelForCausalLM.from_pretrained(tiny)          # an untied head keeps both matrices
+    assert not llama.config.tie_word_embeddings and set(_untied_state(llama)) == set(llama.state_dict())
+    with safe_open(str(out / "model.safetensors"), "pt") as f:
+        assert "lm_head.weight" not in f.keys()
