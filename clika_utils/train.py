@@ -347,6 +347,19 @@ def _trainable_state(model) -> dict:
     return {n: p.detach().cpu().contiguous() for n, p in model.named_parameters() if p.requires_grad}
 
 
+def _sharded(acc) -> bool:
+    return str(acc.distributed_type).rsplit(".", 1)[-1] == "FSDP"
+
+
+def _gathered_state(acc, model) -> dict | None:
+    """Under FSDP the parameters are shards (DTensors): every process takes part in gathering them and
+    the main process gets the full state dict on the CPU (others get an empty dict). None otherwise."""
+    if not _sharded(acc):
+        return None
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+    return get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+
+
 def _save_checkpoint(acc, model, optimizer, scheduler, out_dir: Path, step: int, metrics: list[dict], keep: int):
     import torch
     from safetensors.torch import save_file
@@ -359,8 +372,12 @@ def _save_checkpoint(acc, model, optimizer, scheduler, out_dir: Path, step: int,
     acc.wait_for_everyone()
     torch.save({"torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all()
                 if torch.cuda.is_available() else None}, tmp / f"rng-{acc.process_index}.pt")
+    inner = acc.unwrap_model(model).model
+    gathered = _gathered_state(acc, inner)
     if acc.is_main_process:
-        save_file(_trainable_state(acc.unwrap_model(model).model), str(tmp / "trainable.safetensors"))
+        trainable = _trainable_state(inner) if gathered is None else \
+            {n: gathered[n].contiguous() for n, p in inner.named_parameters() if p.requires_grad}
+        save_file(trainable, str(tmp / "trainable.safetensors"))
         torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
         torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
         write_json_atomic(tmp / "state.json", {"step": step, "metrics": metrics})
@@ -458,16 +475,18 @@ def train(model_name: str, examples: list[Example], out_dir: str | Path, config:
     total = config.max_steps or max(1, math.ceil(config.epochs * len(data) / size))
     reports.update({"global_batch": size, "processes": world, "steps": total,
                     "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
-                    "precision": "bf16 autocast" if bf16 else "fp32", "head": config.head})
+                    "precision": "bf16 autocast" if bf16 else "fp32", "head": config.head,
+                    "distributed": str(acc.distributed_type).rsplit(".", 1)[-1]})
     acc.wait_for_everyone()
     if acc.is_main_process:
         out_dir.mkdir(parents=True, exist_ok=True)
         write_json_atomic(out_dir / "train.json", {"status": "running", "job": identity, "reports": reports})
 
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.lr,
+                                  weight_decay=config.weight_decay)
     scheduler = get_cosine_schedule_with_warmup(optimizer, math.ceil(config.warmup_ratio * total), total)
     wrapped, optimizer = acc.prepare(loss_module(model, config.head), optimizer)  # scheduler: stepped by hand
+    trainable = [p for p in wrapped.parameters() if p.requires_grad]   # after prepare: FSDP's sharded ones
     step, metrics = 0, []
     done = checkpoints(out_dir)
     if done:
@@ -520,12 +539,13 @@ def train(model_name: str, examples: list[Example], out_dir: str | Path, config:
                 _write_metrics(out_dir, metrics)
     bar.close()
     acc.wait_for_everyone()
+    final = acc.unwrap_model(wrapped).model
+    gathered = _gathered_state(acc, final)
     if acc.is_main_process:
         _write_metrics(out_dir, metrics)
-        final = acc.unwrap_model(wrapped).model
         tmp = out_dir / ".model.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
-        final.save_pretrained(tmp)
+        final.save_pretrained(tmp, **({} if gathered is None else {"state_dict": gathered}))
         if config.method == "full":  # a LoRA adapter is loaded onto the base model, with the base's tokenizer
             lm.tokenizer.save_pretrained(tmp)
         shutil.rmtree(out_dir / "model", ignore_errors=True)
