@@ -284,10 +284,16 @@ def loss_module(model, head: str):
 
 
 def build_model(model_name: str, config: TrainConfig):
-    """Load the base model in fp32 (master weights) and wrap it for LoRA when asked."""
+    """Load the base model in fp32 (master weights) and wrap it for LoRA when asked. The seed is set
+    after loading, so the LoRA initialisation and the dropout masks do not depend on whether loading
+    drew random numbers (transformers initialises weights a checkpoint lacks, e.g. a tied head stored
+    under the other name — which once shifted every LoRA run of this project)."""
+    from accelerate.utils import set_seed
+
     from .models import load_model
 
     lm = load_model(model_name, device="cpu", dtype="float32")
+    set_seed(config.seed)
     model = lm.model
     model.config.use_cache = False
     if config.method == "lora":
@@ -452,7 +458,6 @@ def train(model_name: str, examples: list[Example], out_dir: str | Path, config:
     """Fine-tune ``model_name`` (registry name, folder or hub id) on ``examples`` into ``out_dir``.
     Resumes from the newest checkpoint; returns at once when the same job already finished."""
     import torch
-    from accelerate.utils import set_seed
     from tqdm.auto import tqdm
     from transformers import get_cosine_schedule_with_warmup
 
@@ -467,8 +472,7 @@ def train(model_name: str, examples: list[Example], out_dir: str | Path, config:
     if previous.get("status") == "complete" and (out_dir / "model").exists():   # reused without loading the model
         return TrainResult(out_dir, "reused", previous["steps"], previous["final_loss"],
                            _read_metrics(out_dir), previous.get("reports", {}))
-    set_seed(config.seed)
-    lm, model = build_model(model_name, config)
+    lm, model = build_model(model_name, config)      # seeds after loading
     data, reports = tokenize(lm.tokenizer, examples, config.max_length)
     per_process = config.micro_batch * config.grad_accum
     size = per_process * world
