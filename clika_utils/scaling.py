@@ -19,7 +19,8 @@ fallback start). A fit that does not converge is returned with ``converged=False
 never as numbers. The typical non-converging case is a degenerate one: data that keep growing push x0
 and A towards infinity, where the saturating law turns into a straight line and has no finite optimum
 (with finite-difference derivatives such a fit used to stop by tolerance somewhere along that valley and
-be reported as converged, with meaningless parameters). Fewer points than parameters, non-positive sizes and NaN scores are errors.
+be reported as converged, with meaningless parameters). Fewer points than parameters, non-positive
+sizes and NaN scores are errors.
 
 Uncertainty: a **residual bootstrap** (the fitted curve plus resampled residuals scaled by
 √(n/(n−k)), refitted from its own grid start with tolerances 1e-6 and at most 400 evaluations), because

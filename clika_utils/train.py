@@ -349,18 +349,21 @@ def checkpoints(out_dir: Path) -> list[Path]:
     return sorted(p for p in root.glob("step-*") if (p / "state.json").exists()) if root.exists() else []
 
 
-def _trainable_state(model) -> dict:
-    return {n: p.detach().cpu().contiguous() for n, p in model.named_parameters() if p.requires_grad}
+def _trainable_state(model, gathered: dict | None = None) -> dict:
+    """The trainable parameters on the CPU; under FSDP taken from ``gathered`` (:func:`_gathered_state`)."""
+    return {n: (p if gathered is None else gathered[n]).detach().cpu().contiguous()
+            for n, p in model.named_parameters() if p.requires_grad}
 
 
-def _sharded(acc) -> bool:
-    return str(acc.distributed_type).rsplit(".", 1)[-1] == "FSDP"
+def _distributed_mode(acc) -> str:
+    """accelerate's distributed type by name: NO, MULTI_GPU, MULTI_CPU, FSDP, DEEPSPEED, …"""
+    return str(acc.distributed_type).rsplit(".", 1)[-1]
 
 
 def _gathered_state(acc, model) -> dict | None:
     """Under FSDP the parameters are shards (DTensors): every process takes part in gathering them and
     the main process gets the full state dict on the CPU (others get an empty dict). None otherwise."""
-    if not _sharded(acc):
+    if _distributed_mode(acc) != "FSDP":
         return None
     from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
     return get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
@@ -381,9 +384,7 @@ def _save_checkpoint(acc, model, optimizer, scheduler, out_dir: Path, step: int,
     inner = acc.unwrap_model(model).model
     gathered = _gathered_state(acc, inner)
     if acc.is_main_process:
-        trainable = _trainable_state(inner) if gathered is None else \
-            {n: gathered[n].contiguous() for n, p in inner.named_parameters() if p.requires_grad}
-        save_file(trainable, str(tmp / "trainable.safetensors"))
+        save_file(_trainable_state(inner, gathered), str(tmp / "trainable.safetensors"))
         torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
         torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
         write_json_atomic(tmp / "state.json", {"step": step, "metrics": metrics})
@@ -480,7 +481,7 @@ def train(model_name: str, examples: list[Example], out_dir: str | Path, config:
     reports.update({"global_batch": size, "processes": world, "steps": total,
                     "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
                     "precision": "bf16 autocast" if bf16 else "fp32", "head": config.head,
-                    "distributed": str(acc.distributed_type).rsplit(".", 1)[-1]})
+                    "distributed": _distributed_mode(acc)})
     acc.wait_for_everyone()
     if acc.is_main_process:
         out_dir.mkdir(parents=True, exist_ok=True)

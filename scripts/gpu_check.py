@@ -187,7 +187,7 @@ def main() -> int:
             cfg_t = TrainConfig(method="lora", lr=1e-4, max_steps=6, micro_batch=8, save_every=6, max_length=512)
             res = train(str(path), examples(48, words=60), work / "big-lora", cfg_t, progress=False)
             train_s = time.time() - t
-            steps = [m for m in res.metrics]
+            steps = res.metrics
             tok_s = [m["tokens_per_s"] for m in steps]
             peak_train = torch.cuda.max_memory_allocated() / 2**30 if dev == "cuda" else float("nan")
             torch.cuda.empty_cache()
