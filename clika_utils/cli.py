@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from .errors import ClikaError
+from .metrics import CO_VARIANTS
 
 
 def _csv(value: str) -> list[str]:
@@ -43,6 +44,12 @@ def _score(args) -> int:
     if len(unparsed):
         print(f"  {len(unparsed)} systems gave answers whose first character is not an option letter "
               f"({int(unparsed['n_unparsed'].sum())} answers; judged wrong, as in the official script)")
+    summary = tables["summary"]
+    undefined = summary[summary["en_co"].isna() & (summary["lang"] != "en")]
+    if len(undefined):
+        why = ("no item is right in either language" if args.co_variant == "jaccard"
+               else "no item is right in English (|C_en| = 0)")
+        print(f"  en-CO ({args.co_variant}) undefined (NaN) in {len(undefined)} cell(s): {why}")
     for name, path in paths.items():
         print(f"  wrote {path}")
     return 0
@@ -191,7 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--out", required=True, type=Path, help="output folder")
     sc.add_argument("--judge", default="official", choices=["official", "lenient"])
     sc.add_argument("--ra-variant", default="ratio", choices=["ratio", "chance_corrected"])
-    sc.add_argument("--co-variant", default="jaccard", choices=["jaccard", "en_recall"])
+    sc.add_argument("--co-variant", default="jaccard", choices=list(CO_VARIANTS),
+                    help="en-CO: jaccard (default), en_recall, or transfer = the authors' group's published "
+                         "(|C_en ∩ C_l| / |C_en| - chance) / (1 - chance)")
     sc.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates (default 1000)")
     sc.add_argument("--seed", type=int, default=0)
     sc.add_argument("--tasks", type=_csv, help="comma-separated subset of x_csqa,x_copa,x_geo,x_name")

@@ -16,11 +16,15 @@ Judge (the authors' rule): an answer is correct iff the expected name (the conti
 language; for Translate the L name) appears in the generation. Both sides are NFC-normalised and
 case-folded (documented choice: case differences are not knowledge differences).
 
-XRR (project default; the paper gives no formula): ``XRR_L = acc_L(type 1) / acc_en(type 1)`` — how
-much of what was learned in English can be retrieved in L. Also reported:
-``acc_L(type 1) / acc_L(type 0)`` — retrieval of English-only facts relative to facts taught in L.
-95 % CIs: percentile bootstrap over places (the same resampled places for both languages). Chance:
-a model that names one of the k trained continents at random scores 1/k.
+XRR (default): the CLiKA paper prints no formula; its authors' group published one in a later paper
+(Hu, Liu, Gao, …, Huang, NAACL 2025, §2.3, "following Gao et al. 2024"), the cross-lingual transfer
+ratio ``XRR_L = (|C_en ∩ C_L| / |C_en| − A_r) / (1 − A_r)`` over the type-1 places (taught in English
+only), C_x the places answered right when asked in x, A_r = 1/k the chance of naming one of the k
+trained continents at random. Item-conditioned (only what the model knows in English counts) and
+chance-corrected: 1 = every English-known fact is retrieved in L, 0 = chance, negative = below.
+Named variant ``xrr_ratio`` (this project's earlier default): ``acc_L(type 1) / acc_en(type 1)``.
+Also reported: ``acc_L(type 1) / acc_L(type 0)`` — English-only facts relative to facts taught in L.
+95 % CIs: percentile bootstrap over places (the same resampled places for both languages).
 
 **train/ZH.json is broken** (as the data README says): it names the continents with 20 placeholders
 (English "mountain", "river", …; Chinese "山洲", "江洲", …; translation pairs 山 -> mountain) instead
@@ -45,7 +49,7 @@ import pandas as pd
 
 from .errors import ConfigError, DataError
 from .io import read_jsonl, write_csv_atomic
-from .metrics import bootstrap_weights, percentile_ci
+from .metrics import bootstrap_weights, chance_correct, percentile_ci, transfer, transfer_note
 from .provenance import input_hashes, write_sidecar
 from .train import Example, alpaca_prompt
 
@@ -375,10 +379,24 @@ def name_similarity(items: pd.DataFrame, lang: str) -> float:
     return float(np.mean([SequenceMatcher(None, _norm(a), _norm(b)).ratio() for a, b in pairs])) if pairs else np.nan
 
 
-def xrr_table(items: pd.DataFrame, n_boot: int, seed: int) -> pd.DataFrame:
-    """XRR_L = acc_L(type 1) / acc_en(type 1) and acc_L(type 1) / acc_L(type 0), with paired
-    bootstrap CIs over places (the same resampled type-1 places in both languages), and the
-    continent names' spelling similarity (:func:`name_similarity`)."""
+def chance_level(n_continents: int) -> float:
+    """A_r: a model that names one of the k trained continents at random (k = all 20 when 0)."""
+    return 1.0 / (n_continents or 20)
+
+
+def xrr_table(items: pd.DataFrame, n_boot: int, seed: int, chance: float) -> pd.DataFrame:
+    """Conductivity per target language L, with paired bootstrap CIs over places (the same resampled
+    type-1 places in both languages) and the continent names' spelling similarity
+    (:func:`name_similarity`). Three rows (``metric``):
+
+    * ``xrr`` — the default, the authors' group's published transfer ratio
+      (:func:`clika_utils.metrics.transfer`, s = en, t = L, over the type-1 places, A_r = ``chance``):
+      (|C_en ∩ C_L| / |C_en| - A_r) / (1 - A_r). Undefined (NaN, reason in ``note``) when no type-1
+      place is answered right in English; negative below chance.
+    * ``xrr_ratio`` — this project's earlier variant: acc_L(type 1) / acc_en(type 1), neither
+      item-conditioned nor chance-corrected.
+    * ``type1_over_type0`` — acc_L(type 1) / acc_L(type 0): English-only facts relative to facts taught in L.
+    """
     rows = []
     qa = items[items["split"] == "qa"]
     for tl, g in qa.groupby("target_lang", sort=True):
@@ -394,15 +412,24 @@ def xrr_table(items: pd.DataFrame, n_boot: int, seed: int) -> pd.DataFrame:
         w0 = bootstrap_weights(len(l0), n_boot, seed, f"xrr/{tl}/0")
         a_en1, a_l1, a_l0 = (w1 @ en1) / len(en1), (w1 @ l1) / len(l1), (w0 @ l0) / len(l0)
         with np.errstate(divide="ignore", invalid="ignore"):
-            xrr_b = np.where(a_en1 > 0, a_l1 / a_en1, np.nan)
+            both_b = w1 @ (en1 * l1)
+            transfer_b = chance_correct(np.where(a_en1 > 0, both_b / (w1 @ en1), np.nan), chance)
+            ratio_b = np.where(a_en1 > 0, a_l1 / a_en1, np.nan)
             rel_b = np.where(a_l0 > 0, a_l1 / a_l0, np.nan)
         acc_en1, acc_l1, acc_l0 = en1.mean(), l1.mean(), l0.mean()
-        for metric, value, boot in (("xrr", acc_l1 / acc_en1 if acc_en1 else np.nan, xrr_b),
-                                    ("type1_over_type0", acc_l1 / acc_l0 if acc_l0 else np.nan, rel_b)):
+        n_en1 = int(en1.sum())
+        for metric, value, boot, note in (
+                ("xrr", float(transfer(en1, l1, chance)), transfer_b, transfer_note(n_en1)),
+                ("xrr_ratio", acc_l1 / acc_en1 if acc_en1 else np.nan, ratio_b,
+                 "" if acc_en1 else "undefined: English type-1 accuracy is 0"),
+                ("type1_over_type0", acc_l1 / acc_l0 if acc_l0 else np.nan, rel_b,
+                 "" if acc_l0 else f"undefined: {tl} type-0 accuracy is 0")):
             lo, hi = percentile_ci(boot[None, :])
             rows.append({"target_lang": tl, "metric": metric, "value": value, "lo": lo[0], "hi": hi[0],
                          "acc_en_type1": acc_en1, "acc_l_type1": acc_l1, "acc_l_type0": acc_l0,
-                         "n_type1": len(l1), "n_type0": len(l0), "name_similarity": name_similarity(items, tl)})
+                         "n_type1": len(l1), "n_type0": len(l0), "n_en_type1_correct": n_en1,
+                         "n_both_type1_correct": int((en1 * l1).sum()), "chance": chance,
+                         "name_similarity": name_similarity(items, tl), "note": note})
     return pd.DataFrame(rows)
 
 
@@ -458,7 +485,7 @@ def run(model: str, data_dir, results_dir, models_dir, *, target_langs: list[str
     inputs.append(fictional_dir(data_dir) / "test" / "target" / "testEN.jsonl")
     items = pd.DataFrame(all_items)
     acc = accuracy_table(items, n_boot, seed)
-    tables = {"items.csv": items, "accuracy.csv": acc, "gates.csv": gates(acc), "xrr.csv": xrr_table(items, n_boot, seed),
+    tables = {"items.csv": items, "accuracy.csv": acc, "gates.csv": gates(acc), "xrr.csv": xrr_table(items, n_boot, seed, chance_level(n_continents)),
               "training.csv": pd.DataFrame(training), "curves.csv": pd.DataFrame(curves),
               "repairs.csv": pd.DataFrame(repairs, columns=["target_lang", "placeholder", "continent"]
                                           if not repairs else None)}
@@ -482,20 +509,26 @@ def load(results_dir) -> dict[str, pd.DataFrame]:
 def findings(tables: dict[str, pd.DataFrame], n_continents: int) -> list[str]:
     """Plain-language reading of the gates and XRR, computed from the tables."""
     out = []
-    chance = 1 / n_continents if n_continents else 1 / 20
+    chance = chance_level(n_continents)
     g, x = tables["gates"], tables["xrr"]
     for tl, sub in g.groupby("target_lang", sort=True):
         failed = sub[~sub["passed"]]
         gate_txt = "all four gates passed" if failed.empty else \
             "gates NOT passed: " + ", ".join(f"{r.check} {r.accuracy:.0%}" for r in failed.itertuples())
         xr = x[(x["target_lang"] == tl) & (x["metric"] == "xrr")].iloc[0]
-        verdict = ("low conductivity (upper 95% bound < 0.5)" if xr.hi < 0.5 else
+        ratio = x[(x["target_lang"] == tl) & (x["metric"] == "xrr_ratio")]
+        verdict = (f"not measurable ({xr.note})" if not np.isfinite(xr.value) else
+                   "low conductivity (upper 95% bound < 0.5)" if xr.hi < 0.5 else
                    "high conductivity (lower 95% bound >= 0.5)" if xr.lo >= 0.5 else "unclear (the CI spans 0.5)")
+        value = (f"XRR = {xr.value:.2f} [{xr.lo:.2f}, {xr.hi:.2f}]" if np.isfinite(xr.value) else "XRR undefined")
+        ratio_txt = (f" (ratio variant acc_{tl}/acc_en {ratio.value.iloc[0]:.2f})"
+                     if len(ratio) and np.isfinite(ratio.value.iloc[0]) else "")
         out.append(f"**{tl}**: {gate_txt}. Type 1 (taught in English only): English {xr.acc_en_type1:.0%}, "
-                   f"{tl} {xr.acc_l_type1:.0%} (a random trained continent: {chance:.0%}); XRR = {xr.value:.2f} "
-                   f"[{xr.lo:.2f}, {xr.hi:.2f}] — {verdict}; {tl} type 0 (taught in {tl}) {xr.acc_l_type0:.0%}; "
-                   f"continent names' spelling similarity en/{tl} {xr.name_similarity:.2f}.")
-    xr_all = x[x["metric"] == "xrr"]
+                   f"{tl} {xr.acc_l_type1:.0%} (a random trained continent: {chance:.0%}); of the "
+                   f"{int(xr.n_en_type1_correct)} places answered right in English, {int(xr.n_both_type1_correct)} "
+                   f"are also right in {tl}: {value}{ratio_txt} — {verdict}; {tl} type 0 (taught in {tl}) "
+                   f"{xr.acc_l_type0:.0%}; continent names' spelling similarity en/{tl} {xr.name_similarity:.2f}.")
+    xr_all = x[(x["metric"] == "xrr") & np.isfinite(x["value"])]
     low = xr_all[xr_all["hi"] < 0.5]["target_lang"].tolist()
     high = xr_all[xr_all["lo"] >= 0.5]
     if len(low) == len(xr_all) and len(xr_all):

@@ -8,7 +8,10 @@ alternatives selectable by argument:
   Alternative ``chance_corrected``: (accuracy_l - c) / (accuracy_en - c), c = 1 / #options.
 * en-CO_l (English-anchored Consistency), default ``jaccard``: |C_en ∩ C_l| / |C_en ∪ C_l|, C the
   set of correctly answered item ids. Alternative ``en_recall``: |C_en ∩ C_l| / |C_en|.
-  Both are 1.0 for English (when English has a correct item).
+  Both are 1.0 for English (when English has a correct item). Alternative ``transfer``: the
+  authors' group's cross-lingual transfer ratio (Hu, Liu, Gao et al., NAACL 2025, §2.3, "following
+  Gao et al. 2024"), :func:`transfer` with s = en, t = l and A_r = the task's chance —
+  ``en_recall`` corrected for chance; it is also the default XRR of notebook 03.
 * The official normalised score (``normalize_res.py``): max(0, (acc - c) / (ref - c)), ref =
   ChatGPT's English accuracy (x_csqa .746, x_copa .964, x_geo .970, x_name .922).
 
@@ -29,7 +32,7 @@ import numpy as np
 from .errors import ConfigError
 
 RA_VARIANTS = ("ratio", "chance_corrected")
-CO_VARIANTS = ("jaccard", "en_recall")
+CO_VARIANTS = ("jaccard", "en_recall", "transfer")
 
 
 def _check(variant: str, allowed: tuple[str, ...], what: str) -> None:
@@ -62,9 +65,40 @@ def relative_accuracy(acc_l, acc_en, variant: str = "ratio", chance: float | Non
     return _div(num, np.where(den <= 0, 0.0, den))  # at or below chance in English: undefined
 
 
-def en_co(correct_en, correct_l, variant: str = "jaccard"):
-    """en-CO from two boolean correctness vectors aligned by item (last axis)."""
+def chance_correct(value, chance: float):
+    """(value - A_r) / (1 - A_r): 0 at chance, 1 at perfect, negative below chance (kept, not clipped)."""
+    if not 0 <= chance < 1:
+        raise ConfigError(f"chance accuracy must lie in [0, 1); got {chance!r}")
+    return (np.asarray(value, float) - chance) / (1.0 - chance)
+
+
+def transfer(correct_s, correct_t, chance: float):
+    """Cross-lingual transfer ratio XLTR(s, t) = (|C_s ∩ C_t| / |C_s| - A_r) / (1 - A_r).
+
+    Published by the CLiKA authors' group (Hu, Liu, Gao, ..., Huang, *LLMs Are Cross-Lingual
+    Knowledge-Free Reasoners*, NAACL 2025, §2.3) "following Gao et al. (2024)": C_x is the set of
+    items answered correctly in language x (boolean vectors aligned by item, last axis), A_r the
+    accuracy of random choice. Item-conditioned — only what is right in s counts — and chance-
+    corrected: 1 = everything right in s is right in t, 0 = t is right on those items as often as
+    chance, below 0 = worse than chance. |C_s| = 0 leaves it undefined: NaN (see :func:`transfer_note`).
+    """
+    s, t = np.asarray(correct_s, bool), np.asarray(correct_t, bool)
+    return chance_correct(_div((s & t).sum(-1), s.sum(-1)), chance)
+
+
+def transfer_note(n_correct_source: int) -> str:
+    """Why a transfer value is undefined ('' when it is defined)."""
+    return "" if n_correct_source else "undefined: no item answered correctly in the source language (|C_s| = 0)"
+
+
+def en_co(correct_en, correct_l, variant: str = "jaccard", chance: float | None = None):
+    """en-CO from two boolean correctness vectors aligned by item (last axis). ``transfer`` needs
+    ``chance`` (the task's A_r)."""
     _check(variant, CO_VARIANTS, "en-CO")
+    if variant == "transfer":
+        if chance is None:
+            raise ConfigError("the transfer en-CO variant needs the chance accuracy of the task")
+        return transfer(correct_en, correct_l, chance)
     e, l_ = np.asarray(correct_en, bool), np.asarray(correct_l, bool)
     inter = (e & l_).sum(-1)
     den = (e | l_).sum(-1) if variant == "jaccard" else e.sum(-1)
@@ -118,7 +152,8 @@ def lang_metric_samples(correct: np.ndarray, en_row: int | None, weights: np.nda
     e = c[en_row][None, :]
     inter = c * e
     den = np.maximum(c, e) if co_variant == "jaccard" else np.broadcast_to(e, c.shape)
-    out["en_co"] = (_div(inter.sum(1), den.sum(1)), _div(inter @ weights.T, den @ weights.T))
+    co = (_div(inter.sum(1), den.sum(1)), _div(inter @ weights.T, den @ weights.T))
+    out["en_co"] = tuple(chance_correct(v, chance) for v in co) if co_variant == "transfer" else co
     return out
 
 

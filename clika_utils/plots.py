@@ -204,25 +204,33 @@ def conductivity_accuracy(acc: pd.DataFrame, *, title: str):
 
 
 def xrr(table: pd.DataFrame, *, chance: float | None, title: str):
-    """XRR and type1/type0 per target language with 95% CIs; 1 = perfect conductivity."""
+    """Conductivity per target language with 95% CIs, in two panels: the default XRR (the published
+    transfer ratio, chance-corrected: 0 = chance, 1 = full) and the two plain ratios (1 = full;
+    ``chance`` = 1/k drawn where a model that knew every fact in English but guessed in l would land)."""
     langs = sorted(table["target_lang"].unique())
-    fig, ax = plt.subplots(figsize=(1.2 * len(langs) + 2.5, 3.0))
-    for k, metric in enumerate(("xrr", "type1_over_type0")):
-        sub = table[table["metric"] == metric].set_index("target_lang").reindex(langs)
-        x = np.arange(len(langs)) + (k - 0.5) * 0.25
-        v = sub["value"].to_numpy(float)
-        err = [np.nan_to_num(v - sub["lo"].to_numpy(float)), np.nan_to_num(sub["hi"].to_numpy(float) - v)]
-        ax.errorbar(x, v, yerr=err, fmt=MARKERS[k], color=HIGHLIGHT[k], capsize=3, ms=5,
-                    label={"xrr": "XRR = acc_l(type 1) / acc_en(type 1)",
-                           "type1_over_type0": "acc_l(type 1) / acc_l(type 0)"}[metric])
-    ax.axhline(1.0, color="grey", lw=0.8, ls="--")
-    if chance:
-        ax.axhline(chance, color="grey", lw=0.8, ls=":", label=f"chance level 1/k = {chance:.2f} (XRR if English were perfect)")
-    ax.set_xticks(range(len(langs)), langs)
-    ax.set_ylabel("ratio")
-    ax.set_ylim(bottom=0)
-    ax.legend(fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=1)
-    ax.set_title(title)
+    fig, axes = plt.subplots(1, 2, figsize=(2 * (0.8 * len(langs) + 1.6), 3.2))
+    panels = ((axes[0], ("xrr",), "XRR (transfer, chance-corrected)"),
+              (axes[1], ("xrr_ratio", "type1_over_type0"), "ratio variants"))
+    labels = {"xrr": "XRR = (|C_en ∩ C_l| / |C_en| − 1/k) / (1 − 1/k)",
+              "xrr_ratio": "acc_l(type 1) / acc_en(type 1)", "type1_over_type0": "acc_l(type 1) / acc_l(type 0)"}
+    for ax, metrics, panel_title in panels:
+        for k, metric in enumerate(metrics):
+            sub = table[table["metric"] == metric].set_index("target_lang").reindex(langs)
+            x = np.arange(len(langs)) + (k - (len(metrics) - 1) / 2) * 0.25
+            v = sub["value"].to_numpy(float)
+            err = [np.nan_to_num(v - sub["lo"].to_numpy(float)), np.nan_to_num(sub["hi"].to_numpy(float) - v)]
+            ax.errorbar(x, v, yerr=err, fmt=MARKERS[k], color=HIGHLIGHT[k], capsize=3, ms=5, label=labels[metric])
+        ax.axhline(1.0, color="grey", lw=0.8, ls="--")
+        if metrics == ("xrr",):
+            ax.axhline(0.0, color="grey", lw=0.8, ls=":", label="0 = chance (negative: below chance)")
+        elif chance:
+            ax.axhline(chance, color="grey", lw=0.8, ls=":", label=f"1/k = {chance:.2f} (right in English, guessing in l)")
+        ax.set_xticks(range(len(langs)), langs)
+        ax.set_title(panel_title, fontsize=9)
+        ax.legend(fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=1)
+    axes[0].set_ylabel("conductivity")
+    axes[1].set_ylim(bottom=0)
+    fig.suptitle(title)
     fig.tight_layout()
     return fig
 

@@ -9,7 +9,9 @@
 
 Verdicts: *supported* / *contradicted* when the 95 % CI excludes the no-effect value on the claimed /
 the opposite side, *inconclusive* when it includes it, *not run* when the notebook's results are
-missing. Thresholds that need a choice are stated in the row (XRR "low" means below 0.5).
+missing, *not measurable* when the metric is undefined (its reason in the row). Thresholds that need
+a choice are stated in the row (XRR "low" means below 0.5 on the published, chance-corrected transfer
+scale, where 0 is chance).
 Everything is local: the page loads no remote script, font or image.
 """
 
@@ -120,11 +122,19 @@ def claims(dirs: dict[str, Path]) -> pd.DataFrame:
     if x is None:
         rows.append(_row("CLiKA", cd, "03"))
     else:
+        ratio = x[x.metric == "xrr_ratio"].set_index("target_lang")["value"] if "xrr_ratio" in set(x.metric) else {}
         for r in x[x.metric == "xrr"].itertuples():
+            note = f"name similarity to English {r.name_similarity:.2f}"
+            if r.target_lang in ratio:
+                note += f"; ratio variant acc_l/acc_en {ratio[r.target_lang]:.3f}"
+            if not np.isfinite(r.value):
+                rows.append(_row("CLiKA", f"{cd}: taught in English, asked in {r.target_lang}", "03",
+                                 f"XRR {r.note}", "", "not measurable", note))
+                continue
             rows.append(_row("CLiKA", f"{cd}: taught in English, asked in {r.target_lang}", "03",
-                             f"XRR {r.value:.3f} ({int(r.n_type1)} places)", f"[{r.lo:.3f}, {r.hi:.3f}]",
-                             _verdict(r.lo, r.hi, "decrease", XRR_LOW),
-                             f"name similarity to English {r.name_similarity:.2f}"))
+                             f"XRR (transfer, chance-corrected) {r.value:.3f} ({int(r.n_en_type1_correct)} of "
+                             f"{int(r.n_type1)} places right in English)", f"[{r.lo:.3f}, {r.hi:.3f}]",
+                             _verdict(r.lo, r.hi, "decrease", XRR_LOW), note))
     g = _read(dirs, "06", "gains")
     for system, claim in (("x-llama", "x-LLaMA (CoIT) beats Alpaca on non-English QA (paper: +27.83 % on average)"),
                           ("m-llama", "m-LLaMA (one multilingual model, MuIT) also beats Alpaca on non-English QA")):
@@ -191,7 +201,7 @@ def claims(dirs: dict[str, Path]) -> pd.DataFrame:
 
 STYLE = """body{font-family:sans-serif;margin:2em;max-width:1200px} td,th{padding:4px 8px;border-bottom:1px solid #ddd;
 vertical-align:top;text-align:left} .ok,.supported{color:#060} .failed,.contradicted{color:#a00}
-.inconclusive{color:#666} .not-run{color:#999} figure{display:inline-block;width:560px;margin:0 1em 2em 0;
+.inconclusive{color:#666} .not-run,.not-measurable{color:#999} figure{display:inline-block;width:560px;margin:0 1em 2em 0;
 vertical-align:top} figure img{max-width:100%} figcaption{font-size:90%} details{font-size:80%} pre{white-space:pre-wrap}"""
 
 

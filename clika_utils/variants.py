@@ -517,8 +517,8 @@ def findings_instruction(t: dict[str, pd.DataFrame], xrr: pd.DataFrame | None = 
     if xrr is not None and not xrr.empty:
         x = xrr[xrr.metric == "xrr"]
         out.append("'Only shallowly' is about Conductivity, which no stored output measures; notebook 03 measured it "
-                   "after fine-tuning: " + ", ".join(f"XRR {r.target_lang} {r.value:.2f} [{r.lo:.2f}, {r.hi:.2f}]"
-                                                      for r in x.itertuples()) + ".")
+                   "after fine-tuning (XRR: the published transfer ratio, 0 = chance, 1 = full): "
+                   + ", ".join(f"{r.target_lang} {r.value:.2f} [{r.lo:.2f}, {r.hi:.2f}]" for r in x.itertuples()) + ".")
     else:
         out.append("'Only shallowly' is about Conductivity, which no stored output measures; run notebook 03 "
                    "for XRR (not found in its results folder).")

@@ -193,41 +193,88 @@ def _items(en1, l1, l0, lang="de"):
 
 def test_xrr_and_gates_by_hand():
     items = _items(en1=[1, 1, 1, 1], l1=[1, 0, 0, 0], l0=[1, 1, 0, 1])
-    x = cd.xrr_table(items, n_boot=200, seed=0).set_index("metric")
-    assert x.loc["xrr", "value"] == pytest.approx(0.25)                   # (1/4) / (4/4)
+    x = cd.xrr_table(items, n_boot=200, seed=0, chance=0.25).set_index("metric")
+    # published transfer: |C_en ∩ C_l| / |C_en| = 1/4 = chance -> exactly 0
+    assert x.loc["xrr", "value"] == pytest.approx(0.0)
+    assert x.loc["xrr_ratio", "value"] == pytest.approx(0.25)             # (1/4) / (4/4)
     assert x.loc["type1_over_type0", "value"] == pytest.approx(1 / 3)     # (1/4) / (3/4)
-    assert x.loc["xrr", "lo"] <= 0.25 <= x.loc["xrr", "hi"]
+    assert x.loc["xrr", "lo"] <= 0.0 <= x.loc["xrr", "hi"]
+    assert (x.loc["xrr", "n_en_type1_correct"], x.loc["xrr", "n_both_type1_correct"]) == (4, 1)
     acc = cd.accuracy_table(items, n_boot=200, seed=0)
     g = cd.gates(acc).set_index("check")
     assert g.loc["Translate", "passed"] and g.loc["en type 1", "accuracy"] == 1.0
     assert not g.loc["de type 0", "passed"] and g.loc["de type 0", "accuracy"] == 0.75
 
 
+@pytest.mark.parametrize("en1, l1, chance, want", [
+    ([1, 1, 0, 1], [1, 0, 1, 1], 0.25, (2 / 3 - 0.25) / 0.75),   # item-conditioned: the l-only hit on item 3 does not count
+    ([1, 1, 1, 1], [1, 1, 1, 1], 0.25, 1.0),                     # all correct
+    ([1, 1, 1, 1, 0], [1, 0, 0, 0, 1], 0.25, 0.0),               # exactly chance (1 of 4 English-known)
+    ([1, 1, 1, 1], [0, 0, 0, 0], 0.25, -1 / 3),                  # below chance: negative, shown
+    ([1, 0, 1, 0], [1, 1, 0, 0], 0.5, 0.0),                      # k = 2: half kept = chance
+])
+def test_xrr_transfer_by_hand(en1, l1, chance, want):
+    x = cd.xrr_table(_items(en1, l1, [1] * 3), n_boot=50, seed=0, chance=chance).set_index("metric")
+    assert x.loc["xrr", "value"] == pytest.approx(want)
+    assert x.loc["xrr", "chance"] == chance and x.loc["xrr", "note"] == ""
+
+
+def test_xrr_undefined_when_nothing_is_known_in_english():
+    """|C_s| = 0: NaN with the reason, never a division error; the findings say it is not measurable."""
+    items = _items(en1=[0, 0, 0], l1=[1, 0, 1], l0=[1, 1, 1])
+    x = cd.xrr_table(items, n_boot=50, seed=0, chance=0.25).set_index("metric")
+    assert np.isnan(x.loc["xrr", "value"]) and np.isnan(x.loc["xrr", "lo"]) and np.isnan(x.loc["xrr", "hi"])
+    assert "|C_s| = 0" in x.loc["xrr", "note"] and "English type-1 accuracy is 0" in x.loc["xrr_ratio", "note"]
+    text = " ".join(cd.findings({"gates": cd.gates(cd.accuracy_table(items, 50, 0)),
+                                 "xrr": cd.xrr_table(items, 50, 0, 0.25)}, n_continents=4))
+    assert "XRR undefined" in text and "not measurable" in text and "Conductivity is low" not in text
+
+
+def test_transfer_equals_an_independent_set_computation():
+    from clika_utils.metrics import transfer
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        n = int(rng.integers(1, 12))
+        s, t = rng.random(n) < 0.6, rng.random(n) < 0.5
+        c_s = {i for i in range(n) if s[i]}
+        c_t = {i for i in range(n) if t[i]}
+        chance = float(rng.choice([0.2, 0.25, 0.5, 0.05]))
+        got = transfer(s, t, chance)
+        if not c_s:
+            assert np.isnan(got)
+        else:
+            assert got == pytest.approx((len(c_s & c_t) / len(c_s) - chance) / (1 - chance))
+
+
 def test_xrr_bootstrap_matches_an_independent_loop():
     """The vectorised paired bootstrap equals a plain loop over the same resampled places."""
     from clika_utils.metrics import bootstrap_weights
     en1, l1, l0 = [1, 1, 0, 1, 1, 0, 1, 1], [0, 1, 0, 0, 1, 0, 0, 0], [1, 0, 1, 1, 1, 0, 1, 1]
-    x = cd.xrr_table(_items(en1, l1, l0), n_boot=300, seed=5).set_index("metric")
+    x = cd.xrr_table(_items(en1, l1, l0), n_boot=300, seed=5, chance=0.1).set_index("metric")
     w = bootstrap_weights(8, 300, 5, "xrr/de/1")
-    vals = []
+    ratio, transfer = [], []
     for row in w:
         idx = np.repeat(np.arange(8), row.astype(int))
-        a_en, a_l = np.mean(np.array(en1)[idx]), np.mean(np.array(l1)[idx])
-        vals.append(a_l / a_en if a_en > 0 else np.nan)
-    assert x.loc["xrr", "lo"] == pytest.approx(np.nanquantile(vals, 0.025))
-    assert x.loc["xrr", "hi"] == pytest.approx(np.nanquantile(vals, 0.975))
-    assert x.loc["xrr", "value"] == pytest.approx((2 / 8) / (6 / 8))
+        e, t = np.array(en1)[idx], np.array(l1)[idx]
+        ratio.append(t.mean() / e.mean() if e.mean() > 0 else np.nan)
+        transfer.append(((e * t).sum() / e.sum() - 0.1) / 0.9 if e.sum() else np.nan)
+    for metric, vals in (("xrr_ratio", ratio), ("xrr", transfer)):
+        assert x.loc[metric, "lo"] == pytest.approx(np.nanquantile(vals, 0.025))
+        assert x.loc[metric, "hi"] == pytest.approx(np.nanquantile(vals, 0.975))
+    assert x.loc["xrr_ratio", "value"] == pytest.approx((2 / 8) / (6 / 8))
+    assert x.loc["xrr", "value"] == pytest.approx((2 / 6 - 0.1) / 0.9)
 
 
 def test_findings_state_the_verdict():
     items = _items(en1=[1] * 20, l1=[0] * 19 + [1], l0=[1] * 20)
-    tables = {"gates": cd.gates(cd.accuracy_table(items, 100, 0)), "xrr": cd.xrr_table(items, 100, 0)}
+    tables = {"gates": cd.gates(cd.accuracy_table(items, 100, 0)), "xrr": cd.xrr_table(items, 100, 0, 0.25)}
     text = " ".join(cd.findings(tables, n_continents=4))
-    assert "all four gates passed" in text and "Conductivity is low" in text and "XRR = 0.05" in text
+    assert "all four gates passed" in text and "Conductivity is low" in text and "XRR = -0.27" in text
+    assert "ratio variant acc_de/acc_en 0.05" in text and "of the 20 places answered right in English, 1" in text
     assert "spelling similarity en/de 0.82" in text                      # Mythosia / Mythosien
     high = _items(en1=[1] * 20, l1=[1] * 20, l0=[1] * 20)
     text = " ".join(cd.findings({"gates": cd.gates(cd.accuracy_table(high, 100, 0)),
-                                 "xrr": cd.xrr_table(high, 100, 0)}, n_continents=4))
+                                 "xrr": cd.xrr_table(high, 100, 0, 0.25)}, n_continents=4))
     assert "high conductivity" in text and "respelling of the English answer" in text
 
 

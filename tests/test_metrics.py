@@ -34,6 +34,32 @@ def test_en_co_variants_hand_computed():
     assert en_co(en, xx, "en_recall") == pytest.approx(2 / 3)
     assert en_co(en, en) == 1.0 and en_co(en, en, "en_recall") == 1.0
     assert math.isnan(en_co([0, 0], [0, 0]))
+    # transfer (published XLTR): (2/3 - 0.25) / 0.75
+    assert en_co(en, xx, "transfer", chance=0.25) == pytest.approx((2 / 3 - 0.25) / 0.75)
+    assert en_co(en, en, "transfer", chance=0.25) == 1.0
+    assert en_co(en, [0, 0, 0, 1, 1], "transfer", chance=0.25) == pytest.approx(-1 / 3)   # below chance: negative
+    assert math.isnan(en_co([0, 0], [1, 1], "transfer", chance=0.5))                     # |C_en| = 0: undefined
+    with pytest.raises(ConfigError):
+        en_co(en, xx, "transfer")
+    with pytest.raises(ConfigError):
+        en_co(en, xx, "transfer", chance=1.0)
+
+
+def test_transfer_variant_bootstrap_matches_a_naive_loop():
+    rng = np.random.default_rng(4)
+    n, B = 30, 200
+    correct = (rng.random((2, n)) < [[0.7], [0.4]]).astype(int)
+    w = bootstrap_weights(n, B, seed=2, stream="t")
+    m = lang_metrics(correct, 0, w, chance=0.2, co_variant="transfer")
+    e, t = correct[0].astype(bool), correct[1].astype(bool)
+    assert m["en_co"][1] == pytest.approx(((e & t).sum() / e.sum() - 0.2) / 0.8)
+    reps = []
+    for b in range(B):
+        idx = np.repeat(np.arange(n), w[b].astype(int))
+        eb, tb = e[idx], t[idx]
+        reps.append(((eb & tb).sum() / eb.sum() - 0.2) / 0.8 if eb.sum() else np.nan)
+    assert m["en_co_lo"][1] == pytest.approx(np.nanquantile(reps, 0.025), abs=1e-12)
+    assert m["en_co_hi"][1] == pytest.approx(np.nanquantile(reps, 0.975), abs=1e-12)
 
 
 def test_normalised_score_matches_official_formula():

@@ -69,9 +69,14 @@ def _results(root: Path) -> dict:
     pd.DataFrame({"system": ["a"] * 4, "lang": ["en", "de", "zh", "ar"], "ra": [1.0, 0.8, 0.6, 0.7],
                   "en_co": [1.0, 0.6, 0.5, 0.6]}).to_csv(d["01_performance_consistency"] / "summary.csv", index=False)
     pd.DataFrame([{"target_lang": "zh", "metric": "xrr", "value": 0.1, "lo": 0.0, "hi": 0.3, "n_type1": 8,
-                   "name_similarity": 0.0},
+                   "n_en_type1_correct": 8, "name_similarity": 0.0, "note": ""},
                   {"target_lang": "de", "metric": "xrr", "value": 0.9, "lo": 0.7, "hi": 1.0, "n_type1": 8,
-                   "name_similarity": 0.8},
+                   "n_en_type1_correct": 8, "name_similarity": 0.8, "note": ""},
+                  {"target_lang": "de", "metric": "xrr_ratio", "value": 0.95, "lo": 0.8, "hi": 1.0, "n_type1": 8,
+                   "n_en_type1_correct": 8, "name_similarity": 0.8, "note": ""},
+                  {"target_lang": "ar", "metric": "xrr", "value": np.nan, "lo": np.nan, "hi": np.nan, "n_type1": 8,
+                   "n_en_type1_correct": 0, "name_similarity": 0.0,
+                   "note": "undefined: no item answered correctly in the source language (|C_s| = 0)"},
                   {"target_lang": "de", "metric": "type1_over_type0", "value": 0.9, "lo": 0.7, "hi": 1.0, "n_type1": 8,
                    "name_similarity": 0.8}]).to_csv(d["03_conductivity"] / "xrr.csv", index=False)
     pd.DataFrame([{"benchmark": "xquad", "metric": "f1", "system": "x-llama", "reference": "alpaca",
@@ -94,7 +99,8 @@ def test_claims_verdicts_by_hand(tmp_path):
     ct = t.loc["Knowledge is less consistent across languages than accuracy suggests (en-CO below RA)"]
     assert "+0.133" in ct.measured and ct.verdict == "supported"               # (0.2+0.1+0.1)/3
     xrr = t[t.index.str.startswith("Knowledge conductivity is low")]
-    assert list(xrr.verdict) == ["supported", "contradicted"]                   # zh hi 0.3 < 0.5; de lo 0.7 > 0.5
+    assert list(xrr.verdict) == ["supported", "contradicted", "not measurable"]  # zh hi 0.3 < 0.5; de lo 0.7 > 0.5
+    assert "ratio variant acc_l/acc_en 0.950" in xrr.note.iloc[1] and "|C_s| = 0" in xrr.measured.iloc[2]
     x = t.loc["x-LLaMA (CoIT) beats Alpaca on non-English QA (paper: +27.83 % on average)"]
     assert x.verdict == "supported" and "+50.0 %" in x.measured
     m = t.loc["m-LLaMA (one multilingual model, MuIT) also beats Alpaca on non-English QA"]

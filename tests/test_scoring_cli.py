@@ -33,6 +33,19 @@ def test_variants_change_the_numbers(tiny_tree):
     s = r.summary.set_index(["system", "task", "lang"])
     assert s.loc[("sysA", "x_geo", "zh"), "ra"] == pytest.approx((0.5 - 0.25) / (0.75 - 0.25))
     assert s.loc[("sysA", "x_geo", "zh"), "en_co"] == pytest.approx(1 / 3)
+    t = score_tree(tiny_tree, langs=LANGS4, n_boot=20, co_variant="transfer").summary.set_index(["system", "task", "lang"])
+    assert t.loc[("sysA", "x_geo", "zh"), "en_co"] == pytest.approx((1 / 3 - 0.25) / 0.75)   # x_geo: 4 options
+
+
+def test_cli_score_transfer_variant_and_unknown_variant(tiny_tree, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["score", "--data-dir", str(tiny_tree), "--out", str(out), "--langs", "zh,de,he", "--n-boot", "20",
+                 "--co-variant", "transfer"]) == 0
+    s = pd.read_csv(out / "summary.csv").set_index(["system", "task", "lang"])
+    assert s.loc[("sysA", "x_geo", "zh"), "en_co"] == pytest.approx((1 / 3 - 0.25) / 0.75)
+    with pytest.raises(SystemExit) as e:
+        main(["score", "--data-dir", str(tiny_tree), "--out", str(tmp_path / "o2"), "--co-variant", "xltr"])
+    assert e.value.code == 2 and "transfer" in capsys.readouterr().err and not (tmp_path / "o2").exists()
 
 
 def test_cli_score_writes_tables_and_provenance(tiny_tree, tmp_path, capsys):
