@@ -3,7 +3,7 @@
   clika score [--data-dir DIR] --out OUT [options]   score stored/live result files -> items.csv, summary.csv
   clika evaluate --model M --method letter --out DIR   run a causal LM on the CLiKA streams (official format)
   clika train --model M --data FILE.jsonl --out DIR   fine-tune (LoRA or full); under accelerate launch too
-  clika qa-score DATA.json PRED.json LANG             EM/F1 as the official MLQA script (+ containment), JSON out
+  clika qa-score DATA.json PRED.json LANG             EM/F1 as the official MLQA script, x-LLM's match, JSON out
   clika mt-score --hyp H --ref R --lang L              BLEU / chrF++ / spBLEU with sacrebleu signatures
   clika data check [--data-dir DIR]                    validate a CLiKA tree and list what is in it
   clika data fetch [--dest DIR] [--only SRC,...]       download the public sources (needs internet)
@@ -157,7 +157,8 @@ def _qa_score(args) -> int:
     missing = sum(q.id not in predictions for q in questions)
     if missing:
         print(f"{missing} unanswered question(s) score 0", file=sys.stderr)
-    print(json.dumps({"exact_match": scores["em"], "f1": scores["f1"], "contains": scores["contains"]}))
+    print(json.dumps({"exact_match": scores["em"], "f1": scores["f1"], "xllm_match": scores["xllm_match"],
+                      "token_contains": scores["token_contains"]}))
     return 0
 
 

@@ -21,8 +21,16 @@ here and in :data:`EXTENSION`: no article removal; whitespace tokens, except th 
 zh but over their own scripts (Thai U+0E00–U+0E7F; kana U+3040–U+30FF and CJK U+4E00–U+9FFF).
 The script raises for unknown languages; so does :func:`normalize` for codes in neither table.
 
-``contains`` is the x-LLM style match used for generative models: 1 iff some normalised gold answer
-occurs in the normalised prediction (as a token sequence: on token boundaries).
+``xllm_match`` is x-LLM's own rule (NJUNLP/x-LLM ``eval/xquad.match.py`` over the records its
+``data/xquad/xquad.py`` and ``inference.py`` write), exactly: 1 iff ``answers[0].strip().lower()`` is a
+substring of the stripped, lower-cased generation — the *first* gold answer only, Python's
+``str.lower`` (so ``İ`` becomes ``i̇``), no Unicode or punctuation normalisation, no article removal, no
+token boundaries (``308`` matches ``El308``). x-LLM matches the whole generation, not its first line,
+so :func:`answer` applies it to the whole generation. Whatever this project reports "as x-LLM does"
+uses this rule.
+
+``token_contains`` is this project's variant (documented as ours, not x-LLM's): 1 iff some gold answer,
+normalised as for EM/F1, occurs in the normalised prediction as a token sequence (on token boundaries).
 
 Prompts
 -------
@@ -142,25 +150,40 @@ def _contains(pred: list[str], gold: list[str]) -> bool:
     return any(pred[i: i + n] == gold for i in range(len(pred) - n + 1))
 
 
-def answer_scores(prediction: str, golds: list[str], lang: str) -> dict[str, float]:
-    """EM, F1 (max over the gold answers, 0/1 and 0..1) and the containment match for one question."""
+def xllm_match(generation: str, golds) -> float:
+    """x-LLM's match, exactly: ``answers[0].strip().lower() in generation.strip().lower()`` (see the
+    module docstring). Only the first gold answer counts."""
+    if not golds:
+        raise ConfigError("a question needs at least one gold answer")
+    return float(golds[0].strip().lower() in generation.strip().lower())
+
+
+#: The per-question scores, in the order every table and the CLI print them.
+SCORES = ("em", "f1", "xllm_match", "token_contains")
+
+
+def answer_scores(prediction: str, golds: list[str], lang: str, generation: str | None = None) -> dict[str, float]:
+    """EM, F1 (max over the gold answers, 0/1 and 0..1), x-LLM's match (on ``generation`` when given,
+    as x-LLM matches the whole generation; else on ``prediction``) and this project's token-boundary
+    containment for one question."""
     if not golds:
         raise ConfigError("a question needs at least one gold answer")
     pred = normalize_tokens(prediction, lang)
     gold_tokens = [normalize_tokens(g, lang) for g in golds]
     return {"em": float(max(pred == g for g in gold_tokens)),
             "f1": max(_f1(pred, g) for g in gold_tokens),
-            "contains": float(max(_contains(pred, g) for g in gold_tokens))}
+            "xllm_match": xllm_match(prediction if generation is None else generation, golds),
+            "token_contains": float(max(_contains(pred, g) for g in gold_tokens))}
 
 
 def corpus_scores(questions, predictions: dict[str, str], lang: str) -> dict[str, float]:
     """The script's ``evaluate``: means ×100 over every question; an unanswered question scores 0."""
     rows = [answer_scores(predictions[q.id], q.answers, lang) if q.id in predictions else
-            {"em": 0.0, "f1": 0.0, "contains": 0.0} for q in questions]
+            dict.fromkeys(SCORES, 0.0) for q in questions]
     n = len(rows)
     if not n:
         raise ConfigError("no questions to score")
-    return {k: 100.0 * sum(r[k] for r in rows) / n for k in ("em", "f1", "contains")}
+    return {k: 100.0 * sum(r[k] for r in rows) / n for k in SCORES}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -286,6 +309,6 @@ def answer(lm, questions: list[Question], system: str, *, max_new_tokens: int = 
         for i, q in enumerate(questions):
             pred = first_line(by_index[i])
             rows.append({"system": name, "task": "qa", "lang": q.lang, "item_id": q.id, "prediction": pred,
-                         **answer_scores(pred, list(q.answers), q.lang)})
+                         **answer_scores(pred, list(q.answers), q.lang, generation=by_index[i])})
         out[name] = pd.DataFrame(rows)
     return out if adapters is not None else out[system]

@@ -75,7 +75,7 @@ def qa_gains(items: pd.DataFrame, *, label: str, langs, pairs, n_boot: int, seed
     rows = []
     for bench, sub in items.groupby("benchmark", sort=True):
         present = [lang for lang in langs if lang in set(sub.lang)]
-        for metric in ("f1", "em", "contains"):
+        for metric in ("f1", "em", "xllm_match", "token_contains"):
             for fam, ref in pairs:
                 s_pt, r_pt, s_rep, r_rep, used = [], [], [], [], []
                 for lang in present:
@@ -298,7 +298,7 @@ def run(model: str, data_home, results_dir, models_dir, live_dir, *, label: str,
     qa_rows, mt_rows = [], []
     settings = {"qa_max_new_tokens": qa_max_new_tokens, "mt_max_new_tokens": mt_max_new_tokens,
                 "qa_prompts": qa.QA_INSTRUCTIONS, "mt_template": instructions.TEST_TEMPLATE,
-                "batching": "mixed LoRA adapters"}
+                "batching": "mixed LoRA adapters", "qa_scores": list(qa.SCORES)}
     plan = {}
     for system, (job, identity) in systems.items():
         own = system.rsplit("x-llama-", 1)[1] if "_x-llama-" in system else None
@@ -365,9 +365,10 @@ def run(model: str, data_home, results_dir, models_dir, live_dir, *, label: str,
 
 
 def qa_summary(items: pd.DataFrame) -> pd.DataFrame:
-    """EM, F1 and containment (×100, the script's scale) per benchmark, system and language."""
+    """EM, F1, x-LLM's match and the token-boundary containment (×100, the script's scale) per
+    benchmark, system and language."""
     g = items.groupby(["benchmark", "system", "lang"], sort=False)
-    out = g[["em", "f1", "contains"]].mean().mul(100).join(g.size().rename("n")).reset_index()
+    out = g[["em", "f1", "xllm_match", "token_contains"]].mean().mul(100).join(g.size().rename("n")).reset_index()
     return out
 
 

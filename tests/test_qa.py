@@ -38,11 +38,62 @@ def test_normalize_hand_cases(lang, text, want):
 def test_scores_hand_computed():
     s = qa.answer_scores("the big red house", ["Red house", "a house"], "en")
     # vs "red house": pred {big, red, house}, gold {red, house}: P 2/3, R 1 -> F1 0.8; vs "house": P 1/3, R 1 -> 0.5
-    assert s == {"em": 0.0, "f1": pytest.approx(0.8), "contains": 1.0}
-    assert qa.answer_scores("Red House.", ["red house"], "en") == {"em": 1.0, "f1": 1.0, "contains": 1.0}
-    assert qa.answer_scores("house red", ["red house"], "en")["contains"] == 0.0   # order matters for containment
+    assert s == {"em": 0.0, "f1": pytest.approx(0.8), "xllm_match": 1.0, "token_contains": 1.0}
+    assert qa.answer_scores("Red House.", ["red house"], "en") == {"em": 1.0, "f1": 1.0, "xllm_match": 1.0,
+                                                                    "token_contains": 1.0}
+    assert qa.answer_scores("house red", ["red house"], "en")["token_contains"] == 0.0   # order matters
     assert qa.answer_scores("北京", ["北京大学"], "zh")["f1"] == pytest.approx(2 * 1 * 0.5 / 1.5)
-    assert qa.answer_scores("", ["x"], "en") == {"em": 0.0, "f1": 0.0, "contains": 0.0}
+    assert qa.answer_scores("", ["x"], "en") == {"em": 0.0, "f1": 0.0, "xllm_match": 0.0, "token_contains": 0.0}
+
+
+def _reference_xllm(golds, generation) -> float:
+    """x-LLM's pipeline, written independently: the record's ``output`` is the first answer stripped
+    (data/xquad/xquad.py), ``prediction`` the stripped generation (inference.py), both through a JSON
+    Lines round trip as x-LLM stores them; a match is a position where the lower-cased output starts
+    in the lower-cased prediction (eval/xquad.match.py)."""
+    import json
+    rec = json.loads(json.dumps({"output": golds[0].strip(), "prediction": generation.strip()}, ensure_ascii=False))
+    out, pred = rec["output"].lower(), rec["prediction"].lower()
+    return float(any(pred[i: i + len(out)] == out for i in range(len(pred) - len(out) + 1)))
+
+
+@pytest.mark.parametrize("what, lang, golds, generation, xllm, token", [
+    ("punctuation inside the answer", "en", ["U.S. Army"], "the US Army", 0.0, 1.0),
+    ("glued prefix", "es", ["308"], "El308", 1.0, 0.0),
+    ("currency symbol", "en", ["$5 million"], "5 million dollars", 0.0, 1.0),
+    ("Arabic al-", "ar", ["القاهرة"], "في قاهرة", 0.0, 1.0),
+    ("Unicode whitespace", "en", ["New\u00a0York"], "in New York", 0.0, 1.0),
+    ("full-width punctuation", "zh", ["北京（1898年）"], "北京(1898年)", 0.0, 1.0),
+    ("first gold answer only", "en", ["the city of Paris", "Paris"], "Paris", 0.0, 1.0),
+    ("surrounding whitespace of the gold", "en", ["  Paris \n"], "Paris!", 1.0, 1.0),
+    ("dotted capital I: Python's lower()", "tr", ["istanbul"], "İSTANBUL", 0.0, 0.0),
+    ("dotted capital I on both sides", "tr", ["İstanbul"], "İSTANBUL'da", 1.0, 0.0),
+])
+def test_xllm_match_on_each_disagreement_class(what, lang, golds, generation, xllm, token):
+    s = qa.answer_scores(generation, golds, lang)
+    assert (s["xllm_match"], s["token_contains"]) == (xllm, token), what
+    assert qa.xllm_match(generation, golds) == _reference_xllm(golds, generation) == xllm
+
+
+def test_xllm_match_equals_the_independent_reference_on_random_cases():
+    rng = random.Random(11)
+    pieces = ["Paris", "paris", "İ", "ı", "I", "ß", "SS", " ", "\u00a0", "\u3000", "ＡＢ", "ab", ".", "ال", "的",
+              "El", "308", "$", "\n", "é", "é"]
+    for _ in range(3000):
+        gold = "".join(rng.choices(pieces, k=rng.randint(1, 3)))
+        gen = "".join(rng.choices(pieces, k=rng.randint(0, 7)))
+        golds = [gold, "".join(rng.choices(pieces, k=2))]
+        assert qa.xllm_match(gen, golds) == _reference_xllm(golds, gen), (gold, gen)
+
+
+def test_answer_matches_x_llm_on_the_whole_generation(monkeypatch):
+    """EM/F1 score the first line; x-LLM's match reads the whole generation, as x-LLM does."""
+    from clika_utils import evaluate
+    q = qa.Question("q1", "en", "ctx Paris", "Where?", ("Paris",), 0)
+    monkeypatch.setattr(evaluate.Engine, "__init__", lambda self, lm, batch_size=8: None)
+    monkeypatch.setattr(evaluate.Engine, "generate", lambda self, prompts, n, **kw: ["I think\nParis"] * len(prompts))
+    row = qa.answer(object(), [q], "sys").iloc[0]
+    assert row.prediction == "I think" and row.em == 0.0 and row.xllm_match == 1.0 and row.token_contains == 0.0
 
 
 def test_unknown_language_is_an_error():
@@ -170,6 +221,8 @@ def test_cli_qa_score_matches_the_reference_script(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     want = ref.evaluate(data["data"], preds, "zh")
     assert out["exact_match"] == pytest.approx(want["exact_match"]) and out["f1"] == pytest.approx(want["f1"])
+    # x-LLM's match: a "1898年" in "1898年。" yes; b "北京大学" in "北京" no; c unanswered -> 1 of 3
+    assert out["xllm_match"] == pytest.approx(100 / 3) and out["token_contains"] == pytest.approx(100 / 3)
     (tmp_path / "p.json").write_text("[1,", encoding="utf-8")
     assert cli.main(["qa-score", str(tmp_path / "d.json"), str(tmp_path / "p.json"), "zh"]) == 2
     assert "p.json:1:" in capsys.readouterr().err

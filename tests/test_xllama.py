@@ -29,7 +29,7 @@ def test_qa_gains_use_each_x_model_on_its_own_language():
     for (system, lang), vals in f1.items():
         for i, v in enumerate(vals):
             rows.append({"benchmark": "xquad", "system": system, "lang": lang, "item_id": str(i), "f1": v,
-                         "em": v, "contains": v})
+                         "em": v, "xllm_match": v, "token_contains": v})
     g = xllama.qa_gains(pd.DataFrame(rows), label="t", langs=["ar", "zh"], pairs=[("x-llama", "alpaca")],
                         n_boot=200, seed=0).set_index(["metric", "how"])
     # ar: 0.75 vs 0.5 (+50 %); zh: 0.3 vs 0.2 (+50 %)
