@@ -16,7 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .errors import ClikaError
+from .errors import ClikaError, ConfigError
 from .metrics import CO_VARIANTS
 
 
@@ -165,15 +165,21 @@ def _qa_score(args) -> int:
 def _mt_score(args) -> int:
     from . import translation
 
-    if args.keep_empty:
-        hyp = Path(args.hyp).read_text(encoding="utf-8").splitlines()
-        ref = Path(args.ref).read_text(encoding="utf-8").splitlines()
-    else:
-        pairs, dropped = translation.read_parallel(args.hyp, args.ref)
-        if dropped:
-            print(f"{dropped} line(s) with an empty hypothesis or reference dropped", file=sys.stderr)
-        hyp, ref = [h for h, _ in pairs], [r for _, r in pairs]
-    df = translation.score(hyp, ref, args.lang, metrics=args.metrics, tokenizer=args.tokenize)
+    metrics = [m for group in args.metrics for m in _csv(group)]
+    unknown = sorted(set(metrics) - set(translation.METRICS))
+    if unknown or not metrics:
+        raise ConfigError(f"--metrics: unknown metric(s) {unknown}; expected some of {list(translation.METRICS)} "
+                          "(space- or comma-separated)")
+    hyp, ref, dropped = translation.read_hypotheses(args.hyp, args.ref, drop_empty=args.drop_empty)
+    empty = sum(not h.strip() for h in hyp)
+    if dropped:
+        print(f"--drop-empty: {dropped} of {len(hyp) + dropped} pair(s) with an empty hypothesis dropped; the "
+              "score is not comparable with one over the whole test set", file=sys.stderr)
+    elif empty:
+        print(f"{empty} empty hypothesis line(s) scored as (wrong) translations, as sacrebleu does", file=sys.stderr)
+    if not hyp:
+        raise ConfigError("no hypothesis left to score")
+    df = translation.score(hyp, ref, args.lang, metrics=metrics, tokenizer=args.tokenize)
     for r in df.itertuples():
         print(f"{r.metric}\t{r.score:.2f}\t{r.signature}" + (f"\t# {r.note}" if r.note else ""))
     return 0
@@ -263,9 +269,12 @@ def build_parser() -> argparse.ArgumentParser:
     ms.add_argument("--hyp", type=Path, required=True, help="hypotheses, one segment per line")
     ms.add_argument("--ref", type=Path, required=True, help="references, aligned line by line")
     ms.add_argument("--lang", required=True, help="target language (chooses the BLEU tokenizer)")
-    ms.add_argument("--metrics", type=_csv, default=["bleu", "chrf++", "spbleu"])
+    ms.add_argument("--metrics", nargs="+", default=["bleu", "chrf++", "spbleu"], metavar="METRIC",
+                    help="bleu chrf++ spbleu (space- or comma-separated; default all three)")
     ms.add_argument("--tokenize", help="override the BLEU tokenizer (13a, zh, ja-mecab, intl, char, flores101...)")
-    ms.add_argument("--keep-empty", action="store_true", help="score empty lines too (default: drop and count them)")
+    ms.add_argument("--drop-empty", action="store_true",
+                    help="drop pairs whose hypothesis is empty (default: score them, as the sacrebleu CLI does)")
+    ms.add_argument("--keep-empty", action="store_true", help=argparse.SUPPRESS)   # the default since empty lines count
     ms.set_defaults(func=_mt_score)
     pa = sub.add_parser("paths", help="show resolved settings")
     pa.set_defaults(func=_paths)

@@ -71,6 +71,28 @@ def read_parallel(src_path, tgt_path) -> tuple[list[tuple[str, str]], int]:
     return kept, len(pairs) - len(kept)
 
 
+def read_hypotheses(hyp_path, ref_path, *, drop_empty: bool = False) -> tuple[list[str], list[str], int]:
+    """Hypotheses and references to score, aligned line by line, as the sacrebleu command line reads
+    them: every line kept (trailing white space removed, as the CLI does), an **empty hypothesis included** (an empty output is a wrong
+    translation; dropping it would raise the score). An empty reference line is an error naming file
+    and line (nothing can be scored against it); unequal line counts are an error. ``drop_empty``
+    drops the pairs with an empty (or whitespace-only) hypothesis instead and returns how many."""
+    hyp_path, ref_path = Path(hyp_path), Path(ref_path)
+    hyp, ref = ([line.rstrip() for line in _lines(p)] for p in (hyp_path, ref_path))   # as the CLI reads lines
+    if len(hyp) != len(ref):
+        raise DataError(hyp_path if len(hyp) > len(ref) else ref_path,
+                        f"{len(hyp)} hypothesis lines ({hyp_path.name}) but {len(ref)} reference lines "
+                        f"({ref_path.name}): the files must be aligned line by line", line=min(len(hyp), len(ref)) + 1)
+    for i, r in enumerate(ref, 1):
+        if not r.strip():
+            raise DataError(ref_path, "empty reference line: every hypothesis needs a reference to be scored "
+                                      "against (remove the pair from both files, or fix the reference)", line=i)
+    if not drop_empty:
+        return hyp, ref, 0
+    kept = [(h, r) for h, r in zip(hyp, ref) if h.strip()]
+    return [h for h, _ in kept], [r for _, r in kept], len(hyp) - len(kept)
+
+
 def tatoeba_files(root, lang: str) -> tuple[Path, Path]:
     """(English side, ``lang`` side) of the LASER Tatoeba pair files ``tatoeba/tatoeba.<iso3>-eng.{eng,<iso3>}``."""
     if lang not in TATOEBA:

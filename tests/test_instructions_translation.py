@@ -172,7 +172,59 @@ def test_cli_mt_score(tmp_path, capsys):
     (tmp_path / "h").write_text("the cat sat on the mat today\n\n", encoding="utf-8")
     (tmp_path / "r").write_text("the cat sat on the red mat today\nx\n", encoding="utf-8")
     assert cli.main(["mt-score", "--hyp", str(tmp_path / "h"), "--ref", str(tmp_path / "r"), "--lang", "en",
-                     "--metrics", "bleu"]) == 0
+                     "--metrics", "bleu", "--drop-empty"]) == 0
     cap = capsys.readouterr()
     want = _independent_bleu(["the cat sat on the mat today"], ["the cat sat on the red mat today"])
-    assert cap.out.startswith(f"bleu\t{want:.2f}\t") and "1 line(s)" in cap.err
+    assert cap.out.startswith(f"bleu\t{want:.2f}\t") and "1 of 2 pair(s) with an empty hypothesis dropped" in cap.err
+
+
+def _sacrebleu_cli(hyp, ref, *args) -> list[float]:
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-m", "sacrebleu", str(ref), "-i", str(hyp), "-b", "-w", "2", "-f", "text", *args],
+                         capture_output=True, text=True, check=True).stdout.split()
+    return [float(v) for v in out]
+
+
+GERMAN = ["Das Haus ist klein.", "Ich habe keine Zeit.", "Wir gehen morgen ins Kino.", "Der Hund schläft im Garten.",
+          "Sie liest ein Buch über Geschichte.", "Es regnet seit gestern.", "Mein Bruder wohnt in Berlin.",
+          "Das Essen war sehr gut.", "Kannst du mir helfen?", "Er trinkt jeden Morgen Kaffee.",
+          "Die Kinder spielen draußen.", "Ich verstehe die Frage nicht.", "Das Wetter ist heute schön.",
+          "Wir haben den Zug verpasst.", "Sie arbeitet in einem Krankenhaus.", "Der Film beginnt um acht.",
+          "Ich möchte ein Glas Wasser.", "Das Fenster ist offen.", "Er hat seinen Schlüssel verloren.",
+          "Morgen fahren wir ans Meer."]
+
+
+def test_cli_mt_score_keeps_empty_hypotheses_and_equals_the_sacrebleu_cli(tmp_path, capsys):
+    """An empty output is a wrong translation: the default scores it, exactly as the sacrebleu CLI."""
+    from clika_utils import cli
+    hyp = [s.replace("ist", "war").replace("Ich", "Wir") for s in GERMAN]
+    hyp[7] = ""                                                       # one blanked hypothesis
+    (tmp_path / "h").write_text("\n".join(hyp) + "\n", encoding="utf-8")
+    (tmp_path / "r").write_text("\n".join(GERMAN) + "\n", encoding="utf-8")
+    args = ["mt-score", "--hyp", str(tmp_path / "h"), "--ref", str(tmp_path / "r"), "--lang", "de"]
+    assert cli.main(args + ["--metrics", "bleu", "chrf++"]) == 0       # space-separated, as users type it
+    cap = capsys.readouterr()
+    ours = [float(line.split("\t")[1]) for line in cap.out.splitlines()]
+    want = _sacrebleu_cli(tmp_path / "h", tmp_path / "r", "-m", "bleu", "chrf", "--chrf-word-order", "2")
+    assert ours == want and "1 empty hypothesis line(s) scored" in cap.err
+    assert cli.main(args + ["--metrics", "bleu,chrf++"]) == 0          # comma-separated too
+    assert [float(line.split("\t")[1]) for line in capsys.readouterr().out.splitlines()] == want
+    assert cli.main(args + ["--metrics", "bleu", "--drop-empty"]) == 0  # dropping raises the score, and says so
+    cap = capsys.readouterr()
+    assert float(cap.out.split("\t")[1]) > want[0] and "1 of 20 pair(s)" in cap.err
+
+
+def test_cli_mt_score_bad_input(tmp_path, capsys):
+    from clika_utils import cli
+    (tmp_path / "h").write_text("a b\nc d\n", encoding="utf-8")
+    (tmp_path / "r").write_text("a b\n \n", encoding="utf-8")
+    args = ["mt-score", "--hyp", str(tmp_path / "h"), "--ref", str(tmp_path / "r"), "--lang", "en"]
+    assert cli.main(args) == 2
+    assert f"{tmp_path / 'r'}:2: empty reference line" in capsys.readouterr().err
+    (tmp_path / "r").write_text("a b\n", encoding="utf-8")
+    assert cli.main(args) == 2 and "2 hypothesis lines (h) but 1 reference lines" in capsys.readouterr().err
+    (tmp_path / "r").write_text("a b\nc\n", encoding="utf-8")
+    assert cli.main(args + ["--metrics", "bleu", "ter"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown metric(s) ['ter']" in err and "chrf++" in err
