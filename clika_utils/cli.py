@@ -45,6 +45,9 @@ def _score(args) -> int:
         print(f"  {len(unparsed)} systems gave answers whose first character is not an option letter "
               f"({int(unparsed['n_unparsed'].sum())} answers; judged wrong, as in the official script)")
     summary = tables["summary"]
+    ranked = sorted(summary.loc[summary["rankc"].notna(), "system"].unique())
+    if ranked:
+        print(f"  RankC (en → l) for {len(ranked)} system(s) whose result files store option scores: {', '.join(ranked)}")
     undefined = summary[summary["en_co"].isna() & (summary["lang"] != "en")]
     if len(undefined):
         why = ("no item is right in either language" if args.co_variant == "jaccard"

@@ -12,6 +12,7 @@ no variant and is the file the official scripts read. Other ChatGPT variants (``
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,6 +171,7 @@ class ResultTable:
     labels: list[str]
     res: list[str]
     uuids: list  # None where the file has no uuid
+    scores: list | None = None  #: per item, one score per option (live letter/text runs); None when any item lacks them
 
 
 def load_result_file(rf: ResultFile) -> ResultTable:
@@ -193,9 +195,16 @@ def load_result_file(rf: ResultFile) -> ResultTable:
         if not isinstance(label, str) or label not in letters:
             raise DataError(rf.path, f"label {label!r} is not one of the options {', '.join(letters)} "
                                      f"of {rf.task}", line=line)
+        sc = row.get("scores")
+        if sc is not None and not (isinstance(sc, list) and len(sc) == len(letters)
+                                   and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                           and math.isfinite(v) for v in sc)):
+            raise DataError(rf.path, f"'scores' is {sc!r}; expected {len(letters)} finite numbers, one per option "
+                                     f"{', '.join(letters)}", line=line)
     rows.sort(key=lambda r: r["id"])
+    scores = [r["scores"] for r in rows] if rows and all(r.get("scores") is not None for r in rows) else None
     return ResultTable(rf, [r["id"] for r in rows], [r["label"] for r in rows],
-                       [r["res"] for r in rows], [r.get("uuid") for r in rows])
+                       [r["res"] for r in rows], [r.get("uuid") for r in rows], scores)
 
 
 def check_aligned(ref: ResultTable, other: ResultTable) -> None:

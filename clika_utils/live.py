@@ -4,7 +4,8 @@
 stream (results in the official layout under ``live_dir``), scores the live systems and the stored
 ones on exactly those items, and writes tidy results with provenance:
 
-* ``summary.csv``   (system, task, lang) rows for live and stored systems, ``source`` = live | stored
+* ``summary.csv``   (system, task, lang) rows for live and stored systems, ``source`` = live | stored;
+                    RankC (en → l) for the live systems whose methods store option scores
 * ``methods.csv``   per (task, lang): accuracy under each method on the items every method covered,
                     and how often two methods predict the same option
 Figures and text are made from these files only.
@@ -24,6 +25,7 @@ from .data import TASKS, discover, load_result_file
 from .evaluate import METHODS, evaluate
 from .io import write_csv_atomic
 from .langs import LANGS
+from .metrics import rankc_chance
 from .models import load_model
 from .provenance import input_hashes, write_sidecar
 from .scoring import score_tree
@@ -147,11 +149,23 @@ def findings(summary: pd.DataFrame, methods_table: pd.DataFrame, label: str) -> 
     for task, sub in gap.groupby("task", sort=False):
         parts = ", ".join(f"{r.method} {r.acc_en:.2f}→{r.acc_other_mean:.2f}" for r in sub.itertuples())
         out.append(f"{task}: English → mean non-English accuracy by method: {parts}.")
+    ranked = summary[(summary["source"] == "live") & (summary["lang"] != "en") & summary["rankc"].notna()]
+    for system, sub in ranked.groupby("system", sort=True):
+        above = sub[sub["rankc_lo"] > sub["task"].map(rankc_chance_by_task)]
+        out.append(f"{system}: RankC (en → l, ranking of all options) mean {sub['rankc'].mean():.2f} over "
+                   f"{len(sub)} (task, language) cells, en-CO mean {sub['en_co'].mean():.2f}; in {len(above)} of them "
+                   "the RankC interval lies above what random rankings give — consistency that en-CO, which "
+                   "needs correct answers, cannot show near chance accuracy.")
     agree = [c for c in methods_table.columns if c.startswith("agree_")]
     for col in agree:
         out.append(f"{col[6:].replace('_', ' vs ', 1)}: the two methods pick the same option on "
                    f"{methods_table[col].mean():.0%} of items (mean over streams and languages).")
     return out
+
+
+def rankc_chance_by_task(task: str) -> float:
+    """RankC of two independent random rankings of ``task``'s options."""
+    return rankc_chance(len(TASKS[task].letters))
 
 
 def eval_manifests(live_dir) -> list[dict]:

@@ -12,6 +12,10 @@ alternatives selectable by argument:
   authors' group's cross-lingual transfer ratio (Hu, Liu, Gao et al., NAACL 2025, §2.3, "following
   Gao et al. 2024"), :func:`transfer` with s = en, t = l and A_r = the task's chance —
   ``en_recall`` corrected for chance; it is also the default XRR of notebook 03.
+* RankC_l (Qi et al., EMNLP 2023; official code Betswish/Cross-Lingual-Consistency ``RankC.py``):
+  consistency of the model's *ranking* of the options in English and in l, whatever their accuracy —
+  per item Σ_j w_j · |top_j(en) ∩ top_j(l)| / j with softmax weights over the ranks, averaged over
+  items (:func:`rankc_items`). Needs stored option scores (the live ``letter`` and ``text`` methods).
 * The official normalised score (``normalize_res.py``): max(0, (acc - c) / (ref - c)), ref =
   ChatGPT's English accuracy (x_csqa .746, x_copa .964, x_geo .970, x_name .922).
 
@@ -103,6 +107,62 @@ def en_co(correct_en, correct_l, variant: str = "jaccard", chance: float | None 
     inter = (e & l_).sum(-1)
     den = (e | l_).sum(-1) if variant == "jaccard" else e.sum(-1)
     return _div(inter, den)
+
+
+def rankc_weights(n_options: int) -> np.ndarray:
+    """RankC's rank weights: softmax over (N, N-1, ..., 1) — the official code's ``softmax`` of ``order``."""
+    order = np.arange(n_options, 0, -1, dtype=float)
+    e = np.exp(order)
+    return e / e.sum()
+
+
+def option_ranking(scores) -> np.ndarray:
+    """Option indices best first (higher score = better) along the last axis; ties keep the options'
+    order, as the official code's stable ``sorted`` over the candidates does."""
+    return np.argsort(-np.asarray(scores, dtype=float), axis=-1, kind="stable")
+
+
+def rankc_items(scores_s, scores_t) -> np.ndarray:
+    """Per-item RankC between languages s and t from option scores (items x options, aligned by item
+    and option): Σ_{j=1..N} w_j · |top_j(s) ∩ top_j(t)| / j, w = :func:`rankc_weights`. Identical
+    rankings give 1; the official RankC of a system is the mean over items (×1, not ×100)."""
+    s, t = np.asarray(scores_s, dtype=float), np.asarray(scores_t, dtype=float)
+    if s.shape != t.shape or s.ndim != 2 or s.shape[1] < 1:
+        raise ConfigError(f"RankC needs two items x options score arrays of one shape; got {s.shape} and {t.shape}")
+    n, k = s.shape
+    rs, rt = option_ranking(s), option_ranking(t)
+    w = rankc_weights(k)
+    rows = np.arange(n)[:, None]
+    out = np.zeros(n)
+    for j in range(1, k + 1):
+        top_s, top_t = np.zeros((n, k), bool), np.zeros((n, k), bool)
+        top_s[rows, rs[:, :j]] = True
+        top_t[rows, rt[:, :j]] = True
+        out += w[j - 1] * (top_s & top_t).sum(1) / j
+    return out
+
+
+def rankc_chance(n_options: int) -> float:
+    """Expected per-item RankC of two independent, uniformly random rankings: top-j sets of N options
+    share j²/N options on average, so Σ_j w_j · j / N."""
+    return float(rankc_weights(n_options) @ (np.arange(1, n_options + 1) / n_options))
+
+
+def rankc_metrics(scores: list, en_row: int | None, weights: np.ndarray, level: float = 0.95) -> dict:
+    """RankC(en → l) per language with percentile-bootstrap CIs over items (the same resampled items as
+    the other metrics). ``scores``: per language an items x options array, or None where the result
+    file stores no option scores (RankC is then NaN, as it is for every language without English)."""
+    n_lang = len(scores)
+    out = {k: np.full(n_lang, np.nan) for k in ("rankc", "rankc_lo", "rankc_hi")}
+    if en_row is None or scores[en_row] is None:
+        return out
+    for i, sc in enumerate(scores):
+        if sc is None:
+            continue
+        r = rankc_items(scores[en_row], sc)
+        lo, hi = percentile_ci((weights @ r)[None, :] / len(r), level)
+        out["rankc"][i], out["rankc_lo"][i], out["rankc_hi"][i] = r.mean(), lo[0], hi[0]
+    return out
 
 
 def normalised_score(acc, task_chance: float, ref: float):

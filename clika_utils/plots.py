@@ -143,6 +143,38 @@ def by_language(summary: pd.DataFrame, *, value: str, tasks: list[str], langs: l
     return fig
 
 
+def consistency_by_lang(summary: pd.DataFrame, *, systems: list[str], tasks: list[str], langs: list[str],
+                        chance: dict[str, float], title: str):
+    """One panel per task: en-CO and RankC (en → l) of ``systems`` per language with 95% CIs. en-CO
+    needs correct answers; RankC compares the option rankings whatever the accuracy. ``chance``: per
+    task, the RankC of two independent random rankings (dotted line)."""
+    fig, axes = plt.subplots(1, len(tasks), figsize=(3.2 * len(tasks), 3.2), sharey=True, squeeze=False)
+    series = [(system, metric) for system in systems for metric in ("en_co", "rankc")]
+    for ax, task in zip(axes[0], tasks):
+        sub = summary[summary["task"] == task]
+        for k, (system, metric) in enumerate(series):
+            hs = sub[sub["system"] == system].set_index("lang").reindex(langs)
+            v = hs[metric].to_numpy(float)
+            x = np.arange(len(langs)) + (k - (len(series) - 1) / 2) * 0.2
+            err = [np.nan_to_num(v - hs[f"{metric}_lo"].to_numpy(float)),
+                   np.nan_to_num(hs[f"{metric}_hi"].to_numpy(float) - v)]
+            ax.errorbar(x, v, yerr=err, fmt=MARKERS[k % len(MARKERS)], color=HIGHLIGHT[k % len(HIGHLIGHT)], ms=4,
+                        capsize=2, lw=0.8, label=f"{system}: {'en-CO' if metric == 'en_co' else 'RankC'}")
+        if task in chance:
+            ax.axhline(chance[task], color="grey", lw=0.8, ls=":", label="RankC of random rankings")
+        ax.set_xticks(range(len(langs)), langs)
+        ax.set_xlim(-0.5, len(langs) - 0.5)
+        ax.set_ylim(-0.02, 1.05)
+        ax.set_title(task)
+    axes[0][0].set_ylabel("consistency with English")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=7, frameon=False, loc="lower center", ncol=min(3, len(labels)),
+               bbox_to_anchor=(0.5, -0.02))
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return fig
+
+
 def ranking(values: pd.Series, *, highlight, title: str, xlabel: str):
     """Horizontal bars of ``values`` (index: system), best on top; ``highlight`` systems in red."""
     values = values.sort_values()

@@ -15,11 +15,12 @@ from . import judge as judge_mod
 from .data import TASKS, Inventory, ResultTable, check_aligned, discover, load_result_file
 from .errors import ConfigError
 from .langs import LANGS, check_langs
-from .metrics import CO_VARIANTS, RA_VARIANTS, bootstrap_weights, lang_metrics, normalised_score
+from .metrics import CO_VARIANTS, RA_VARIANTS, bootstrap_weights, lang_metrics, normalised_score, rankc_metrics
 
 SUMMARY_COLUMNS = [
     "system", "task", "lang", "n", "n_correct", "accuracy", "accuracy_lo", "accuracy_hi",
-    "ra", "ra_lo", "ra_hi", "en_co", "en_co_lo", "en_co_hi", "normalised", "n_unparsed", "complete",
+    "ra", "ra_lo", "ra_hi", "en_co", "en_co_lo", "en_co_hi", "rankc", "rankc_lo", "rankc_hi", "normalised",
+    "n_unparsed", "complete",
 ]
 ITEM_COLUMNS = ["system", "task", "lang", "item_id", "label", "prediction", "correct"]
 
@@ -37,7 +38,8 @@ def score_tree(root, *, judge: str = "official", ra_variant: str = "ratio", co_v
                systems=None, limit: int | None = None) -> ScoreResult:
     """Score every primary result file under ``root`` (a CLiKA folder).
 
-    English is always loaded (RA and en-CO are relative to it). A system missing some folders is
+    English is always loaded (RA, en-CO and RankC are relative to it). RankC is computed for systems
+    whose result files store option scores (live ``letter``/``text`` runs), NaN for the others. A system missing some folders is
     scored where present and marked ``complete=False``. Items must align across all files of a task
     (same ids, labels, uuids), else DataError. ``limit``: score only the first ``limit`` items (by id)
     of every file — what ``clika evaluate --limit`` covers — so live and stored systems share items.
@@ -73,6 +75,8 @@ def score_tree(root, *, judge: str = "official", ra_variant: str = "ratio", co_v
             en_row = lang_list.index("en") if "en" in lang_list else None
             m = lang_metrics(correct, en_row, weights, chance=spec.chance, ra_variant=ra_variant,
                              co_variant=co_variant, level=ci_level)
+            m.update(rankc_metrics([None if t.scores is None else np.asarray(t.scores, float) for t in sys_tables],
+                                   en_row, weights, level=ci_level))
             norm = normalised_score(m["accuracy"], spec.chance, spec.official_ref)
             for i, (t, pr) in enumerate(zip(sys_tables, preds)):
                 summary_rows.append({
@@ -100,7 +104,8 @@ def score_tree(root, *, judge: str = "official", ra_variant: str = "ratio", co_v
 def _first(table: ResultTable, limit: int | None) -> ResultTable:
     if not limit:
         return table
-    return ResultTable(table.file, table.ids[:limit], table.labels[:limit], table.res[:limit], table.uuids[:limit])
+    return ResultTable(table.file, table.ids[:limit], table.labels[:limit], table.res[:limit], table.uuids[:limit],
+                       None if table.scores is None else table.scores[:limit])
 
 
 def _sort(df: pd.DataFrame, order: dict, extra=()) -> pd.DataFrame:
