@@ -252,12 +252,16 @@ def xrr(table: pd.DataFrame, *, chance: float | None, title: str):
             v = sub["value"].to_numpy(float)
             err = [np.nan_to_num(v - sub["lo"].to_numpy(float)), np.nan_to_num(sub["hi"].to_numpy(float) - v)]
             ax.errorbar(x, v, yerr=err, fmt=MARKERS[k], color=HIGHLIGHT[k], capsize=3, ms=5, label=labels[metric])
+            for xi in x[np.isnan(v)]:       # undefined (e.g. nothing right in English): said, not left blank
+                ax.annotate("undefined", (xi, 0.5), xycoords=("data", "axes fraction"), rotation=90, fontsize=6,
+                            color=HIGHLIGHT[k], ha="center", va="center")
         ax.axhline(1.0, color="grey", lw=0.8, ls="--")
         if metrics == ("xrr",):
             ax.axhline(0.0, color="grey", lw=0.8, ls=":", label="0 = chance (negative: below chance)")
         elif chance:
             ax.axhline(chance, color="grey", lw=0.8, ls=":", label=f"1/k = {chance:.2f} (right in English, guessing in l)")
         ax.set_xticks(range(len(langs)), langs)
+        ax.set_xlim(-0.5, len(langs) - 0.5)
         ax.set_title(panel_title, fontsize=9)
         ax.legend(fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=1)
     axes[0].set_ylabel("conductivity")
