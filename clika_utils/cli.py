@@ -14,21 +14,55 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
-from .errors import ClikaError, ConfigError
+
+
+from .errors import ClikaError, ClikaWarning, ConfigError
 from .metrics import CO_VARIANTS
 
 
 def _csv(value: str) -> list[str]:
-    return [v.strip() for v in value.split(",") if v.strip()]
+    out = [v.strip() for v in value.split(",") if v.strip()]
+    if not out:
+        raise argparse.ArgumentTypeError(f"expected a comma-separated list of names, got {value!r}")
+    return out
+
+
+def _int_in(lo: int, hi: int | None = None):
+    """argparse type: a whole number in [lo, hi]."""
+    def parse(value: str) -> int:
+        try:
+            n = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+        if n < lo or (hi is not None and n > hi):
+            raise argparse.ArgumentTypeError(f"expected a whole number {'>= ' + str(lo) if hi is None else f'from {lo} to {hi}'}"
+                                             f", got {n}")
+        return n
+    return parse
+
+
+MAX_BOOT = 100_000    #: bootstrap replicates: more adds nothing to a percentile CI and costs memory
 
 
 def _score(args) -> int:
     from . import performance
     from .settings import clika_dir
 
+    from .outdir import claim, locked
+
     root = clika_dir(args.data_dir)
+    claim(args.out, lambda p: p.name.split(".provenance.json")[0] in performance.RESULT_FILES, what="clika score",
+          overwrite=args.overwrite)
+    with locked(args.out, "clika score"):
+        return _score_locked(args, root)
+
+
+def _score_locked(args, root) -> int:
+    from . import performance
+
     paths = performance.run(root, args.out, judge=args.judge, ra_variant=args.ra_variant,
                             co_variant=args.co_variant, n_boot=args.n_boot, seed=args.seed,
                             systems=args.systems, tasks=args.tasks, langs=args.langs,
@@ -58,6 +92,21 @@ def _score(args) -> int:
     return 0
 
 
+def check_device(device: str) -> str:
+    """``auto``, ``cpu`` or ``cuda[:N]`` that exists here; else a ConfigError."""
+    import re
+    if device in ("auto", "cpu"):
+        return device
+    m = re.fullmatch(r"cuda(?::(\d+))?", device)
+    if not m:
+        raise ConfigError(f"--device {device!r}: expected auto, cpu, cuda or cuda:N")
+    import torch
+    n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if n == 0 or int(m.group(1) or 0) >= n:
+        raise ConfigError(f"--device {device}: no such CUDA device here ({n} visible); use --device cpu or auto")
+    return device
+
+
 def _evaluate(args) -> int:
     from .data import TASKS
     from .evaluate import distributed_state, evaluate
@@ -65,14 +114,17 @@ def _evaluate(args) -> int:
     from .models import load_model
     from .settings import clika_dir
 
+    from .outdir import safe_name
+
     root = clika_dir(args.data_dir)
-    system = args.system or f"{Path(args.model.rstrip('/')).name}_{args.method}"
+    system = safe_name(args.system or f"{Path(args.model.rstrip('/')).name}_{args.method}", "--system")
+    check_device(args.device)
     state = distributed_state()
     device = str(state.device) if state and args.device == "auto" else args.device
     lm = load_model(args.model, device=device, dtype=args.dtype)
     manifest = evaluate(lm, root, args.out, tasks=args.tasks or list(TASKS), langs=args.langs or list(LANGS),
                         method=args.method, system=system, limit=args.limit, batch_size=args.batch_size,
-                        max_new_tokens=args.max_new_tokens, num_beams=args.num_beams)
+                        max_new_tokens=args.max_new_tokens, num_beams=args.num_beams, overwrite=args.overwrite)
     if state and not state.is_main_process:
         return 0
     rep = manifest["reports"]
@@ -92,10 +144,22 @@ def _train(args) -> int:
 
     from .train import TrainConfig, read_examples, train
 
+    from .errors import DataError
+    from .io import read_text_strict
+
     values = {}
     if args.config:
-        text = Path(args.config).read_text(encoding="utf-8")
-        values = json.loads(text) if args.config.endswith(".json") else (yaml.safe_load(text) or {})
+        text = read_text_strict(args.config)
+        try:
+            values = json.loads(text) if args.config.endswith(".json") else (yaml.safe_load(text) or {})
+        except json.JSONDecodeError as e:
+            raise DataError(args.config, f"not valid JSON ({e.msg})", line=e.lineno) from None
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            raise DataError(args.config, f"not valid YAML ({getattr(e, 'problem', e)})",
+                            line=mark.line + 1 if mark else None) from None
+        if not isinstance(values, dict):
+            raise DataError(args.config, f"expected a mapping of training settings, got {type(values).__name__}")
     for key in ("method", "lr", "epochs", "max_steps", "micro_batch", "grad_accum", "lora_r", "lora_alpha",
                 "lora_dropout", "max_length", "precision", "head", "seed", "save_every"):
         value = getattr(args, key)
@@ -104,7 +168,7 @@ def _train(args) -> int:
     if args.lora_targets:
         values["lora_targets"] = args.lora_targets
     result = train(args.model, read_examples(args.data), args.out, TrainConfig.from_dict(values),
-                   progress=not args.no_progress)
+                   progress=not args.no_progress, overwrite=args.overwrite)
     print(f"{result.status}: {result.steps} steps, final loss {result.final_loss:.4f}, output {result.out_dir}")
     return 0
 
@@ -156,10 +220,18 @@ def _qa_score(args) -> int:
                         line=e.lineno) from None
     if not isinstance(predictions, dict) or not all(isinstance(v, str) for v in predictions.values()):
         raise DataError(args.predictions, "expected a JSON object mapping question ids to answer strings")
+    from .errors import warn
+
     scores = qa.corpus_scores(questions, predictions, args.lang)
-    missing = sum(q.id not in predictions for q in questions)
+    ids = {q.id for q in questions}
+    unknown = sorted(k for k in predictions if k not in ids)
+    missing = [q.id for q in questions if q.id not in predictions]
+    if unknown:
+        warn(f"{args.predictions}: {len(unknown)} of {len(predictions)} prediction id(s) match no question of "
+             f"{args.dataset} (first: {', '.join(unknown[:5])})")
     if missing:
-        print(f"{missing} unanswered question(s) score 0", file=sys.stderr)
+        warn(f"{len(missing)} of {len(questions)} question(s) have no prediction and score 0 (first: "
+             f"{', '.join(missing[:5])})")
     print(json.dumps({"exact_match": scores["em"], "f1": scores["f1"], "xllm_match": scores["xllm_match"],
                       "token_contains": scores["token_contains"]}))
     return 0
@@ -168,7 +240,10 @@ def _qa_score(args) -> int:
 def _mt_score(args) -> int:
     from . import translation
 
-    metrics = [m for group in args.metrics for m in _csv(group)]
+    from .langs import check_language_code
+
+    check_language_code(args.lang, "--lang")
+    metrics = [m.strip() for group in args.metrics for m in group.split(",") if m.strip()]
     unknown = sorted(set(metrics) - set(translation.METRICS))
     if unknown or not metrics:
         raise ConfigError(f"--metrics: unknown metric(s) {unknown}; expected some of {list(translation.METRICS)} "
@@ -202,6 +277,8 @@ def _paths(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="clika", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--strict", action="store_true",
+                    help="turn warnings about partial data (dropped lines, unmatched ids, mixed formats) into errors")
     sub = ap.add_subparsers(dest="command", required=True)
     sc = sub.add_parser("score", help="score result files into items.csv and summary.csv")
     sc.add_argument("--data-dir", help="CLiKA folder (default: $CLIKA_DATA_HOME/clika)")
@@ -211,11 +288,13 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--co-variant", default="jaccard", choices=list(CO_VARIANTS),
                     help="en-CO: jaccard (default), en_recall, or transfer = the authors' group's published "
                          "(|C_en ∩ C_l| / |C_en| - chance) / (1 - chance)")
-    sc.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates (default 1000)")
-    sc.add_argument("--seed", type=int, default=0)
+    sc.add_argument("--n-boot", type=_int_in(1, MAX_BOOT), default=1000,
+                    help=f"bootstrap replicates (default 1000, at most {MAX_BOOT:,})")
+    sc.add_argument("--seed", type=_int_in(0), default=0)
     sc.add_argument("--tasks", type=_csv, help="comma-separated subset of x_csqa,x_copa,x_geo,x_name")
     sc.add_argument("--langs", type=_csv, help="comma-separated ISO 639-1 codes (en is always included)")
     sc.add_argument("--systems", type=_csv, help="comma-separated system names")
+    sc.add_argument("--overwrite", action="store_true", help="write into a folder that holds other files")
     sc.set_defaults(func=_score)
     ev = sub.add_parser("evaluate", help="evaluate a causal LM on the CLiKA streams")
     ev.add_argument("--model", required=True, help="registry name (gemma-3-270m, tiny-llama), local path or hub id")
@@ -225,10 +304,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--data-dir", help="CLiKA folder (default: $CLIKA_DATA_HOME/clika)")
     ev.add_argument("--tasks", type=_csv, help="comma-separated streams (default: all four)")
     ev.add_argument("--langs", type=_csv, help="comma-separated ISO 639-1 codes (default: all ten)")
-    ev.add_argument("--limit", type=int, help="only the first N items of each stream")
-    ev.add_argument("--batch-size", type=int, default=16)
-    ev.add_argument("--max-new-tokens", type=int, default=5, help="generate: tokens to generate (default 5)")
-    ev.add_argument("--num-beams", type=int, default=1, help="generate: 1 = greedy (default), 2 = as the stored runs")
+    ev.add_argument("--limit", type=_int_in(1), help="only the first N items of each stream (N >= 1)")
+    ev.add_argument("--batch-size", type=_int_in(1), default=16)
+    ev.add_argument("--max-new-tokens", type=_int_in(1), default=5, help="generate: tokens to generate (default 5)")
+    ev.add_argument("--num-beams", type=_int_in(1), default=1, help="generate: 1 = greedy (default), 2 = as the stored runs")
+    ev.add_argument("--overwrite", action="store_true", help="write into a folder that holds files of other runs")
     ev.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
     ev.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "bf16-autocast"])
     ev.set_defaults(func=_evaluate)
@@ -240,19 +320,20 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--method", choices=["lora", "full"])
     tr.add_argument("--lr", type=float)
     tr.add_argument("--epochs", type=float)
-    tr.add_argument("--max-steps", type=int)
-    tr.add_argument("--micro-batch", type=int)
-    tr.add_argument("--grad-accum", type=int)
-    tr.add_argument("--lora-r", type=int)
-    tr.add_argument("--lora-alpha", type=int)
+    tr.add_argument("--max-steps", type=_int_in(1))
+    tr.add_argument("--micro-batch", type=_int_in(1))
+    tr.add_argument("--grad-accum", type=_int_in(1))
+    tr.add_argument("--lora-r", type=_int_in(1))
+    tr.add_argument("--lora-alpha", type=_int_in(1))
     tr.add_argument("--lora-dropout", type=float)
     tr.add_argument("--lora-targets", type=_csv, help="comma-separated module names (default: every linear layer)")
-    tr.add_argument("--max-length", type=int)
+    tr.add_argument("--max-length", type=_int_in(1))
     tr.add_argument("--precision", choices=["auto", "fp32", "bf16"])
     tr.add_argument("--head", choices=["supervised", "full"])
-    tr.add_argument("--seed", type=int)
-    tr.add_argument("--save-every", type=int)
+    tr.add_argument("--seed", type=_int_in(0))
+    tr.add_argument("--save-every", type=_int_in(1))
     tr.add_argument("--no-progress", action="store_true")
+    tr.add_argument("--overwrite", action="store_true", help="train into a folder that holds files of other runs")
     tr.set_defaults(func=_train)
     data = sub.add_parser("data", help="check or fetch data").add_subparsers(dest="data_command", required=True)
     ck = data.add_parser("check", help="validate a CLiKA tree")
@@ -284,13 +365,43 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    if issubclass(category, ClikaWarning):
+        print(f"warning: {message}", file=sys.stderr)
+    else:
+        _default_showwarning(message, category, filename, lineno, file, line)
+
+
+_default_showwarning = warnings.showwarning
+
+
 def main(argv=None) -> int:
+    """Run one command. A user's mistake (bad value, missing or malformed file, unwritable folder, no
+    CUDA, …) prints ``error: …`` and returns 2; partial data prints ``warning: …`` (``--strict``: an
+    error); anything else is a bug and prints its traceback with a request to report it."""
     args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except ClikaError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        warnings.simplefilter("error" if args.strict else "always", ClikaWarning)
+        try:
+            return args.func(args)
+        except (ClikaError, ClikaWarning) as exc:
+            print(f"error: {exc}" + (" (--strict turns warnings into errors)" if isinstance(exc, ClikaWarning) else ""),
+                  file=sys.stderr)
+            return 2
+        except OSError as exc:     # missing, unreadable or unwritable file, full disk: the machine, not a bug
+            where = f"{exc.filename}: " if exc.filename else ""
+            print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
+        except Exception:
+            import traceback
+            traceback.print_exc()
+            print("error: this is a bug in clika-repro, not a mistake of yours; please report it with the command "
+                  "line and the traceback above", file=sys.stderr)
+            return 1
 
 
 if __name__ == "__main__":

@@ -48,9 +48,9 @@ import numpy as np
 import pandas as pd
 
 from .errors import ConfigError, DataError
-from .io import read_jsonl, write_csv_atomic
+from .io import read_jsonl
 from .metrics import bootstrap_weights, chance_correct, percentile_ci, transfer, transfer_note
-from .provenance import input_hashes, write_sidecar
+from .provenance import input_hashes, write_result_set
 from .train import Example, alpaca_prompt
 
 TARGET_LANGS = ("ar", "de", "fr", "he", "it", "ja", "pl", "ru", "zh")
@@ -456,7 +456,7 @@ def run(model: str, data_dir, results_dir, models_dir, *, target_langs: list[str
         data = load_train(data_dir, lang)
         chosen = select_places(data.places, n_continents, places_per_type, exclude=data.ambiguous)
         examples = training_examples(data, chosen, n_paraphrases)
-        data_file = write_examples(models_dir / lang / "train_data.jsonl", examples)
+        data_file = write_examples(models_dir / f"{lang}.data.jsonl", examples)   # beside the job, as variants do
         inputs.append(fictional_dir(data_dir) / "train" / f"{_code(lang)}.json")
         job = models_dir / lang
         run_job(model, data_file, job, cfg, num_processes=num_processes, progress=progress)
@@ -493,12 +493,7 @@ def run(model: str, data_dir, results_dir, models_dir, *, target_langs: list[str
               "places_per_type": places_per_type, "n_paraphrases": n_paraphrases, "train_config": train_config,
               "max_new_tokens": max_new_tokens, "n_boot": n_boot}
     hashes = input_hashes(inputs, root=data_dir)
-    written = {}
-    for name, df in tables.items():
-        path = write_csv_atomic(df, results_dir / name)
-        write_sidecar(path, kind="results", parameters=params, seed=seed, inputs=hashes)
-        written[name] = path
-    return written
+    return write_result_set(results_dir, tables, parameters=params, seed=seed, inputs=hashes)
 
 
 def load(results_dir) -> dict[str, pd.DataFrame]:

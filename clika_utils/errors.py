@@ -22,3 +22,13 @@ class DataError(ClikaError):
 
 class ConfigError(ClikaError):
     """A setting, parameter or command-line value that cannot be used."""
+
+
+class ClikaWarning(UserWarning):
+    """Data used with something left out or odd about it (dropped lines, unmatched ids, mixed formats):
+    said out loud with counts; the CLI prints it as ``warning: …`` and ``--strict`` makes it an error."""
+
+
+def warn(message: str) -> None:
+    import warnings
+    warnings.warn(message, ClikaWarning, stacklevel=2)

@@ -37,6 +37,7 @@ from .errors import ClikaError, ConfigError, DataError
 from .io import read_jsonl, write_json_atomic
 from .langs import check_langs
 from .models import head_logits
+from .outdir import claim, locked, safe_name
 from .prompts import load_items, official_prompts
 
 METHODS = ("generate", "letter", "text")
@@ -277,7 +278,11 @@ def _manifest(lm, method: str, settings: dict) -> dict:
 def _check_manifest(path: Path, want: dict) -> dict:
     if not path.exists():
         return {}
-    have = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        have = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise DataError(path, f"damaged manifest ({e.msg}): the results beside it cannot be attributed to a model; "
+                              "delete it with its result files, or use another --out", line=e.lineno) from None
     for key in ("fingerprint", "method", "dtype"):
         if have.get(key) != want[key]:
             raise ConfigError(f"{path}: this output folder holds results of {have.get('model')!r} "
@@ -338,20 +343,61 @@ def _done_ids(path: Path) -> tuple[set[int], int]:
 
 
 def evaluate(lm, root, out_dir, *, tasks, langs, method: str, system: str, limit: int | None = None,
-             batch_size: int = 8, max_new_tokens: int = 5, num_beams: int = 1, progress: bool = True) -> dict:
-    """Evaluate ``lm`` on ``tasks`` x ``langs``; append to the official-format files; return the manifest."""
-    from tqdm.auto import tqdm
+             batch_size: int = 8, max_new_tokens: int = 5, num_beams: int = 1, progress: bool = True,
+             overwrite: bool = False) -> dict:
+    """Evaluate ``lm`` on ``tasks`` x ``langs``; append to the official-format files; return the manifest.
+
+    The output folder is owned (:mod:`clika_utils.outdir`): files it did not write refuse it unless
+    ``overwrite``; a second concurrent run on it is refused; the system's manifest (model fingerprint,
+    method, settings) is written *before* the first result line and checked on every resume."""
 
     if method not in METHODS:
         raise ConfigError(f"unknown method {method!r}; expected one of {METHODS}")
+    check_settings(limit=limit, batch_size=batch_size, max_new_tokens=max_new_tokens, num_beams=num_beams)
+    safe_name(system, "system name")
     tasks, langs = check_tasks(tasks), check_langs(langs)
     out_dir = Path(out_dir)
     settings = {"limit": limit, "max_new_tokens": max_new_tokens if method == "generate" else None,
                 "num_beams": num_beams if method == "generate" else None, "prompts": "official model inputs"}
     manifest_path = out_dir / f"{system}.eval.json"
     manifest = _manifest(lm, method, settings)
-    previous = _check_manifest(manifest_path, manifest)
     state = distributed_state()
+    rank, world = (state.process_index, state.num_processes) if state else (0, 1)
+    if rank != 0:
+        state.wait_for_everyone()             # the main process claims the folder and writes the manifest first
+        return _evaluate(lm, root, out_dir, tasks, langs, method, system, limit, batch_size, max_new_tokens,
+                         num_beams, progress, manifest, _check_manifest(manifest_path, manifest), state)
+    claim(out_dir, lambda p: (p.is_dir() and p.name in TASKS) or p.name.endswith(".eval.json"),
+          what="clika evaluate", overwrite=overwrite)
+    with locked(out_dir, "clika evaluate"):
+        previous = _check_manifest(manifest_path, manifest)
+        if not previous:
+            orphans = sorted(str(p.relative_to(out_dir)) for p in out_dir.glob(f"*/*/{system}_res.jsonl*"))
+            if orphans and not overwrite:
+                raise ConfigError(f"{out_dir}: holds results of system {system!r} ({orphans[0]}…) without their "
+                                  f"manifest {manifest_path.name}: another run wrote them; use another --out or "
+                                  "--system, or --overwrite to add to them")
+            write_json_atomic(manifest_path, {**manifest, "status": "running"})   # first: a resume checks it
+        if state:
+            state.wait_for_everyone()
+        return _evaluate(lm, root, out_dir, tasks, langs, method, system, limit, batch_size, max_new_tokens,
+                         num_beams, progress, manifest, previous, state)
+
+
+def check_settings(*, limit=None, batch_size=1, max_new_tokens=1, num_beams=1) -> None:
+    """Range checks of the evaluation settings (before any work)."""
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ConfigError(f"limit must be a whole number >= 1 (or unset for every item), got {limit!r}")
+    for name, value in (("batch_size", batch_size), ("max_new_tokens", max_new_tokens), ("num_beams", num_beams)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{name} must be a whole number >= 1, got {value!r}")
+
+
+def _evaluate(lm, root, out_dir, tasks, langs, method, system, limit, batch_size, max_new_tokens, num_beams,
+              progress, manifest, previous, state) -> dict:
+    from tqdm.auto import tqdm
+
+    manifest_path = out_dir / f"{system}.eval.json"
     rank, world = (state.process_index, state.num_processes) if state else (0, 1)
     engine = Engine(lm, batch_size=batch_size)
     work = []
@@ -399,7 +445,7 @@ def evaluate(lm, root, out_dir, *, tasks, langs, method: str, system: str, limit
                 _merge_parts(part.with_name(part.name.rsplit(".part", 1)[0]))
         state.wait_for_everyone()
         reports["processes"] = world
-    manifest["reports"] = reports
+    manifest = {**manifest, "reports": reports, "status": "complete"}
     if rank == 0:
         write_json_atomic(manifest_path, manifest)
     return manifest

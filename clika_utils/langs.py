@@ -33,3 +33,26 @@ def check_langs(langs) -> tuple[str, ...]:
     if unknown:
         raise ConfigError(f"unknown language code(s) {unknown}; expected ISO 639-1 codes among {list(LANGS)}")
     return tuple(lang for lang in LANGS if lang in set(langs))
+
+
+#: Codes people type for a language that are not its ISO 639 code, with the code they meant.
+LIKELY_MEANT = {"cn": "zh", "jp": "ja", "kr": "ko", "gr": "el", "ua": "uk", "cz": "cs", "dk": "da", "se": "sv",
+                "zh-cn": "zh", "zh_cn": "zh", "iw": "he"}
+
+
+def check_language_code(lang: str, what: str = "language") -> str:
+    """An ISO 639 language code (any language CLDR knows, via babel), lower case, without a region;
+    else a ConfigError that names the code it was probably meant to be."""
+    from babel import Locale, UnknownLocaleError
+
+    ok = isinstance(lang, str) and lang.isalpha() and lang.islower() and 2 <= len(lang) <= 3 and lang not in LIKELY_MEANT
+    if ok:
+        try:
+            Locale.parse(lang)
+        except (UnknownLocaleError, ValueError):
+            ok = False
+    if not ok:
+        hint = f" (did you mean {LIKELY_MEANT[str(lang).lower()]!r}?)" if str(lang).lower() in LIKELY_MEANT else ""
+        raise ConfigError(f"{what} {lang!r} is not an ISO 639 language code{hint}; expected a lower-case code such as "
+                          f"{', '.join(sorted(set(LANGS) | {'el', 'es', 'hi', 'tr', 'vi'}))}")
+    return lang

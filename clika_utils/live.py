@@ -23,18 +23,19 @@ import pandas as pd
 
 from .data import TASKS, discover, load_result_file
 from .evaluate import METHODS, evaluate
-from .io import write_csv_atomic
 from .langs import LANGS
 from .metrics import rankc_chance
 from .models import load_model
-from .provenance import input_hashes, write_sidecar
+from .outdir import safe_name
+from .provenance import input_hashes, write_result_set
 from .scoring import score_tree
 
 RESULT_FILES = ("summary.csv", "methods.csv")
 
 
 def system_name(label: str, method: str) -> str:
-    return f"{label}_{method}"
+    """The system's name, which also names its files and folders: one plain path component."""
+    return safe_name(f"{label}_{method}", "label")
 
 
 def launch_command(num_processes: int, cuda: bool) -> list[str]:
@@ -84,12 +85,8 @@ def run(model: str, data_dir, live_dir, results_dir, *, label: str, limits: dict
     inputs.update(input_hashes([f.path for f in discover(data_dir, tasks=tasks, langs=langs).files], root=data_dir))
     params = {**(parameters or {}), "label": label, "limits": limits, "n_boot": n_boot, "model": model,
               "model_fingerprint": manifest["fingerprint"], "dtype": manifest["dtype"], "num_processes": num_processes}
-    out = {}
-    for name, df in (("summary.csv", summary), ("methods.csv", methods_table)):
-        path = write_csv_atomic(df, results_dir / name)
-        write_sidecar(path, kind="results", parameters=params, seed=seed, inputs=inputs)
-        out[name] = path
-    return out
+    return write_result_set(results_dir, {"summary.csv": summary, "methods.csv": methods_table},
+                            parameters=params, seed=seed, inputs=inputs)
 
 
 def method_agreement(live_dir, label: str, methods, tasks, langs, n_common: int) -> pd.DataFrame:

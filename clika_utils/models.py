@@ -22,7 +22,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ConfigError
+from .errors import ConfigError, DataError
 from .io import sha256_file
 from .settings import cache_dir
 
@@ -181,6 +181,22 @@ def build_tiny_model(path: str | Path, seed: int = 0, vocab_size: int = 600) -> 
     return path
 
 
+def _check_checkpoint(path: Path) -> None:
+    """A local checkpoint folder: a config.json transformers can read (a JSON object naming its
+    ``model_type``) and weight files; else an error naming the file instead of a traceback."""
+    import json
+    cfg = path / "config.json"
+    try:
+        config = json.loads(cfg.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise DataError(cfg, f"not valid JSON ({e}); expected a transformers model config") from None
+    if not isinstance(config, dict) or not config.get("model_type"):
+        raise DataError(cfg, "no 'model_type': expected the config.json of a transformers checkpoint "
+                             "(e.g. \"model_type\": \"llama\")")
+    if not any(path.glob("*.safetensors")) and not any(path.glob("*.bin")):
+        raise ConfigError(f"{path}: no weight files (*.safetensors or *.bin) beside config.json")
+
+
 def resolve(name_or_path: str) -> str:
     """A registry name -> its cached folder; an existing path -> itself; "org/name" -> a hub id."""
     if name_or_path == "tiny-llama":
@@ -198,6 +214,7 @@ def resolve(name_or_path: str) -> str:
     if path.exists():
         if not (path / "config.json").exists():
             raise ConfigError(f"{path}: not a model folder (no config.json); expected a transformers checkpoint")
+        _check_checkpoint(path)
         return str(path.resolve())
     if "/" in name_or_path and not name_or_path.startswith((".", "/")) and name_or_path.count("/") == 1:
         return name_or_path  # hub id; transformers loads it (from the local HF cache when offline)

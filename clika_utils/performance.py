@@ -17,9 +17,8 @@ from pathlib import Path
 import pandas as pd
 
 from .data import TASKS
-from .io import write_csv_atomic
 from .langs import LANG_NAMES, LANGS
-from .provenance import input_hashes, write_sidecar
+from .provenance import input_hashes, write_result_set
 from .scoring import score_tree
 
 RESULT_FILES = ("items.csv", "summary.csv", "systems.csv")
@@ -48,14 +47,9 @@ def run(data_dir, results_dir, *, judge="official", ra_variant="ratio", co_varia
     results_dir = Path(results_dir)
     inputs = input_hashes([f.path for f in result.inventory.files], root=result.inventory.root)
     params = {**(parameters or {}), **result.settings}
-    out = {}
-    for name, df in (("items.csv", result.items), ("summary.csv", result.summary),
-                     ("systems.csv", systems_table(result))):
-        path = write_csv_atomic(df, results_dir / name)
-        write_sidecar(path, kind="results", parameters=params, seed=seed, inputs=inputs,
-                      extra={"data_root": str(result.inventory.root)})
-        out[name] = path
-    return out
+    return write_result_set(results_dir, {"items.csv": result.items, "summary.csv": result.summary,
+                                          "systems.csv": systems_table(result)},
+                            parameters=params, seed=seed, inputs=inputs, extra={"data_root": str(result.inventory.root)})
 
 
 def load(results_dir) -> dict[str, pd.DataFrame]:

@@ -68,24 +68,36 @@ def load_items(root: str | Path, task: str, lang: str) -> list[Item]:
     folder = lang_folders(root / task, (lang,))[lang]
     letters = TASKS[task].letters
     items = []
+    def label(row, path) -> str:
+        v = row["label"]
+        if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < len(letters):
+            raise DataError(path, f"label {v!r} is not an option index 0..{len(letters) - 1} of {task}", line=row["_line"])
+        return letters[v]
+
+    def options(row, path, values) -> tuple:
+        if not (isinstance(values, list) and len(values) == len(letters) and all(isinstance(v, str) for v in values)):
+            raise DataError(path, f"expected {len(letters)} option strings, got {values!r}", line=row["_line"])
+        return tuple(values)
+
     if task == "x_csqa":
         path = folder / "validation.jsonl"
         for i, row in enumerate(read_jsonl(path, required=("question", "answerKey"))):
             q = row["question"]
-            items.append(Item(i, q["stem"], tuple(q["choices"]["text"]), row["answerKey"]))
+            if not (isinstance(q, dict) and isinstance(q.get("stem"), str) and isinstance(q.get("choices"), dict)):
+                raise DataError(path, "expected question = {stem, choices: {text: [...]}}", line=row["_line"])
+            items.append(Item(i, q["stem"], options(row, path, q["choices"].get("text")), row["answerKey"]))
+            if row["answerKey"] not in letters:
+                raise DataError(path, f"answerKey {row['answerKey']!r} not among {letters}", line=row["_line"])
     elif task == "x_copa":
         path = folder / "test.jsonl"
         for i, row in enumerate(read_jsonl(path, required=("premise", "question", "choice1", "choice2", "label"))):
-            items.append(Item(i, row["premise"], (row["choice1"], row["choice2"]), letters[row["label"]],
+            items.append(Item(i, row["premise"], options(row, path, [row["choice1"], row["choice2"]]), label(row, path),
                               row["question"]))
     else:
         stem = "geo_data" if task == "x_geo" else "name_data_generate"
         path = folder / f"{lang}_{stem}.jsonl"
         for i, row in enumerate(read_jsonl(path, required=("questions", "answers", "label"))):
-            items.append(Item(i, row["questions"], tuple(row["answers"]), letters[row["label"]]))
-    for item in items:
-        if item.label not in letters:
-            raise DataError(path, f"item {item.item_id}: label {item.label!r} not among {letters}")
+            items.append(Item(i, row["questions"], options(row, path, row["answers"]), label(row, path)))
     return items
 
 

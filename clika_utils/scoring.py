@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 
 from . import judge as judge_mod
-from .data import TASKS, Inventory, ResultTable, check_aligned, discover, load_result_file
-from .errors import ConfigError
+from .data import TASKS, Inventory, ResultTable, check_aligned, discover, load_result_file, model_input_path
+from .errors import ConfigError, warn
 from .langs import LANGS, check_langs
 from .metrics import CO_VARIANTS, RA_VARIANTS, bootstrap_weights, lang_metrics, normalised_score, rankc_metrics
 
@@ -62,6 +62,8 @@ def score_tree(root, *, judge: str = "official", ra_variant: str = "ratio", co_v
         ref = next((t for t in tables if t.file.lang == "en"), tables[0])
         for t in tables:
             check_aligned(ref, t)
+        if not limit:
+            _warn_if_items_missing(root, inv, task, len(ref.ids))
         weights = bootstrap_weights(len(ref.ids), n_boot, seed, task)
         options = set(spec.letters)  # a set: "" (empty answer) must not count as an option
         by_system: dict[str, list[ResultTable]] = {}
@@ -99,6 +101,19 @@ def score_tree(root, *, judge: str = "official", ra_variant: str = "ratio", co_v
     settings = {"limit": limit, "judge": judge, "ra_variant": ra_variant, "co_variant": co_variant, "n_boot": n_boot,
                 "seed": seed, "ci_level": ci_level}
     return ScoreResult(items, summary, inv, settings)
+
+
+def _warn_if_items_missing(root, inv: Inventory, task: str, n_scored: int) -> None:
+    """Every result file of a task may lack the same items (they still align): compare with the task's
+    model-input file, where the data tree has one, and say so."""
+    folder = inv.lang_folders.get(task, {}).get("en")
+    path = model_input_path(root, task, folder) if folder is not None else None
+    if path is None or not path.exists():
+        return
+    n_inputs = sum(1 for line in path.read_text(encoding="utf-8").split("\n") if line.strip())
+    if n_scored < n_inputs:
+        warn(f"{task}: the result files hold {n_scored} items but {path.name} has {n_inputs}: "
+             f"{n_inputs - n_scored} item(s) are missing from every file and are not scored")
 
 
 def _first(table: ResultTable, limit: int | None) -> ResultTable:

@@ -49,7 +49,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .errors import ClikaError, ConfigError, DataError
+from .errors import ClikaError, ConfigError, DataError, warn
 from .io import read_jsonl, write_csv_atomic, write_json_atomic, write_text_atomic
 
 IGNORE = -100
@@ -78,43 +78,86 @@ def alpaca_prompt(instruction: str, input: str = "") -> str:
 
 @dataclass(frozen=True)
 class Example:
-    """One training example: the loss covers ``response`` (+ EOS) only. ``prompt == ""`` is raw text."""
+    """One training example: the loss covers ``response`` (+ EOS) only. ``prompt == ""`` is raw text.
+    ``source``: where it came from (``file:line``), for error messages only (not part of the data hash)."""
     prompt: str
     response: str
+    source: str = field(default="", compare=False)
+
+
+FORMATS = {"prompt": ("prompt", "response"), "instruction": ("instruction", "input", "output"), "text": ("text",)}
 
 
 def read_examples(path: str | Path) -> list[Example]:
     """Training data from JSON Lines: each line ``{"prompt", "response"}``, Alpaca
-    ``{"instruction", "input", "output"}`` (formatted with :func:`alpaca_prompt`) or raw ``{"text"}``."""
-    out = []
+    ``{"instruction", "input", "output"}`` (formatted with :func:`alpaca_prompt`) or raw ``{"text"}``.
+    A line with the fields of two formats is an error (which one was meant?); a file that mixes
+    formats across lines is used, with a warning that counts each format."""
+    out, counts = [], {}
     for row in read_jsonl(path):
         line = row["_line"]
-        if "text" in row:
-            fields = {"text": row["text"]}
-        elif "instruction" in row:
-            fields = {"instruction": row["instruction"], "output": row.get("output"), "input": row.get("input", "")}
-        elif "prompt" in row:
-            fields = {"prompt": row["prompt"], "response": row.get("response")}
-        else:
+        kinds = [k for k, keys in FORMATS.items() if any(key in row for key in keys if key != "input")]
+        if len(kinds) > 1:
+            raise DataError(path, f"fields of {len(kinds)} record formats in one line ({', '.join(kinds)}): expected "
+                                  "exactly one of {prompt, response}, {instruction, input, output} or {text}", line=line)
+        if not kinds:
             raise DataError(path, "expected {prompt, response}, {instruction, input, output} or {text}", line=line)
+        kind = kinds[0]
+        counts[kind] = counts.get(kind, 0) + 1
+        if kind == "text":
+            fields = {"text": row["text"]}
+        elif kind == "instruction":
+            fields = {"instruction": row["instruction"], "output": row.get("output"), "input": row.get("input", "")}
+        else:
+            fields = {"prompt": row.get("prompt"), "response": row.get("response")}
         bad = [k for k, v in fields.items() if not isinstance(v, str)]
         if bad:
             raise DataError(path, f"field(s) {bad} missing or not a string", line=line)
-        if "text" in fields:
-            ex = Example("", fields["text"])
-        elif "instruction" in fields:
-            ex = Example(alpaca_prompt(fields["instruction"], fields["input"]), fields["output"])
+        where = f"{path}:{line}"
+        if kind == "text":
+            ex = Example("", fields["text"], where)
+        elif kind == "instruction":
+            ex = Example(alpaca_prompt(fields["instruction"], fields["input"]), fields["output"], where)
         else:
-            ex = Example(fields["prompt"], fields["response"])
+            ex = Example(fields["prompt"], fields["response"], where)
         if not ex.response.strip():
             raise DataError(path, "empty response/output/text: nothing to learn from this line", line=line)
         out.append(ex)
+    if len(counts) > 1:
+        warn(f"{path}: mixes record formats ({', '.join(f'{v} {k}' for k, v in counts.items())} lines); "
+             "each is trained as its format says")
     return out
 
 
 def write_examples(path: str | Path, examples: list[Example]) -> Path:
     return write_text_atomic(path, "".join(json.dumps({"prompt": e.prompt, "response": e.response},
                                                       ensure_ascii=False) + "\n" for e in examples))
+
+
+_INT_FIELDS = ("lora_r", "lora_alpha", "max_steps", "micro_batch", "grad_accum", "max_length", "seed", "save_every",
+               "keep_checkpoints")
+_FLOAT_FIELDS = ("lora_dropout", "lr", "epochs", "warmup_ratio", "weight_decay", "max_grad_norm")
+
+
+def _as_int(name: str, value, optional: bool = False):
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{name} must be a whole number, got {value!r} ({type(value).__name__})")
+    return value
+
+
+def _as_float(name: str, value) -> float:
+    """A number; a string that reads as one is accepted (YAML 1.1, PyYAML's dialect, reads ``2e-4``
+    without a dot as a string)."""
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise ConfigError(f"{name} must be a number, got {value!r}") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number, got {value!r}")
+    return value        # as given (an int stays an int: the job's identity, and so its reuse, is unchanged)
 
 
 @dataclass
@@ -141,16 +184,32 @@ class TrainConfig:
     keep_checkpoints: int = 2
 
     def __post_init__(self):
+        for name in _INT_FIELDS:
+            setattr(self, name, _as_int(name, getattr(self, name), optional=name == "max_steps"))
+        for name in _FLOAT_FIELDS:
+            setattr(self, name, _as_float(name, getattr(self, name)))
         for name, allowed in (("method", METHODS), ("head", HEADS), ("precision", PRECISIONS)):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"unknown {name} {getattr(self, name)!r}; expected one of {allowed}")
-        for name in ("micro_batch", "grad_accum", "max_length", "save_every", "keep_checkpoints"):
-            if int(getattr(self, name)) < 1:
+        if self.lora_targets is not None and not (isinstance(self.lora_targets, list) and self.lora_targets
+                                                  and all(isinstance(t, str) and t for t in self.lora_targets)):
+            raise ConfigError(f"lora_targets must be a non-empty list of module names, got {self.lora_targets!r}")
+        for name in ("micro_batch", "grad_accum", "max_length", "save_every", "keep_checkpoints", "lora_r"):
+            if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ConfigError(f"max_steps must be >= 1 (or unset, to train for `epochs`), got {self.max_steps}")
+        if self.seed < 0:
+            raise ConfigError(f"seed must be >= 0, got {self.seed}")
         if self.max_steps is None and not self.epochs > 0:
             raise ConfigError(f"epochs must be > 0 (or set max_steps), got {self.epochs}")
-        if not self.lr > 0:
-            raise ConfigError(f"lr must be > 0, got {self.lr}")
+        for name, ok, want in (("lr", self.lr > 0, "> 0"), ("lora_alpha", self.lora_alpha > 0, "> 0"),
+                               ("lora_dropout", 0 <= self.lora_dropout < 1, "in [0, 1)"),
+                               ("warmup_ratio", 0 <= self.warmup_ratio < 1, "in [0, 1)"),
+                               ("weight_decay", self.weight_decay >= 0, ">= 0"),
+                               ("max_grad_norm", self.max_grad_norm > 0, "> 0")):
+            if not ok:
+                raise ConfigError(f"{name} must be {want}, got {getattr(self, name)}")
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":
@@ -190,7 +249,8 @@ def tokenize(tok, examples: list[Example], max_length: int) -> tuple[list[tuple[
             ids, labels = ids[:max_length], labels[:max_length]
             cut += 1
         if sum(t != IGNORE for t in labels[1:]) == 0:
-            raise ConfigError(f"example {k}: no supervised token left within max_length={max_length} "
+            raise ConfigError(f"{ex.source or f'example {k + 1} (1-based)'}: no supervised token left within "
+                              f"max_length={max_length} "
                               f"(prompt of {len(p)} tokens); raise max_length")
         out.append((ids, labels))
     return out, {"examples": len(out), "truncated_examples": cut}
@@ -328,13 +388,28 @@ def _job_identity(model_name: str, config: TrainConfig, data_hash: str, world: i
             "processes": world}
 
 
+#: What a job folder holds; anything else (or any of these without train.json) was not written by a job.
+#: ("train_data.jsonl": notebook 03 kept its training data inside the job folder until it moved beside it.)
+JOB_FILES = ("train.json", "metrics.csv", "model", "ckpt", ".model.tmp", "train_data.jsonl")
+
+
+def _claim_job_folder(out_dir: Path, overwrite: bool) -> None:
+    from .outdir import claim
+    if (out_dir / "ckpt").exists() and not (out_dir / "train.json").exists() and not overwrite:
+        raise ConfigError(f"{out_dir}: holds checkpoints but no train.json; not a folder of this job")
+    is_job = (out_dir / "train.json").exists()
+    claim(out_dir, lambda p: is_job and p.name in JOB_FILES, what="clika train", overwrite=overwrite)
+
+
 def _check_job(out_dir: Path, identity: dict) -> dict:
     path = out_dir / "train.json"
     if not path.exists():
-        if (out_dir / "ckpt").exists():
-            raise ConfigError(f"{out_dir}: holds checkpoints but no train.json; not a folder of this job")
         return {}
-    have = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        have = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise DataError(path, f"not valid JSON ({e.msg}): a damaged job record; delete the folder or use "
+                              "another one", line=e.lineno) from None
     for key in ("fingerprint", "data", "config"):
         if have.get("job", {}).get(key) != identity[key]:
             raise ConfigError(f"{path}: this folder holds a training job with another {key} "
@@ -455,18 +530,30 @@ def _accelerator(config: TrainConfig):
 
 
 def train(model_name: str, examples: list[Example], out_dir: str | Path, config: TrainConfig | None = None, *,
-          progress: bool = True) -> TrainResult:
+          progress: bool = True, overwrite: bool = False) -> TrainResult:
     """Fine-tune ``model_name`` (registry name, folder or hub id) on ``examples`` into ``out_dir``.
-    Resumes from the newest checkpoint; returns at once when the same job already finished."""
-    import torch
-    from tqdm.auto import tqdm
-    from transformers import get_cosine_schedule_with_warmup
+    Resumes from the newest checkpoint; returns at once when the same job already finished. The folder
+    is owned: files no job wrote (a user's ``model/``, …) refuse it unless ``overwrite``; a second
+    concurrent job on it is refused."""
 
     config = config or TrainConfig()
     if not examples:
         raise ConfigError("no training examples")
     out_dir = Path(out_dir)
     acc, bf16 = _accelerator(config)
+    with contextlib.ExitStack() as stack:
+        if acc.is_main_process:                  # one writer per job folder; files of others refuse it
+            from .outdir import locked
+            _claim_job_folder(out_dir, overwrite)
+            stack.enter_context(locked(out_dir, "clika train"))
+        return _train(model_name, examples, out_dir, config, acc, bf16, progress)
+
+
+def _train(model_name, examples, out_dir: Path, config: TrainConfig, acc, bf16: bool, progress: bool) -> TrainResult:
+    import torch
+    from tqdm.auto import tqdm
+    from transformers import get_cosine_schedule_with_warmup
+
     world, rank = acc.num_processes, acc.process_index
     identity = _job_identity(model_name, config, _data_hash(examples), world)
     previous = _check_job(out_dir, identity)

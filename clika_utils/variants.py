@@ -37,9 +37,9 @@ from . import cldr, corpus, lineage
 from .compare import VERDICTS, Claim, Comparison, check_claims, read_items
 from .data import TASKS, discover
 from .errors import ConfigError
-from .io import write_csv_atomic
 from .langs import LANGS, check_langs
-from .provenance import input_hashes, write_sidecar
+from .outdir import safe_name
+from .provenance import input_hashes, write_result_set
 from .train import Example, TrainConfig, alpaca_prompt, load_trained, run_job, write_examples
 
 METRIC_NAMES = {"accuracy": "accuracy (PF)", "ra": "RA (PF)", "en_co": "en-CO (CT)"}
@@ -145,7 +145,8 @@ def group_table(deltas: pd.DataFrame, targets: dict[str, set]) -> pd.DataFrame:
 
 
 def system_name(label: str, variant: str) -> str:
-    return f"{label}_{variant}"
+    """The system's name, which also names its files and folders: one plain path component."""
+    return safe_name(f"{label}_{variant}", "label")
 
 
 def evaluate_live(models: dict[str, object], data_dir, live_dir, *, tasks, langs, limit: int | None, batch_size: int,
@@ -379,12 +380,9 @@ def _instruction_live_claims(multi: str, english: str, base: str, it_langs) -> l
 
 
 def write(tables: dict[str, pd.DataFrame], results_dir, *, parameters: dict, seed: int, inputs: dict) -> dict:
-    written = {}
-    for name, df in tables.items():
-        path = write_csv_atomic(df, Path(results_dir) / f"{name}.csv")
-        write_sidecar(path, kind="results", parameters=parameters, seed=seed, inputs=inputs)
-        written[name] = path
-    return written
+    written = write_result_set(results_dir, {f"{name}.csv": df for name, df in tables.items()},
+                               parameters=parameters, seed=seed, inputs=inputs)
+    return {name: written[f"{name}.csv"] for name in tables}
 
 
 def load(results_dir, names) -> dict[str, pd.DataFrame]:

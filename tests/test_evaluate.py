@@ -147,12 +147,13 @@ def test_resume_after_a_kill_gives_the_same_file(tiny, item_tree, tmp_path):
 
 def test_output_dir_of_another_model_or_method_is_refused(tiny, tiny_path, item_tree, tmp_path):
     kw = dict(tasks=["x_geo"], langs=["en"], system="tiny", limit=2, progress=False)
-    evaluate(tiny, item_tree, tmp_path, method="letter", **kw)
+    out = tmp_path / "out"
+    evaluate(tiny, item_tree, out, method="letter", **kw)
     with pytest.raises(ConfigError, match="holds results of .*method='letter'"):
-        evaluate(tiny, item_tree, tmp_path, method="text", **kw)
+        evaluate(tiny, item_tree, out, method="text", **kw)
     other = load_model(str(build_tiny_model(tmp_path / "other", seed=2, vocab_size=590)), dtype="float32")
     with pytest.raises(ConfigError, match="holds results of .*fingerprint"):
-        evaluate(other, item_tree, tmp_path, method="letter", **kw)
+        evaluate(other, item_tree, out, method="letter", **kw)
 
 
 def test_unknown_model_task_language_method(tiny, item_tree, tmp_path):

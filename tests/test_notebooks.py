@@ -2,7 +2,6 @@
 
 import ast
 import json
-import re
 from pathlib import Path
 
 import nbformat
@@ -12,25 +11,11 @@ from clika_utils import runner
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = runner.find_notebooks(ROOT / "notebooks")
-PARAM_LINE = re.compile(r"^(?P<name>[a-z_][a-z0-9_]*): (?P<type>str|int|float|bool|list|dict) = (?P<value>.+?)  # \S.*$")
-TYPES = {"str": str, "int": int, "float": (int, float), "bool": bool, "list": list, "dict": dict}
+TYPES = runner.PARAM_TYPES
 
 
 def declared_parameters(nb_path):
-    nb = nbformat.read(nb_path, as_version=4)
-    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
-    assert len(tagged) == 1, f"{nb_path.name}: {len(tagged)} cells tagged 'parameters', want exactly 1"
-    params = {}
-    for line in tagged[0].source.splitlines():
-        if not line.strip():
-            continue
-        m = PARAM_LINE.match(line)
-        assert m, f"{nb_path.name}: parameter line is not `name: type = literal  # comment`: {line!r}"
-        # papermill's parameter inspector gives up on a line holding a second "=" (even in the comment)
-        assert line.count("=") == 1, f"{nb_path.name}: papermill cannot parse a line with two '=': {line!r}"
-        value = ast.literal_eval(m.group("value"))
-        assert isinstance(value, TYPES[m.group("type")]), f"{nb_path.name}: {line!r}: value is not a {m.group('type')}"
-        params[m.group("name")] = m.group("type")
+    params = runner.declared_parameters(nb_path)
     assert "profile" in params, f"{nb_path.name}: declares no `profile` parameter (the runner sets it)"
     return params
 
