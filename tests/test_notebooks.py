@@ -48,6 +48,22 @@ def test_parameter_files_exist_and_match_the_notebook(nb_path, profile):
         assert isinstance(value, TYPES[declared[key]]), f"params/{nb_path.stem}/{profile}.yaml: {key} is not a {declared[key]}"
 
 
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_defaults_are_the_cpu_profile(nb_path):
+    """Jupyter's "Run All" (or papermill without -f) writes to outputs/cpu/ and figures/: it must compute
+    what ./run_all.sh cpu computes, not other numbers under the same names."""
+    import yaml
+    cell = next(c for c in nbformat.read(nb_path, as_version=4).cells if "parameters" in c.metadata.get("tags", []))
+    defaults = {}
+    for line in cell.source.splitlines():
+        m = runner.PARAM_LINE.match(line)
+        if m:
+            defaults[m.group("name")] = ast.literal_eval(m.group("value"))
+    cpu = yaml.safe_load((ROOT / "params" / nb_path.stem / "cpu.yaml").read_text(encoding="utf-8")) or {}
+    differ = {k: (defaults[k], v) for k, v in cpu.items() if defaults.get(k) != v}
+    assert not differ, f"{nb_path.name}: defaults differ from params/{nb_path.stem}/cpu.yaml: {differ}"
+
+
 def test_bad_params_file_is_a_clear_error(tmp_path):
     nb = tmp_path / "notebooks" / "01_x.ipynb"
     (tmp_path / "params" / "01_x").mkdir(parents=True)
