@@ -27,6 +27,7 @@ import pandas as pd
 
 from . import allocation, instructions, scaling, scaling_runs, translation
 from .errors import ConfigError
+from .provenance import run_config
 from .train import TrainConfig
 
 FILES = ("fit", "plans", "predicted_gain", "measured", "validation", "budgets")
@@ -95,6 +96,7 @@ def run(model: str, data_home, results_dir, jobs_dir, live_dir, *, scaling_dir=N
         max_new_tokens: int, batch_size: int, n_boot: int, seed: int, validate: bool = True,
         num_processes: int = 1, accelerate_config: str | None = None, parameters: dict | None = None,
         progress: bool = True) -> dict:
+    config = run_config(locals())
     from .models import fingerprint, resolve
     from .provenance import input_hashes
     from .settings import workdir
@@ -191,7 +193,9 @@ def run(model: str, data_home, results_dir, jobs_dir, live_dir, *, scaling_dir=N
         tables["validation"] = pd.DataFrame(columns=["metric", "law", "budget", "predicted", "verdict"])
     for lang in langs:
         inputs.update(input_hashes(translation.tatoeba_files(data_home, lang), root=data_home))
-    return write(tables, results_dir, parameters=parameters or {}, seed=seed, inputs=inputs)
+    return write(tables, results_dir, parameters={**(parameters or {}), **config,
+                                                  "model_fingerprint": fingerprint(resolve(model)) if validate else None},
+                 seed=seed, inputs=inputs)
 
 
 def load(results_dir) -> dict[str, pd.DataFrame]:

@@ -143,6 +143,20 @@ def _umask() -> int:
     return mask
 
 
+def run_config(arguments: dict, drop=("progress", "parameters")) -> dict:
+    """An experiment's whole configuration from its ``run()`` arguments (``locals()`` at the top of the
+    function), for the sidecars: paths as strings, everything else as given."""
+    def plain(v):
+        if isinstance(v, Path):
+            return str(v)
+        if isinstance(v, dict):
+            return {str(k): plain(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [plain(x) for x in v]
+        return v
+    return {k: plain(v) for k, v in arguments.items() if k not in drop}
+
+
 def read_sidecar(output: str | Path) -> dict:
     import json
     return json.loads(sidecar_path(output).read_text(encoding="utf-8"))

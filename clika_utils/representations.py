@@ -33,6 +33,7 @@ import pandas as pd
 
 from .errors import ConfigError, DataError
 from .metrics import bootstrap_weights, percentile_ci
+from .provenance import run_config
 
 
 def _sentences_hash(sentences: list[str]) -> str:
@@ -255,6 +256,7 @@ def run(model: str, data_home, results_dir, cache_dir, *, variant_dirs, langs, s
         layers=None, batch_size: int, n_boot: int, seed: int, parameters: dict | None = None) -> dict:
     """Notebook 09: per system (base + finished fine-tuning jobs), language and layer, the alignment
     metrics with CIs and the peak layer of the cosine gap and of retrieval with its bootstrap range."""
+    config = run_config(locals())
     from .models import load_model
     from .provenance import input_hashes
     from .train import load_trained
@@ -287,7 +289,7 @@ def run(model: str, data_home, results_dir, cache_dir, *, variant_dirs, langs, s
         del lm
     tables = {"systems": pd.DataFrame(sys_rows), "alignment": pd.concat(rows, ignore_index=True),
               "peaks": pd.DataFrame(peaks)}
-    return write(tables, results_dir, parameters=parameters or {}, seed=seed,
+    return write(tables, results_dir, parameters={**(parameters or {}), **config}, seed=seed,
                  inputs=input_hashes(inputs, root=data_home))
 
 

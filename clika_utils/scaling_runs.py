@@ -29,6 +29,7 @@ import pandas as pd
 
 from . import instructions, translation
 from .errors import ConfigError, DataError
+from .provenance import run_config
 from .train import TrainConfig
 
 
@@ -195,6 +196,7 @@ def run(model: str, data_home, results_dir, jobs_dir, live_dir, *, table_csv=Non
         num_processes: int = 1, accelerate_config: str | None = None, parameters: dict | None = None,
         progress: bool = True) -> dict:
     """Notebook 07: the grid (or a user's CSV table), the covariate, the fits; writes the tables."""
+    config = run_config(locals())
     from .provenance import input_hashes
     from .settings import workdir
     from .variants import write
@@ -233,7 +235,10 @@ def run(model: str, data_home, results_dir, jobs_dir, live_dir, *, table_csv=Non
     parts = [analyse(table, metric=m, laws=laws, covariate=cov, n_boot=n_boot, seed=seed) for m in fit_metrics]
     for name in ("laws", "params", "bands", "lolo"):
         tables[name] = pd.concat([p[name] for p in parts], ignore_index=True)
-    return write(tables, results_dir, parameters=parameters or {}, seed=seed, inputs=inputs)
+    from .models import fingerprint, resolve
+    return write(tables, results_dir, parameters={**(parameters or {}), **config,
+                                                  "model_fingerprint": None if table_csv else fingerprint(resolve(model))},
+                 seed=seed, inputs=inputs)
 
 
 def load(results_dir) -> dict[str, pd.DataFrame]:

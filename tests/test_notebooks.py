@@ -123,6 +123,15 @@ def test_every_notebook_runs_in_smoke_profile_twice_with_identical_outputs(real_
     assert not differing, f"not byte-identical across reruns: {differing}"
     side = json.loads(a[Path("outputs/smoke/results/01_performance_consistency/summary.csv.provenance.json")])
     assert side["parameters"]["profile"] == "smoke" and side["seed"] == 0
+    # 07-09 record their whole configuration, not only {notebook, profile}
+    for nb, table, keys in (("07_scaling_laws", "laws.csv", ("sizes", "seeds", "train_config", "laws", "n_boot",
+                                                             "model_fingerprint")),
+                            ("08_data_allocation", "validation.csv", ("budget", "minimums", "train_config",
+                                                                      "law", "model_fingerprint")),
+                            ("09_representation_alignment", "peaks.csv", ("langs", "n", "source", "variant_dirs"))):
+        params = json.loads(a[Path(f"outputs/smoke/results/{nb}/{table}.provenance.json")])["parameters"]
+        assert all(k in params for k in keys), (nb, sorted(params))
+        assert params["notebook"] == nb and params.get("model_fingerprint", "x")
 
 
 @pytest.mark.slow
