@@ -81,6 +81,10 @@ def _results(root: Path) -> dict:
                    "name_similarity": 0.8}]).to_csv(d["03_conductivity"] / "xrr.csv", index=False)
     pd.DataFrame([{"benchmark": "xquad", "metric": "f1", "system": "x-llama", "reference": "alpaca",
                    "how": "mean_of_ratios", "langs": "ar+zh", "gain_pct": 50.0, "gain_lo": 10.0, "gain_hi": 90.0},
+                  {"benchmark": "xquad", "metric": "xllm_match", "system": "x-llama", "reference": "alpaca",
+                   "how": "mean_of_ratios", "langs": "ar+zh", "gain_pct": -5.0, "gain_lo": -30.0, "gain_hi": 20.0},
+                  {"benchmark": "xquad", "metric": "token_contains", "system": "x-llama", "reference": "alpaca",
+                   "how": "mean_of_ratios", "langs": "ar+zh", "gain_pct": 1.0, "gain_lo": 0.5, "gain_hi": 2.0},
                   {"benchmark": "xquad", "metric": "f1", "system": "m-llama", "reference": "alpaca",
                    "how": "mean_of_ratios", "langs": "ar+zh", "gain_pct": np.nan, "gain_lo": np.nan,
                    "gain_hi": np.nan}]).to_csv(d["06_cross_lingual_instruction_tuning"] / "gains.csv", index=False)
@@ -101,8 +105,9 @@ def test_claims_verdicts_by_hand(tmp_path):
     xrr = t[t.index.str.startswith("Knowledge conductivity is low")]
     assert list(xrr.verdict) == ["supported", "contradicted", "not measurable"]  # zh hi 0.3 < 0.5; de lo 0.7 > 0.5
     assert "ratio variant acc_l/acc_en 0.950" in xrr.note.iloc[1] and "|C_s| = 0" in xrr.measured.iloc[2]
-    x = t.loc["x-LLaMA (CoIT) beats Alpaca on non-English QA (paper: +27.83 % on average)"]
-    assert x.verdict == "supported" and "+50.0 %" in x.measured
+    x = t.loc[["x-LLaMA (CoIT) beats Alpaca on non-English QA (paper: +27.83 % on average)"]]
+    assert list(x.verdict) == ["supported", "inconclusive"]        # F1, then x-LLM's match; not token_contains
+    assert "F1 gain +50.0 %" in x.measured.iloc[0] and "x-LLM match gain -5.0 %" in x.measured.iloc[1]
     m = t.loc["m-LLaMA (one multilingual model, MuIT) also beats Alpaca on non-English QA"]
     assert m.verdict == "inconclusive" and "undefined" in m.measured
     assert t.loc["Allocating the translation budget by the scaling laws beats equal shares"].verdict == "contradicted"
