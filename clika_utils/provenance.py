@@ -15,7 +15,7 @@ from typing import Iterable
 
 from . import __version__
 from .io import sha256_file, write_json_atomic
-from .settings import project_root
+from .settings import project_root, workdir
 
 PACKAGES = ("numpy", "pandas", "scipy", "matplotlib", "seaborn", "pillow", "torch", "transformers", "peft",
             "accelerate", "sacrebleu", "papermill")
@@ -145,10 +145,18 @@ def _umask() -> int:
 
 def run_config(arguments: dict, drop=("progress", "parameters")) -> dict:
     """An experiment's whole configuration from its ``run()`` arguments (``locals()`` at the top of the
-    function), for the sidecars: paths as strings, everything else as given."""
+    function), for the sidecars: paths inside the work folder relative to it (so the same run in another
+    work folder writes the same bytes), other paths as strings, everything else as given."""
+    import os
+
+    root = workdir().resolve()
+
     def plain(v):
-        if isinstance(v, Path):
-            return str(v)
+        if isinstance(v, Path) or (isinstance(v, str) and os.path.isabs(v)):
+            try:
+                return str(Path(v).resolve().relative_to(root))
+            except ValueError:
+                return str(v)
         if isinstance(v, dict):
             return {str(k): plain(x) for k, x in v.items()}
         if isinstance(v, (list, tuple)):
