@@ -6,7 +6,6 @@ import json
 import os
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from clika_utils import runner
@@ -14,7 +13,6 @@ from clika_utils.cli import main
 from clika_utils.errors import ClikaWarning, ConfigError, DataError
 
 from conftest import FOLDER, result_name
-from test_evaluate import item_tree, tiny, tiny_path  # noqa: F401  (fixtures)
 
 EVAL = ["evaluate", "--method", "letter", "--tasks", "x_geo", "--langs", "en"]
 

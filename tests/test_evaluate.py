@@ -8,51 +8,7 @@ import torch
 from clika_utils.errors import ClikaError, ConfigError
 from clika_utils.evaluate import Engine, evaluate, letter_token_ids, task_items
 from clika_utils.models import build_tiny_model, load_model, resolve
-from clika_utils.prompts import Item, build_prompt
 from clika_utils.scoring import score_tree
-
-
-@pytest.fixture(scope="module")
-def tiny_path(tmp_path_factory):
-    return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny", seed=1)
-
-
-@pytest.fixture(scope="module")
-def tiny(tiny_path):
-    return load_model(str(tiny_path), dtype="float32")
-
-
-@pytest.fixture
-def item_tree(tmp_path):
-    """A CLiKA tree with source items and model inputs for x_geo and x_copa in en and zh."""
-    root = tmp_path / "clika"
-    geo = [Item(i, q, opts, lab) for i, (q, opts, lab) in enumerate([
-        ("What administrative division of Egypt is Alexandria in?", ("Red Sea", "Alexandria", "Cairo", "Dubai"), "B"),
-        ("亚历山大港位于埃及的哪个行政区划？", ("红海省", "亚历山大省", "开罗省", "迪拜酋长国"), "B"),
-        ("In what year was Cleopatra born?", ("1799", "1523", "1876", "69 BC"), "D"),
-        ("Where is Dammam?", ("Eastern Province", "Abu Dhabi", "North Sinai", "Al-Jowf"), "A"),
-        ("Which one?", ("x", "y", "z", "w"), "C")])]
-    copa = [Item(i, p, opts, lab, kind) for i, (p, opts, lab, kind) in enumerate([
-        ("The item was packaged in bubble wrap.", ("It was fragile.", "It was small."), "A", "cause"),
-        ("I emptied my pockets.", ("I retrieved a ticket stub.", "I found a weapon."), "A", "effect"),
-        ("该物品用气泡包装纸包着。", ("它很易碎。", "它很小。"), "A", "cause")])]
-    for lang, folder in (("en", "en"), ("zh", "zh")):
-        d = root / "x_geo" / folder
-        d.mkdir(parents=True)
-        (d / f"{lang}_geo_data.jsonl").write_text("".join(json.dumps(
-            {"id": it.item_id, "questions": it.question, "answers": list(it.options), "label": "ABCD".index(it.label)},
-            ensure_ascii=False) + "\n" for it in geo), encoding="utf-8")
-        (root / "x_geo" / f"x_geo_{folder}_model_input.jsonl").write_text("".join(json.dumps(
-            {"input": build_prompt("x_geo", it), "label": it.label}) + "\n" for it in geo), encoding="utf-8")
-        d = root / "x_copa" / folder
-        d.mkdir(parents=True)
-        (d / "test.jsonl").write_text("".join(json.dumps(
-            {"id": 501 + it.item_id, "premise": it.question, "question": it.kind, "choice1": it.options[0],
-             "choice2": it.options[1], "label": "AB".index(it.label)}, ensure_ascii=False) + "\n" for it in copa),
-            encoding="utf-8")
-        (root / "x_copa" / f"x_copa_{folder}_model_input.jsonl").write_text("".join(json.dumps(
-            {"input": build_prompt("x_copa", it), "label": it.label}) + "\n" for it in copa), encoding="utf-8")
-    return root
 
 
 def _independent_letter_predictions(lm, prompts, letters):
