@@ -100,15 +100,41 @@ def test_runner_keeps_going_past_a_failure_and_reports_it(tmp_path, capsys):
     assert "notebooks: 1 ok, 1 failed" in runner.summary_table(runs)
 
 
+def _smoke_run(work: Path) -> list:
+    """Every notebook in the smoke profile with ``work`` as the work folder."""
+    import os
+    old = os.environ.get("CLIKA_WORKDIR")
+    os.environ["CLIKA_WORKDIR"] = str(work)
+    try:
+        return runner.run_all("smoke", progress=False)
+    finally:
+        if old is None:
+            os.environ.pop("CLIKA_WORKDIR", None)
+        else:
+            os.environ["CLIKA_WORKDIR"] = old
+
+
+@pytest.fixture(scope="session")
+def smoke_work(real_clika, tmp_path_factory):
+    """One smoke run of every notebook, shared by the tests that read a smoke run (byte identity against
+    a second run, figure check, report, 04/05's stored comparisons): the suite runs the notebooks twice,
+    not three times."""
+    work = tmp_path_factory.mktemp("smoke") / "a"
+    runs = _smoke_run(work)
+    assert [r.status for r in runs] == ["ok"] * len(NOTEBOOKS), [r.error for r in runs]
+    return work
+
+
 @pytest.mark.slow
 @pytest.mark.data
-def test_every_notebook_runs_in_smoke_profile_twice_with_identical_outputs(real_clika, tmp_path, monkeypatch):
+def test_every_notebook_runs_in_smoke_profile_twice_with_identical_outputs(smoke_work, tmp_path, monkeypatch):
     outputs = []
     for attempt in ("a", "b"):
-        work = tmp_path / attempt
+        work = smoke_work if attempt == "a" else tmp_path / attempt
+        if attempt == "b":
+            runs = _smoke_run(work)
+            assert [r.status for r in runs] == ["ok"] * len(NOTEBOOKS), [r.error for r in runs]
         monkeypatch.setenv("CLIKA_WORKDIR", str(work))
-        runs = runner.run_all("smoke", progress=False)
-        assert [r.status for r in runs] == ["ok"] * len(NOTEBOOKS), [r.error for r in runs]
         assert (work / "outputs" / "executed" / "smoke" / "index.html").exists()
         # results and figures must be byte-identical; model caches hold wall-clock timings (tokens/s)
         files = {p.relative_to(work): p.read_bytes() for sub in ("results", "figures")
@@ -136,7 +162,7 @@ def test_every_notebook_runs_in_smoke_profile_twice_with_identical_outputs(real_
 
 @pytest.mark.slow
 @pytest.mark.data
-def test_stored_comparisons_of_notebooks_04_05_come_from_clika_score_alone(real_clika, tmp_path, monkeypatch):
+def test_stored_comparisons_of_notebooks_04_05_come_from_clika_score_alone(real_clika, smoke_work, tmp_path):
     """Notebooks 04/05's stored-output Δ tables equal what clika_utils.compare computes from the
     items.csv of `clika score` — nothing else (byte-identical CSV)."""
     import io
@@ -146,13 +172,10 @@ def test_stored_comparisons_of_notebooks_04_05_come_from_clika_score_alone(real_
     from clika_utils import compare
     from clika_utils.cli import main
 
-    monkeypatch.setenv("CLIKA_WORKDIR", str(tmp_path / "work"))
-    runs = runner.run_all("smoke", only=["04", "05"], progress=False)
-    assert [r.status for r in runs] == ["ok", "ok"], [r.error for r in runs]
     assert main(["score", "--data-dir", str(real_clika), "--out", str(tmp_path / "score"), "--n-boot", "1"]) == 0
     items = compare.read_items(tmp_path / "score" / "items.csv")
     for nb in ("04_pretraining_variants", "05_instruction_tuning"):
-        path = tmp_path / "work" / "outputs" / "smoke" / "results" / nb / "stored_deltas.csv"
+        path = smoke_work / "outputs" / "smoke" / "results" / nb / "stored_deltas.csv"
         written = pd.read_csv(path)
         pairs = list(written[["derived", "base"]].drop_duplicates().itertuples(index=False, name=None))
         n_boot = runner.load_params(ROOT / "params", ROOT / "notebooks" / f"{nb}.ipynb", "smoke")["n_boot"]
