@@ -19,7 +19,7 @@ from pathlib import Path
 
 
 
-from .errors import ClikaError, ClikaWarning, ConfigError
+from .errors import ClikaError, ClikaWarning, ConfigError, DataError, warn
 from .metrics import CO_VARIANTS
 
 
@@ -112,9 +112,8 @@ def _evaluate(args) -> int:
     from .evaluate import distributed_state, evaluate
     from .langs import LANGS
     from .models import load_model
-    from .settings import clika_dir
-
     from .outdir import safe_name
+    from .settings import clika_dir
 
     root = clika_dir(args.data_dir)
     system = safe_name(args.system or f"{Path(args.model.rstrip('/')).name}_{args.method}", "--system")
@@ -142,10 +141,8 @@ def _train(args) -> int:
 
     import yaml
 
-    from .train import TrainConfig, read_examples, train
-
-    from .errors import DataError
     from .io import read_text_strict
+    from .train import TrainConfig, read_examples, train
 
     values = {}
     if args.config:
@@ -209,7 +206,6 @@ def _qa_score(args) -> int:
     import json
 
     from . import qa
-    from .errors import DataError
     from .io import read_text_strict
 
     questions = qa.read_squad(args.dataset, args.lang)
@@ -220,8 +216,6 @@ def _qa_score(args) -> int:
                         line=e.lineno) from None
     if not isinstance(predictions, dict) or not all(isinstance(v, str) for v in predictions.values()):
         raise DataError(args.predictions, "expected a JSON object mapping question ids to answer strings")
-    from .errors import warn
-
     scores = qa.corpus_scores(questions, predictions, args.lang)
     ids = {q.id for q in questions}
     unknown = sorted(k for k in predictions if k not in ids)
