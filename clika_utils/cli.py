@@ -5,6 +5,7 @@
   clika train --model M --data FILE.jsonl --out DIR   fine-tune (LoRA or full); under accelerate launch too
   clika qa-score DATA.json PRED.json LANG             EM/F1 as the official MLQA script, x-LLM's match, JSON out
   clika mt-score --hyp H --ref R --lang L              BLEU / chrF++ / spBLEU with sacrebleu signatures
+  clika lm-eval export --out DIR / import SAMPLES --out DIR --system NAME   CLiKA for lm-evaluation-harness
   clika data check [--data-dir DIR]                    validate a CLiKA tree and list what is in it
   clika data fetch [--dest DIR] [--only SRC,...]       download the public sources (needs internet)
   clika paths                                          show the resolved settings
@@ -257,6 +258,33 @@ def _mt_score(args) -> int:
     return 0
 
 
+def _lmeval_export(args) -> int:
+    from . import lmeval
+    from .settings import clika_dir
+
+    root = clika_dir(args.data_dir)
+    counts = lmeval.export(root, args.out, tasks=args.tasks, langs=args.langs, limit=args.limit, method=args.method,
+                           overwrite=args.overwrite)
+    print(f"{len(counts)} lm-eval tasks ({sum(counts.values())} documents, method {args.method}) in {args.out}")
+    print(f"  run: lm_eval --model hf --model_args pretrained=MODEL --include_path {args.out} --tasks clika "
+          f"--log_samples --output_path OUT")
+    print("  then: clika lm-eval import OUT --out RESULTS --system NAME")
+    return 0
+
+
+def _lmeval_import(args) -> int:
+    from . import lmeval
+    from .settings import clika_dir
+
+    root = clika_dir(args.data_dir)
+    counts = lmeval.import_samples(args.samples, root, args.out, system=args.system, model=args.model,
+                                   overwrite=args.overwrite)
+    print(f"imported {sum(counts.values())} items of {len(counts)} (task, language) streams as system "
+          f"{args.system!r} into {args.out}; score them with: clika score --data-dir {args.out} --out SCORES "
+          f"--tasks {','.join(sorted({t for t, _ in counts}))} --langs {','.join(sorted({lang for _, lang in counts}))}")
+    return 0
+
+
 def _paths(args) -> int:
     from .settings import DATA_HOME_ENV, cache_dir, data_home, project_root, workdir
 
@@ -354,6 +382,26 @@ def build_parser() -> argparse.ArgumentParser:
                     help="drop pairs whose hypothesis is empty (default: score them, as the sacrebleu CLI does)")
     ms.add_argument("--keep-empty", action="store_true", help=argparse.SUPPRESS)   # the default since empty lines count
     ms.set_defaults(func=_mt_score)
+    le = sub.add_parser("lm-eval", help="CLiKA for lm-evaluation-harness: export tasks, import samples")
+    les = le.add_subparsers(dest="lmeval_command", required=True)
+    lx = les.add_parser("export", help="write the CLiKA streams as an lm-eval task folder (--include_path)")
+    lx.add_argument("--out", required=True, type=Path, help="task folder to write")
+    lx.add_argument("--data-dir", help="CLiKA folder (default: $CLIKA_DATA_HOME/clika)")
+    lx.add_argument("--tasks", type=_csv, help="comma-separated streams (default: all four)")
+    lx.add_argument("--langs", type=_csv, help="comma-separated ISO 639-1 codes (default: all ten)")
+    lx.add_argument("--limit", type=_int_in(1), help="only the first N items of each stream")
+    lx.add_argument("--method", default="letter", choices=["letter", "text"],
+                    help="letter: the option letters (as clika evaluate --method letter); text: the full options")
+    lx.add_argument("--overwrite", action="store_true", help="write into a folder that holds other files")
+    lx.set_defaults(func=_lmeval_export)
+    li = les.add_parser("import", help="lm-eval --log_samples output -> the official result layout")
+    li.add_argument("samples", type=Path, help="lm-eval's --output_path folder (searched for samples_clika_*.jsonl)")
+    li.add_argument("--out", required=True, type=Path, help="results folder (official layout)")
+    li.add_argument("--system", required=True, help="system name in the result file names")
+    li.add_argument("--model", default="lm-eval", help="model name recorded in the manifest")
+    li.add_argument("--data-dir", help="CLiKA folder the tasks were exported from (default: $CLIKA_DATA_HOME/clika)")
+    li.add_argument("--overwrite", action="store_true", help="write into a folder that holds other files")
+    li.set_defaults(func=_lmeval_import)
     pa = sub.add_parser("paths", help="show resolved settings")
     pa.set_defaults(func=_paths)
     return ap
