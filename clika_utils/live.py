@@ -14,6 +14,7 @@ Figures and text are made from these files only.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from itertools import combinations
@@ -22,7 +23,9 @@ from pathlib import Path
 import pandas as pd
 
 from .data import TASKS, discover, load_result_file
+from .errors import ConfigError
 from .evaluate import METHODS, evaluate
+from .io import write_json_atomic
 from .langs import LANGS
 from .metrics import rankc_chance
 from .models import load_model
@@ -167,3 +170,95 @@ def rankc_chance_by_task(task: str) -> float:
 
 def eval_manifests(live_dir) -> list[dict]:
     return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(Path(live_dir).glob("*.eval.json"))]
+
+
+def lm_eval_comparison(model: str, data_dir, live_dir, work_dir, results_dir, *, label: str, streams: list[str],
+                       batch_size: int = 16, dtype: str = "float32", seed: int = 0, n_boot: int = 1000,
+                       parameters: dict | None = None) -> dict[str, Path]:
+    """The same model through lm-evaluation-harness and through ``clika evaluate --method letter`` on
+    whole (task, language) streams (``streams``: ``["x_geo/en", …]``): export the streams, run
+    ``lm_eval --model hf`` on the model's local checkpoint, import its samples, evaluate ours on the same
+    items, and write ``lm_eval.csv`` (per stream: items, both accuracies, prediction agreement, lm-eval's
+    version) and ``lm_eval_ranking.csv`` (every stored system and both live runs, scored on those
+    streams). Wall-clock seconds (model loading included) go to ``<work_dir>/timing.json``, not to the
+    results, which stay byte-identical across reruns. An existing lm-eval output is reused."""
+    import time
+    from importlib import metadata
+
+    import torch
+
+    from . import lmeval
+    from .models import resolve
+
+    pairs = []
+    for s in streams:
+        task, _, lang = s.partition("/")
+        if task not in TASKS or lang not in LANGS:
+            raise ConfigError(f"lm_eval_streams: {s!r} is not task/lang with a task of {list(TASKS)} and a "
+                              f"language of {list(LANGS)}")
+        pairs.append((task, lang))
+    tasks, langs = sorted({t for t, _ in pairs}), sorted({lang for _, lang in pairs})
+    work_dir = Path(work_dir)
+    version = metadata.version("lm_eval")
+    ours_sys, lm_sys = system_name(label, "letter-all-items"), system_name(label, "lm-eval")
+    timing_file = work_dir / "timing.json"
+    out = work_dir / "out"
+    if not (timing_file.exists() and out.exists() and any(out.rglob("samples_clika_*.jsonl"))):
+        import shutil
+        shutil.rmtree(out, ignore_errors=True)          # a run without its timing record is redone whole
+        lmeval.export(data_dir, work_dir / "tasks", tasks=tasks, langs=langs, overwrite=True)
+        cli = Path(sys.executable).parent / "lm_eval"
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+        t0 = time.perf_counter()
+        subprocess.run([str(cli), "--model", "hf", "--model_args", f"pretrained={resolve(model)},dtype={dtype}",
+                        "--include_path", str(work_dir / "tasks"), "--tasks",
+                        ",".join(f"clika_{t}_{lang}" for t, lang in pairs), "--log_samples", "--output_path", str(out),
+                        "--device", device, "--batch_size", str(batch_size), "--seed", str(seed)],
+                       check=True, env=env, capture_output=True)
+        write_json_atomic(timing_file, {"lm_eval_seconds": round(time.perf_counter() - t0, 1), "lm_eval": version})
+    lmeval.import_samples(out, data_dir, live_dir, system=lm_sys, model=model, overwrite=True)
+    t0 = time.perf_counter()
+    lm = load_model(model, dtype=dtype)
+    for task, lang in pairs:
+        evaluate(lm, data_dir, live_dir, tasks=[task], langs=[lang], method="letter", system=ours_sys,
+                 batch_size=batch_size, progress=False)
+    ours_s = round(time.perf_counter() - t0, 1)
+    timing = json.loads(timing_file.read_text(encoding="utf-8"))
+    rows = []
+    for task, lang in pairs:
+        folder = discover(live_dir, tasks=[task], langs=[lang], systems=[ours_sys, lm_sys]).files
+        by = {f.system: load_result_file(f) for f in folder}
+        a, b = by[ours_sys], by[lm_sys]
+        if a.ids != b.ids:
+            raise ConfigError(f"{task}/{lang}: the two runs cover different items")
+        rows.append({"task": task, "lang": lang, "n": len(a.ids),
+                     "acc_clika": sum(r[:1] == g for r, g in zip(a.res, a.labels)) / len(a.ids),
+                     "acc_lm_eval": sum(r[:1] == g for r, g in zip(b.res, b.labels)) / len(b.ids),
+                     "agreement": sum(x == y for x, y in zip(a.res, b.res)) / len(a.ids),
+                     "lm_eval_version": timing["lm_eval"]})
+    write_json_atomic(timing_file, {**timing, "clika_letter_seconds": ours_s})   # wall clock: not a result
+    ranking = pd.concat([score_tree(live_dir, systems=[ours_sys, lm_sys], tasks=tasks, langs=langs, n_boot=n_boot,
+                                    seed=seed).summary.assign(source="live"),
+                         score_tree(data_dir, tasks=tasks, langs=langs, n_boot=n_boot, seed=seed).summary
+                         .assign(source="stored")], ignore_index=True)
+    ranking = ranking[[(t, lang) in set(pairs) for t, lang in zip(ranking.task, ranking.lang)]]
+    params = {**(parameters or {}), "model": model, "label": label, "streams": list(streams), "dtype": dtype,
+              "batch_size": batch_size, "lm_eval": timing["lm_eval"], "n_boot": n_boot}
+    inputs = input_hashes(sorted(Path(live_dir).rglob(f"{lm_sys}_res.jsonl")), root=live_dir)
+    return write_result_set(results_dir, {"lm_eval.csv": pd.DataFrame(rows), "lm_eval_ranking.csv": ranking},
+                            parameters=params, seed=seed, inputs=inputs)
+
+
+def lm_eval_timing(work_dir) -> dict:
+    """The wall-clock record of :func:`lm_eval_comparison` (seconds, model loading included; lm-eval's
+    version), or an empty dict when the comparison has not run."""
+    path = Path(work_dir) / "timing.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def lm_eval_tables(written: dict) -> tuple[pd.DataFrame, pd.Series]:
+    """The per-stream comparison table and each system's mean normalised score on those streams."""
+    table = pd.read_csv(written["lm_eval.csv"])
+    ranked = pd.read_csv(written["lm_eval_ranking.csv"]).groupby("system")["normalised"].mean()
+    return table, ranked

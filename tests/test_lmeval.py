@@ -3,8 +3,8 @@ trip against `clika evaluate --method letter`, and bad samples."""
 
 import json
 import os
-import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -105,13 +105,11 @@ def test_bad_samples_are_named_and_nothing_is_written(item_tree, tmp_path, damag
     assert str(f) in str(e.value) and not (tmp_path / "imp").exists()
 
 
-def _lm_eval_cli() -> str | None:
-    """lm-eval's command: $CLIKA_LM_EVAL, or the benchmarks' environment (bash benchmarks/run.sh creates it)."""
-    for cand in (os.environ.get("CLIKA_LM_EVAL"), str(ROOT / "benchmarks" / ".venv" / "bin" / "lm_eval"),
-                 shutil.which("lm_eval")):
-        if cand and Path(cand).exists():
-            return cand
-    return None
+def _lm_eval_cli() -> str:
+    """lm-eval's command from this environment (lm_eval is a pinned dependency in requirements.txt)."""
+    cli = Path(sys.executable).parent / "lm_eval"
+    assert cli.exists(), f"{cli} missing: lm_eval==0.4.13 is pinned in requirements.txt (./run_tests.sh installs it)"
+    return str(cli)
 
 
 @pytest.mark.slow
@@ -119,8 +117,6 @@ def test_round_trip_through_lm_eval_equals_clika_letter(tiny, tiny_path, item_tr
     """export -> lm_eval --model hf on the tiny model -> import: per-item predictions identical to
     clika evaluate --method letter on the same model and items."""
     cli = _lm_eval_cli()
-    if cli is None:
-        pytest.skip("lm-evaluation-harness not installed: set CLIKA_LM_EVAL or run bash benchmarks/run.sh once")
     evaluate(tiny, item_tree, tmp_path / "ours", tasks=["x_geo", "x_copa"], langs=["en", "zh"], method="letter",
              system="t", progress=False)
     lmeval.export(item_tree, tmp_path / "tasks", tasks=["x_geo", "x_copa"], langs=["en", "zh"])
