@@ -257,8 +257,10 @@ def lm_eval_timing(work_dir) -> dict:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
-def lm_eval_tables(written: dict) -> tuple[pd.DataFrame, pd.Series]:
-    """The per-stream comparison table and each system's mean normalised score on those streams."""
+def lm_eval_tables(written: dict) -> tuple[pd.DataFrame, pd.Series, float]:
+    """The per-stream comparison table, each system's mean accuracy on those streams, and their mean
+    chance level (accuracy, not the normalised score: the normalisation clips everything below chance to 0)."""
     table = pd.read_csv(written["lm_eval.csv"])
-    ranked = pd.read_csv(written["lm_eval_ranking.csv"]).groupby("system")["normalised"].mean()
-    return table, ranked
+    ranking = pd.read_csv(written["lm_eval_ranking.csv"])
+    chance = float(ranking.drop_duplicates(["task", "lang"]).task.map(lambda t: TASKS[t].chance).mean())
+    return table, ranking.groupby("system")["accuracy"].mean(), chance

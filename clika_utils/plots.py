@@ -175,12 +175,16 @@ def consistency_by_lang(summary: pd.DataFrame, *, systems: list[str], tasks: lis
     return fig
 
 
-def ranking(values: pd.Series, *, highlight, title: str, xlabel: str):
-    """Horizontal bars of ``values`` (index: system), best on top; ``highlight`` systems in red."""
+def ranking(values: pd.Series, *, highlight, title: str, xlabel: str, chance: float | None = None):
+    """Horizontal bars of ``values`` (index: system), best on top; ``highlight`` systems in red;
+    ``chance``: a dotted line at the chance level."""
     values = values.sort_values()
     fig, ax = plt.subplots(figsize=(5.5, max(2.5, 0.2 * len(values) + 1.0)))
     colors = [HIGHLIGHT[0] if name in set(highlight) else "#9ecae1" for name in values.index]
     ax.barh(range(len(values)), values.to_numpy(), color=colors)
+    if chance is not None:
+        ax.axvline(chance, color="grey", lw=0.8, ls=":", label=f"chance {chance:.2f}")
+        ax.legend(fontsize=7, frameon=False, loc="lower right")
     ax.set_yticks(range(len(values)), values.index, fontsize=7)
     ax.set_xlabel(xlabel)
     ax.set_title(title)
