@@ -177,7 +177,8 @@ def lm_eval_comparison(model: str, data_dir, live_dir, work_dir, results_dir, *,
                        parameters: dict | None = None) -> dict[str, Path]:
     """The same model through lm-evaluation-harness and through ``clika evaluate --method letter`` on
     whole (task, language) streams (``streams``: ``["x_geo/en", …]``): export the streams, run
-    ``lm_eval --model hf`` on the model's local checkpoint, import its samples, evaluate ours on the same
+    ``lm_eval --model hf`` on the model's local checkpoint (every task x language of the streams' grid),
+    import its samples, evaluate ours on the same
     items, and write ``lm_eval.csv`` (per stream: items, both accuracies, prediction agreement, lm-eval's
     version) and ``lm_eval_ranking.csv`` (every stored system and both live runs, scored on those
     streams). Wall-clock seconds (model loading included) go to ``<work_dir>/timing.json``, not to the
@@ -198,6 +199,7 @@ def lm_eval_comparison(model: str, data_dir, live_dir, work_dir, results_dir, *,
                               f"language of {list(LANGS)}")
         pairs.append((task, lang))
     tasks, langs = sorted({t for t, _ in pairs}), sorted({lang for _, lang in pairs})
+    pairs = [(t, lang) for t in tasks for lang in langs]     # the export is a task x language grid: run all of it
     work_dir = Path(work_dir)
     version = metadata.version("lm_eval")
     ours_sys, lm_sys = system_name(label, "letter-all-items"), system_name(label, "lm-eval")
@@ -213,8 +215,8 @@ def lm_eval_comparison(model: str, data_dir, live_dir, work_dir, results_dir, *,
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
         t0 = time.perf_counter()
         subprocess.run([str(cli), "--model", "hf", "--model_args", f"pretrained={resolve(model)},dtype={dtype}",
-                        "--include_path", str(work_dir / "tasks"), "--tasks",
-                        ",".join(f"clika_{t}_{lang}" for t, lang in pairs), "--log_samples", "--output_path", str(out),
+                        "--include_path", str(work_dir / "tasks"), "--tasks", "clika", "--log_samples",
+                        "--output_path", str(out),
                         "--device", device, "--batch_size", str(batch_size), "--seed", str(seed)],
                        check=True, env=env, capture_output=True)
         write_json_atomic(timing_file, {"lm_eval_seconds": round(time.perf_counter() - t0, 1), "lm_eval": version})

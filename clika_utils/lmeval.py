@@ -60,6 +60,7 @@ def export(root, out_dir, *, tasks=None, langs=None, limit: int | None = None, m
     claim(out_dir, lambda p: p.name.startswith("clika") or (p.is_dir() and p.name in TASKS),
           what="clika lm-eval export", overwrite=overwrite)
     counts = {}
+    streams = [f"{task}/{lang}" for task in tasks for lang in langs]
     with locked(out_dir, "clika lm-eval export"):
         for task in tasks:
             names = []
@@ -71,6 +72,7 @@ def export(root, out_dir, *, tasks=None, langs=None, limit: int | None = None, m
                         for it in task_items(root, task, lang, limit)]
                 for d in docs:
                     d["n_docs"] = len(docs)       # lets an import tell a complete stream from a cut one
+                    d["streams"] = streams        # ... and a complete export from one missing languages
                 data = write_text_atomic(out_dir / task / f"{lang}.jsonl",
                                          "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs))
                 write_text_atomic(out_dir / task / f"{name}.yaml", _task_yaml(name, task, data))
@@ -162,6 +164,12 @@ def import_samples(samples_dir, root, out_dir, *, system: str, model: str = "lm-
         tables[(task, lang)] = sorted(out, key=lambda r: r["id"])
     if len(methods) != 1:
         raise DataError(samples_dir, f"samples of several export methods mixed: {sorted(map(str, methods))}")
+    exported = {s_ for (task, lang), f in by_key.items() for s_ in (read_jsonl(f)[0]["doc"].get("streams") or [])}
+    missing_streams = sorted(exported - {f"{t}/{lang}" for t, lang in by_key})
+    if missing_streams:
+        raise DataError(samples_dir, f"no samples for {len(missing_streams)} exported stream(s) "
+                                     f"({', '.join(missing_streams[:6])}): run lm_eval on every exported task "
+                                     "(--tasks clika), or export only the streams you run")
     out_dir = Path(out_dir)
     claim(out_dir, lambda p: (p.is_dir() and p.name in TASKS) or p.name.endswith(".eval.json"),
           what="clika lm-eval import", overwrite=overwrite)

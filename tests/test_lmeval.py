@@ -105,6 +105,15 @@ def test_bad_samples_are_named_and_nothing_is_written(item_tree, tmp_path, damag
     assert str(f) in str(e.value) and not (tmp_path / "imp").exists()
 
 
+def test_samples_missing_an_exported_language_are_refused(item_tree, tmp_path):
+    lmeval.export(item_tree, tmp_path / "tasks", tasks=["x_geo"], langs=["en", "zh"])
+    samples = _fake_samples(tmp_path / "tasks", tmp_path / "lm", lambda t, l_, d: [0.0, -1.0, -2.0, -3.0])
+    next(samples.glob("samples_clika_x_geo_zh_*.jsonl")).unlink()
+    with pytest.raises(DataError, match=r"no samples for 1 exported stream\(s\) \(x_geo/zh\)"):
+        lmeval.import_samples(tmp_path / "lm", item_tree, tmp_path / "imp", system="lm")
+    assert not (tmp_path / "imp").exists()
+
+
 def _lm_eval_cli() -> str:
     """lm-eval's command from this environment (lm_eval is a pinned dependency in requirements.txt)."""
     cli = Path(sys.executable).parent / "lm_eval"
