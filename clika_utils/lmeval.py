@@ -124,10 +124,11 @@ def import_samples(samples_dir, root, out_dir, *, system: str, model: str = "lm-
         by_key[key] = f
     check_tasks(sorted({t for t, _ in by_key}))
     check_langs(sorted({lang for _, lang in by_key}))
-    methods = set()
+    methods, exported = set(), set()
     tables = {}
     for (task, lang), f in sorted(by_key.items()):
         rows = read_jsonl(f, required=("doc_id", "doc", "filtered_resps"))
+        exported |= set(rows[0]["doc"].get("streams") or []) if isinstance(rows[0]["doc"], dict) else set()
         items = {it.item_id: it for it in task_items(root, task, lang)}
         seen = set()
         out = []
@@ -164,7 +165,6 @@ def import_samples(samples_dir, root, out_dir, *, system: str, model: str = "lm-
         tables[(task, lang)] = sorted(out, key=lambda r: r["id"])
     if len(methods) != 1:
         raise DataError(samples_dir, f"samples of several export methods mixed: {sorted(map(str, methods))}")
-    exported = {s_ for (task, lang), f in by_key.items() for s_ in (read_jsonl(f)[0]["doc"].get("streams") or [])}
     missing_streams = sorted(exported - {f"{t}/{lang}" for t, lang in by_key})
     if missing_streams:
         raise DataError(samples_dir, f"no samples for {len(missing_streams)} exported stream(s) "

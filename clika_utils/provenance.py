@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterable
 
 from . import __version__
-from .io import sha256_file, write_json_atomic
+from .io import _UMASK, sha256_file, write_json_atomic
 from .settings import project_root, workdir
 
 PACKAGES = ("numpy", "pandas", "scipy", "matplotlib", "seaborn", "pillow", "torch", "transformers", "peft",
@@ -75,18 +75,16 @@ def write_sidecar(output: str | Path, *, kind: str, parameters: dict, seed: int 
     """Write the sidecar of ``output`` (which must already be written). ``inputs``: from
     :func:`input_hashes`. Returns the sidecar path."""
     output = Path(output)
-    record = {
-        "output": {"file": output.name, "sha256": sha256_file(output)},
-        "kind": kind,
-        "git": git_state(),
-        "parameters": parameters,
-        "seed": seed,
-        "packages": package_versions(),
-        "inputs": inputs,
-    }
-    if extra:
-        record.update(extra)
+    record = _record(output.name, sha256_file(output), kind=kind, parameters=parameters, seed=seed, inputs=inputs,
+                     extra=extra, git=git_state(), packages=package_versions())
     return write_json_atomic(sidecar_path(output), record)
+
+
+def _record(name: str, sha: str, *, kind: str, parameters: dict, seed, inputs: dict, extra: dict | None,
+            git: dict, packages: dict) -> dict:
+    """The sidecar's content (one definition for :func:`write_sidecar` and :func:`write_result_set`)."""
+    return {"output": {"file": name, "sha256": sha}, "kind": kind, "git": git, "parameters": parameters,
+            "seed": seed, "packages": packages, "inputs": inputs, **(extra or {})}
 
 
 def write_result_set(results_dir: str | Path, tables: dict, *, parameters: dict, seed: int | None, inputs: dict,
@@ -111,9 +109,8 @@ def write_result_set(results_dir: str | Path, tables: dict, *, parameters: dict,
         buf = _io.StringIO()
         df.to_csv(buf, index=False, lineterminator="\n")
         data = buf.getvalue().encode("utf-8")
-        record = {"output": {"file": name, "sha256": hashlib.sha256(data).hexdigest()}, "kind": "results",
-                  "git": git, "parameters": parameters, "seed": seed, "packages": packages, "inputs": inputs,
-                  **(extra or {})}
+        record = _record(name, hashlib.sha256(data).hexdigest(), kind="results", parameters=parameters, seed=seed,
+                         inputs=inputs, extra=extra, git=git, packages=packages)
         side = (json.dumps(record, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
         payloads += [(results_dir / name, data), (sidecar_path(results_dir / name), side)]
     temps = []
@@ -121,7 +118,7 @@ def write_result_set(results_dir: str | Path, tables: dict, *, parameters: dict,
         for final, data in payloads:
             fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=results_dir)
             temps.append((tmp, final))
-            os.chmod(tmp, 0o666 & ~_umask())
+            os.chmod(tmp, 0o666 & ~_UMASK)     # mkstemp makes 0600; the mode a plain open() would give
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
                 fh.flush()
@@ -134,13 +131,6 @@ def write_result_set(results_dir: str | Path, tables: dict, *, parameters: dict,
     for tmp, final in temps:
         os.replace(tmp, final)
     return {name: results_dir / name for name in tables}
-
-
-def _umask() -> int:
-    import os
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def run_config(arguments: dict, drop=("progress", "parameters")) -> dict:
