@@ -228,25 +228,23 @@ def lm_eval_comparison(model: str, data_dir, live_dir, work_dir, results_dir, *,
                  batch_size=batch_size, progress=False)
     ours_s = round(time.perf_counter() - t0, 1)
     timing = json.loads(timing_file.read_text(encoding="utf-8"))
-    rows = []
-    for task, lang in pairs:
-        folder = discover(live_dir, tasks=[task], langs=[lang], systems=[ours_sys, lm_sys]).files
-        by = {f.system: load_result_file(f) for f in folder}
-        a, b = by[ours_sys], by[lm_sys]
-        if a.ids != b.ids:
-            raise ConfigError(f"{task}/{lang}: the two runs cover different items")
-        rows.append({"task": task, "lang": lang, "n": len(a.ids),
-                     "acc_clika": sum(r[:1] == g for r, g in zip(a.res, a.labels)) / len(a.ids),
-                     "acc_lm_eval": sum(r[:1] == g for r, g in zip(b.res, b.labels)) / len(b.ids),
-                     "agreement": sum(x == y for x, y in zip(a.res, b.res)) / len(a.ids),
-                     "lm_eval_version": timing["lm_eval"]})
     if fresh:              # wall clock, not a result; a rerun (both sides cached) keeps the first record
         write_json_atomic(timing_file, {**timing, "clika_letter_seconds": ours_s})
-    ranking = pd.concat([score_tree(live_dir, systems=[ours_sys, lm_sys], tasks=tasks, langs=langs, n_boot=n_boot,
-                                    seed=seed).summary.assign(source="live"),
+    live = score_tree(live_dir, systems=[ours_sys, lm_sys], tasks=tasks, langs=langs, n_boot=n_boot, seed=seed)
+    ranking = pd.concat([live.summary.assign(source="live"),
                          score_tree(data_dir, tasks=tasks, langs=langs, n_boot=n_boot, seed=seed).summary
                          .assign(source="stored")], ignore_index=True)
     ranking = ranking[[(t, lang) in set(pairs) for t, lang in zip(ranking.task, ranking.lang)]]
+    acc = live.summary.set_index(["system", "task", "lang"])["accuracy"]   # the official judge, as scored
+    pred = live.items.set_index(["system", "task", "lang", "item_id"])["prediction"]
+    rows = []
+    for task, lang in pairs:
+        a, b = pred.loc[(ours_sys, task, lang)], pred.loc[(lm_sys, task, lang)]
+        if list(a.index) != list(b.index):
+            raise ConfigError(f"{task}/{lang}: the two runs cover different items")
+        rows.append({"task": task, "lang": lang, "n": len(a), "acc_clika": acc[(ours_sys, task, lang)],
+                     "acc_lm_eval": acc[(lm_sys, task, lang)], "agreement": float((a == b).mean()),
+                     "lm_eval_version": timing["lm_eval"]})
     params = {**(parameters or {}), "model": model, "label": label, "streams": list(streams), "dtype": dtype,
               "batch_size": batch_size, "lm_eval": timing["lm_eval"], "n_boot": n_boot}
     inputs = input_hashes(sorted(Path(live_dir).rglob(f"{lm_sys}_res.jsonl")), root=live_dir)
