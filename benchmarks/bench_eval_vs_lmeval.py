@@ -10,6 +10,12 @@ Reported: items/s of each (model loading excluded for both, measured separately)
 per-item agreement of the predicted letters, with every disagreement listed with both systems'
 score margins. Results: benchmarks/results/eval_vs_lmeval.{json,csv} (+ provenance sidecars).
 
+The physical floor, measured in the same run: one forward pass of the model body over only the
+item-specific suffix tokens of every prompt (what follows the prefix all prompts of a task and
+language share: the instruction and the worked example), in the same batches, with no prefix, no
+LM head and no softmax — less work than any exact scorer can do. ``ratio_to_floor`` = a system's
+scoring time / the floor's.
+
 Run: bash benchmarks/run.sh   (creates benchmarks/.venv with lm_eval; needs $CLIKA_DATA_HOME)
 """
 
@@ -75,6 +81,37 @@ def run_ours(model_path, rows, dtype, batch_size):
     return {"load_s": load_s, "score_s": score_s, "pred": preds, "margin": margins}
 
 
+def run_floor(model_path, rows, batch_size):
+    """Seconds of one fp32 body forward over the item-specific suffixes only (see the module doc), and
+    the suffix and whole-prompt token counts."""
+    from clika_utils.evaluate import _common_prefix
+
+    lm = load_model(model_path, dtype="float32")
+    engine = Engine(lm, batch_size=batch_size)
+    groups = {}
+    for r in rows:
+        groups.setdefault((r["task"], r["lang"]), []).append(engine.encode(r["prompt"]))
+    batches, n_suffix, n_all = [], 0, 0
+    for toks in groups.values():
+        n = _common_prefix(toks)
+        suffixes = [t[n:] for t in toks]
+        n_suffix += sum(len(s) for s in suffixes)
+        n_all += sum(len(t) for t in toks)
+        for start in range(0, len(suffixes), batch_size):
+            part = suffixes[start: start + batch_size]
+            ids = torch.full((len(part), max(len(s) for s in part)), lm.tokenizer.pad_token_id, dtype=torch.long)
+            for b, s in enumerate(part):
+                ids[b, : len(s)] = torch.tensor(s)
+            batches.append(ids)
+    with torch.inference_mode():
+        engine.body(input_ids=batches[0])            # warm-up, not timed
+        t0 = time.perf_counter()
+        for ids in batches:
+            engine.body(input_ids=ids)
+        seconds = time.perf_counter() - t0
+    return {"score_s": seconds, "suffix_tokens": n_suffix, "prompt_tokens": n_all}
+
+
 def run_lmeval(model_path, rows, dtype, batch_size, work: Path):
     import lm_eval
     from lm_eval.models.huggingface import HFLM
@@ -131,12 +168,16 @@ def main(argv=None) -> int:
     runs["clika letter (float32, default)"] = run_ours(model_path, rows, "float32", args.batch_size)
     runs["clika letter (bf16 autocast)"] = run_ours(model_path, rows, "bf16-autocast", args.batch_size)
     peer = runs["lm-eval (float32, HF default)"]
+    floor = run_floor(model_path, rows, args.batch_size)
+    print(f"floor: body forward over {floor['suffix_tokens']} item-specific suffix tokens "
+          f"(of {floor['prompt_tokens']} prompt tokens): {floor['score_s']:.2f} s")
     table, disagreements = [], []
     for name, r in runs.items():
         agree = sum(a == b for a, b in zip(r["pred"], peer["pred"]))
         table.append({"system": name, "items": n, "load_s": round(r["load_s"], 2), "score_s": round(r["score_s"], 2),
                       "items_per_s": round(n / r["score_s"], 3),
                       "speedup_vs_lm_eval": round(peer["score_s"] / r["score_s"], 2),
+                      "ratio_to_floor": round(r["score_s"] / floor["score_s"], 2),
                       "agreement_with_lm_eval": round(agree / n, 4), "accuracy": round(
                           sum(p == row["gold"] for p, row in zip(r["pred"], rows)) / n, 4)})
         if r is not peer:
@@ -154,6 +195,9 @@ def main(argv=None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     meta = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "torch_threads": torch.get_num_threads()},
             "tasks": tasks, "limit": args.limit, "batch_size": args.batch_size, "model": "gemma-3-270m",
+            "floor": {"what": "fp32 body forward over the item-specific suffix tokens only, same batches",
+                      "score_s": round(floor["score_s"], 2), "suffix_tokens": floor["suffix_tokens"],
+                      "prompt_tokens": floor["prompt_tokens"]},
             "table": table, "disagreements": disagreements}
     json_path = write_json_atomic(args.out / "eval_vs_lmeval.json", meta)
     csv_path = write_csv_atomic(df, args.out / "eval_vs_lmeval.csv")

@@ -1,11 +1,8 @@
 """clika_utils: the computation behind the clika-repro notebooks.
 
-Rooms (one concern each; see ARCHITECTURE.md):
-settings (paths), errors, io (strict readers, atomic writers, hashing), langs (language codes),
-data (the official CLiKA layout), judge (answer judging), metrics (accuracy, RA, en-CO, bootstrap),
-scoring (data tree -> tidy tables), performance (notebook 01's experiment), provenance (sidecars),
-plots (one style, deterministic PNG+PDF), runner (papermill batch), cli (the `clika` command),
-fetch (downloads for users with internet).
+Layers (see ARCHITECTURE.md): the library (every module of this folder but the applications), the
+experiments (:mod:`clika_utils.experiments`: one module per notebook, plus ``shared``), and the
+applications (``cli``: the `clika` command, ``runner``: the papermill batch, ``report``, ``figcheck``).
 """
 
 __version__ = "0.1.0"

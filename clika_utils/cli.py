@@ -49,26 +49,26 @@ MAX_BOOT = 100_000    #: bootstrap replicates: more adds nothing to a percentile
 
 
 def _score(args) -> int:
-    from . import performance
+    from .outdir import claim, locked
+    from .scoring import SCORE_FILES
     from .settings import clika_dir
 
-    from .outdir import claim, locked
-
     root = clika_dir(args.data_dir)
-    claim(args.out, lambda p: p.name.split(".provenance.json")[0] in performance.RESULT_FILES, what="clika score",
+    claim(args.out, lambda p: p.name.split(".provenance.json")[0] in SCORE_FILES, what="clika score",
           overwrite=args.overwrite)
     with locked(args.out, "clika score"):
         return _score_locked(args, root)
 
 
 def _score_locked(args, root) -> int:
-    from . import performance
+    from .scoring import load_scores, score_tree, write_scores
 
-    paths = performance.run(root, args.out, judge=args.judge, ra_variant=args.ra_variant,
-                            co_variant=args.co_variant, n_boot=args.n_boot, seed=args.seed,
-                            systems=args.systems, tasks=args.tasks, langs=args.langs,
-                            parameters={"command": "clika score", "data_dir": str(root)})
-    tables = performance.load(args.out)
+    result = score_tree(root, judge=args.judge, ra_variant=args.ra_variant, co_variant=args.co_variant,
+                        n_boot=args.n_boot, seed=args.seed, systems=args.systems or None, tasks=args.tasks or None,
+                        langs=args.langs or None)
+    paths = write_scores(result, args.out, parameters={"command": "clika score", "data_dir": str(root)},
+                         seed=args.seed)
+    tables = load_scores(args.out)
     systems = tables["systems"]
     print(f"scored {systems['system'].nunique()} systems, {len(tables['summary'])} (system, task, lang) rows "
           f"from {root}")
@@ -143,7 +143,8 @@ def _train(args) -> int:
     import yaml
 
     from .io import read_text_strict
-    from .train import TrainConfig, read_examples, train
+    from .formats import read_examples
+    from .train import TrainConfig, train
 
     values = {}
     if args.config:

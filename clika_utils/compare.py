@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .claims import verdict
 from .data import TASKS
 from .errors import ConfigError, DataError
 from .langs import LANGS
@@ -145,19 +146,6 @@ class Comparison:
 def deltas(items: pd.DataFrame, pairs, **kw) -> pd.DataFrame:
     """Table of paired Δs (see :class:`Comparison`)."""
     return Comparison(items, pairs, **kw).table()
-
-
-def verdict(lo: float, hi: float, direction: int) -> str:
-    """``supported`` if the CI lies on the expected side of 0, ``contradicted`` if on the other side."""
-    if direction not in (1, -1):
-        raise ConfigError("direction must be +1 (expected increase) or -1 (expected decrease)")
-    if np.isnan(lo) or np.isnan(hi):
-        return "inconclusive"
-    if (lo > 0 and direction > 0) or (hi < 0 and direction < 0):
-        return "supported"
-    if (lo > 0 and direction < 0) or (hi < 0 and direction > 0):
-        return "contradicted"
-    return "inconclusive"
 
 
 @dataclass

@@ -20,7 +20,8 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import ConfigError
-from .runner import find_notebooks, load_params
+from .config import parameters
+from .runner import find_notebooks
 from .settings import project_root, resolve
 
 
@@ -33,7 +34,7 @@ def check(profile: str, *, nb_dir: Path | None = None, params_dir: Path | None =
     rows = []
     with tempfile.TemporaryDirectory(dir=scratch) as tmp:
         for nb in find_notebooks(nb_dir, only):
-            params = load_params(params_dir, nb, profile)
+            params = parameters(profile, nb, params_dir)
             if "figures_dir" not in params or "render_only" not in params:
                 continue
             results = resolve(params["results_dir"])

@@ -26,7 +26,7 @@ import pandas as pd
 
 from .errors import ConfigError, DataError
 from .io import read_text_strict
-from .train import Example, alpaca_prompt
+from .formats import Example, alpaca_prompt
 
 TRAIN_TEMPLATES: tuple[str, ...] = (
     "Translate the following sentences from {src} to {tgt}.",

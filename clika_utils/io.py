@@ -11,6 +11,7 @@ import hashlib
 import io as _io
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -86,6 +87,16 @@ def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+_TEMP_NAME = re.compile(r"^\.(?P<target>.+)\.[a-z0-9_]{8}\.tmp$")
+
+
+def unfinished_write_of(name: str) -> str | None:
+    """The file an :func:`atomic_open` temporary named ``name`` was writing (a process killed mid-write
+    leaves it behind), or None when ``name`` is no such temporary."""
+    m = _TEMP_NAME.match(name)
+    return m.group("target") if m else None
 
 
 def write_text_atomic(path: str | Path, text: str) -> Path:

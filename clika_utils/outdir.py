@@ -33,6 +33,12 @@ def safe_name(value: str, what: str) -> str:
     return value
 
 
+def system_name(label: str, variant: str) -> str:
+    """A live system's name ``<label>_<variant>`` (method or trained variant), which also names its
+    files and folders: one plain path component."""
+    return safe_name(f"{label}_{variant}", "label")
+
+
 def _writable_folder(path: Path) -> Path:
     if path.exists() and not path.is_dir():
         raise ConfigError(f"{path}: is a file; expected an output folder")

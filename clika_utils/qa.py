@@ -273,7 +273,7 @@ def sample(questions: list[Question], n: int, seed: int) -> list[Question]:
 
 
 def prompt(q: Question) -> str:
-    from .train import alpaca_prompt
+    from .formats import alpaca_prompt
     if q.lang not in QA_INSTRUCTIONS:
         raise ConfigError(f"no QA prompt for language {q.lang!r}; known: {sorted(QA_INSTRUCTIONS)}")
     return alpaca_prompt(QA_INSTRUCTIONS[q.lang], f"{q.context}\n\n{QUESTION_LABEL[q.lang]}: {q.question}")

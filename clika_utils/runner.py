@@ -18,8 +18,7 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
+from .config import load_params
 from .errors import ConfigError
 from .io import write_text_atomic
 from .settings import project_root, resolve
@@ -56,69 +55,6 @@ def find_notebooks(nb_dir: Path, only: list[str] | None = None) -> list[Path]:
 
 #: ``name: type = literal  # comment``, the one form of a line in a parameters cell.
 PARAM_LINE = re.compile(r"^(?P<name>[a-z_][a-z0-9_]*): (?P<type>str|int|float|bool|list|dict) = (?P<value>.+?)  # \S.*$")
-PARAM_TYPES = {"str": str, "int": int, "float": (int, float), "bool": bool, "list": list, "dict": dict}
-
-
-def declared_parameters(notebook: Path) -> dict[str, str]:
-    """{name: type name} of the notebook's parameters cell (the one cell tagged ``parameters``)."""
-    import ast
-    import json
-
-    cells = json.loads(Path(notebook).read_text(encoding="utf-8"))["cells"]
-    tagged = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
-    if len(tagged) != 1:
-        raise ConfigError(f"{notebook}: {len(tagged)} cells tagged 'parameters'; expected exactly one")
-    out = {}
-    for line in "".join(tagged[0]["source"]).splitlines():
-        if not line.strip():
-            continue
-        m = PARAM_LINE.match(line)
-        if not m or line.count("=") != 1:   # papermill's inspector also gives up on a second '=' in a line
-            raise ConfigError(f"{notebook}: parameter line is not `name: type = literal  # comment`: {line!r}")
-        value = ast.literal_eval(m.group("value"))
-        if not isinstance(value, PARAM_TYPES[m.group("type")]) or (m.group("type") in ("int", "float")
-                                                                   and isinstance(value, bool)):
-            raise ConfigError(f"{notebook}: {line!r}: the default is not a {m.group('type')}")
-        out[m.group("name")] = m.group("type")
-    return out
-
-
-def _key_line(text: str, key: str) -> int | None:
-    for i, line in enumerate(text.splitlines(), 1):
-        if re.match(rf"^{re.escape(key)}\s*:", line):
-            return i
-    return None
-
-
-def load_params(params_dir: Path, notebook: Path, profile: str) -> dict:
-    """The profile's parameters for ``notebook``, checked against the notebook's parameters cell:
-    an unknown key or a value of the wrong type is an error naming the file, line and key (a
-    misspelt key would otherwise be ignored by papermill and the default used silently)."""
-    path = params_dir / notebook.stem / f"{profile}.yaml"
-    if not path.exists():
-        raise ConfigError(f"{path}: missing parameter file; expected params/{notebook.stem}/{profile}.yaml "
-                          f"for profile {profile!r}")
-    text = path.read_text(encoding="utf-8")
-    try:
-        params = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        line = getattr(getattr(exc, "problem_mark", None), "line", None)
-        raise ConfigError(f"{path}:{'' if line is None else line + 1}: not valid YAML ({exc})") from None
-    if not isinstance(params, dict):
-        raise ConfigError(f"{path}: expected a mapping of parameter names to values")
-    declared = declared_parameters(notebook) if notebook.exists() else None
-    for key, value in params.items() if declared is not None else ():
-        where = f"{path}:{_key_line(text, str(key)) or ''}"
-        if key not in declared or key == "profile":
-            raise ConfigError(f"{where}: unknown parameter {key!r} for {notebook.stem}; it declares "
-                              f"{sorted(k for k in declared if k != 'profile')}")
-        want = declared[key]
-        if not isinstance(value, PARAM_TYPES[want]) or (want in ("int", "float") and isinstance(value, bool)):
-            hint = " (write true or false, without quotes)" if want == "bool" else ""
-            raise ConfigError(f"{where}: {key} must be a {want}{hint}, got {value!r} ({type(value).__name__})")
-    return {**params, "profile": profile}
-
-
 def export_html(executed: Path) -> Path:
     import nbformat
     from nbconvert import HTMLExporter

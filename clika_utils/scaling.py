@@ -446,3 +446,11 @@ def compare_laws(df: pd.DataFrame, laws=LAWS, covariate: dict | None = None) -> 
     ok = out[out.converged & out.bic.notna()]
     out["preferred"] = out.law == (ok.loc[ok.bic.idxmin(), "law"] if len(ok) else None)
     return out
+
+
+def preferred(laws: pd.DataFrame, metric: str) -> str:
+    """The law with the lowest BIC among converged fits of ``metric`` (from :func:`analyse`)."""
+    rows = laws[(laws.metric == metric) & laws.preferred.astype(bool)]
+    if rows.empty:
+        raise ConfigError(f"no converged law for {metric!r}: nothing to allocate with")
+    return str(rows.law.iloc[0])

@@ -7,6 +7,7 @@ format are scored by the same code.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,7 @@ SUMMARY_COLUMNS = [
     "ra", "ra_lo", "ra_hi", "en_co", "en_co_lo", "en_co_hi", "rankc", "rankc_lo", "rankc_hi", "normalised",
     "n_unparsed", "complete",
 ]
+SCORE_FILES = ("items.csv", "summary.csv", "systems.csv")  #: what :func:`write_scores` writes
 ITEM_COLUMNS = ["system", "task", "lang", "item_id", "label", "prediction", "correct"]
 
 
@@ -128,3 +130,37 @@ def _sort(df: pd.DataFrame, order: dict, extra=()) -> pd.DataFrame:
     tmp = df.assign(_t=keys["task"], _l=keys["lang"])
     tmp = tmp.sort_values(["system", "_t", "_l", *extra], kind="mergesort")
     return tmp.drop(columns=["_t", "_l"]).reset_index(drop=True)
+
+
+def systems_table(result) -> pd.DataFrame:
+    """Per system: result files found, missing folders, unparsed answers, completeness."""
+    inv, s = result.inventory, result.summary
+    missing = inv.incomplete_systems()
+    rows = []
+    for system in inv.systems:
+        sub = s[s["system"] == system]
+        rows.append({"system": system, "n_files": len(sub), "n_missing": len(missing.get(system, [])),
+                     "missing": ";".join(f"{t}/{l_}" for t, l_ in missing.get(system, [])),
+                     "n_items": int(sub["n"].sum()), "n_unparsed": int(sub["n_unparsed"].sum()),
+                     "complete": system not in missing})
+    return pd.DataFrame(rows)
+
+
+def write_scores(result: ScoreResult, results_dir, *, parameters: dict | None = None, seed: int = 0) -> dict:
+    """Write ``items.csv``, ``summary.csv`` and ``systems.csv`` of ``result`` all-or-nothing with
+    provenance (inputs: the scored files; parameters: the scoring settings, then ``parameters``)."""
+    from .provenance import input_hashes, write_result_set
+
+    inputs = input_hashes([f.path for f in result.inventory.files], root=result.inventory.root)
+    params = {**result.settings, **(parameters or {})}
+    tables = dict(zip(SCORE_FILES, (result.items, result.summary, systems_table(result))))
+    return write_result_set(Path(results_dir), tables,
+                            parameters=params, seed=seed, inputs=inputs, extra={"data_root": str(result.inventory.root)})
+
+
+def load_scores(results_dir) -> dict[str, pd.DataFrame]:
+    """The results tables written by :func:`write_scores`, keyed by file stem."""
+    results_dir = Path(results_dir)
+    # systems.csv has no numeric gaps; reading it without NA parsing keeps "missing" == "" for complete systems
+    return {name[:-4]: pd.read_csv(results_dir / name, keep_default_na=(name != "systems.csv"))
+            for name in SCORE_FILES}

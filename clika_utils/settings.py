@@ -16,6 +16,26 @@ DATA_HOME_ENV = "CLIKA_DATA_HOME"
 WORKDIR_ENV = "CLIKA_WORKDIR"
 CACHE_ENV = "CLIKA_CACHE_DIR"
 
+#: Where a notebook's outputs go when its parameter is ``""``: the one place output locations are
+#: derived, from the profile and the notebook (``{notebook}``: its stem). What a notebook reads from an
+#: earlier one (01's items, 03's and 07's results) is derived the same way, so it finds them.
+OUTPUT_PATHS = {
+    "results_dir": "outputs/{profile}/results/{notebook}",
+    "models_dir": "outputs/{profile}/models/{notebook}",
+    "jobs_dir": "outputs/{profile}/models/{notebook}",
+    "cache_dir": "outputs/{profile}/cache/{notebook}",
+    "live_dir": "outputs/{profile}/live/{live}",
+    "lm_eval_dir": "outputs/{profile}/lm_eval",
+    "figures_dir": "outputs/{profile}/figures",
+    "items_csv": "outputs/{profile}/results/01_performance_consistency/items.csv",
+    "conductivity_dir": "outputs/{profile}/results/03_conductivity",
+    "scaling_dir": "outputs/{profile}/results/07_scaling_laws",
+}
+#: The cpu profile's figures are the committed ones.
+FIGURES = {"cpu": "figures"}
+#: Notebooks that share one live folder: 04 and 05 evaluate the same base model once.
+SHARED_LIVE = {"04_pretraining_variants": "variants", "05_instruction_tuning": "variants"}
+
 
 def project_root() -> Path:
     """The repository root: the folder that holds ``clika_utils/`` (editable install)."""
@@ -76,3 +96,13 @@ def cached_results(results_dir: str | Path) -> dict[str, Path]:
     if not found:
         raise ConfigError(f"no cached results (*.csv) in {folder}: run the notebook without render_only first")
     return found
+
+
+def output_path(profile: str, notebook: str, key: str) -> str:
+    """The derived location (relative to :func:`workdir`) of output ``key`` of ``notebook`` under
+    ``profile``; see :data:`OUTPUT_PATHS`."""
+    if key not in OUTPUT_PATHS:
+        raise ConfigError(f"{key!r} is not a derived output location; expected one of {sorted(OUTPUT_PATHS)}")
+    if key == "figures_dir" and profile in FIGURES:
+        return FIGURES[profile]
+    return OUTPUT_PATHS[key].format(profile=profile, notebook=notebook, live=SHARED_LIVE.get(notebook, notebook))

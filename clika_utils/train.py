@@ -49,89 +49,16 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .errors import ClikaError, ConfigError, DataError, warn
-from .io import read_jsonl, write_csv_atomic, write_json_atomic, write_text_atomic
+from .errors import ClikaError, ConfigError, DataError
+from .formats import Example, read_examples
+from .io import unfinished_write_of, write_csv_atomic, write_json_atomic
 
 IGNORE = -100
 METHODS = ("lora", "full")
 HEADS = ("supervised", "full")
 PRECISIONS = ("auto", "fp32", "bf16")
-ALPACA = {  # the Stanford Alpaca prompt template, as x-LLaMA uses it
-    "with_input": ("Below is an instruction that describes a task, paired with an input that provides further "
-                   "context. Write a response that appropriately completes the request.\n\n"
-                   "### Instruction:\n{instruction}\n\n### Input:\n{input}\n\n### Response:\n"),
-    "no_input": ("Below is an instruction that describes a task. Write a response that appropriately completes "
-                 "the request.\n\n### Instruction:\n{instruction}\n\n### Response:\n"),
-}
-
-
 class TrainingDiverged(ClikaError):
     """The loss or gradient norm became NaN/inf; training stopped before applying the bad update."""
-
-
-def alpaca_prompt(instruction: str, input: str = "") -> str:
-    """The Alpaca template with or without the input section (the response follows it directly)."""
-    if input and input.strip():
-        return ALPACA["with_input"].format(instruction=instruction, input=input)
-    return ALPACA["no_input"].format(instruction=instruction)
-
-
-@dataclass(frozen=True)
-class Example:
-    """One training example: the loss covers ``response`` (+ EOS) only. ``prompt == ""`` is raw text.
-    ``source``: where it came from (``file:line``), for error messages only (not part of the data hash)."""
-    prompt: str
-    response: str
-    source: str = field(default="", compare=False)
-
-
-FORMATS = {"prompt": ("prompt", "response"), "instruction": ("instruction", "input", "output"), "text": ("text",)}
-
-
-def read_examples(path: str | Path) -> list[Example]:
-    """Training data from JSON Lines: each line ``{"prompt", "response"}``, Alpaca
-    ``{"instruction", "input", "output"}`` (formatted with :func:`alpaca_prompt`) or raw ``{"text"}``.
-    A line with the fields of two formats is an error (which one was meant?); a file that mixes
-    formats across lines is used, with a warning that counts each format."""
-    out, counts = [], {}
-    for row in read_jsonl(path):
-        line = row["_line"]
-        kinds = [k for k, keys in FORMATS.items() if any(key in row for key in keys if key != "input")]
-        if len(kinds) > 1:
-            raise DataError(path, f"fields of {len(kinds)} record formats in one line ({', '.join(kinds)}): expected "
-                                  "exactly one of {prompt, response}, {instruction, input, output} or {text}", line=line)
-        if not kinds:
-            raise DataError(path, "expected {prompt, response}, {instruction, input, output} or {text}", line=line)
-        kind = kinds[0]
-        counts[kind] = counts.get(kind, 0) + 1
-        if kind == "text":
-            fields = {"text": row["text"]}
-        elif kind == "instruction":
-            fields = {"instruction": row["instruction"], "output": row.get("output"), "input": row.get("input", "")}
-        else:
-            fields = {"prompt": row.get("prompt"), "response": row.get("response")}
-        bad = [k for k, v in fields.items() if not isinstance(v, str)]
-        if bad:
-            raise DataError(path, f"field(s) {bad} missing or not a string", line=line)
-        where = f"{path}:{line}"
-        if kind == "text":
-            ex = Example("", fields["text"], where)
-        elif kind == "instruction":
-            ex = Example(alpaca_prompt(fields["instruction"], fields["input"]), fields["output"], where)
-        else:
-            ex = Example(fields["prompt"], fields["response"], where)
-        if not ex.response.strip():
-            raise DataError(path, "empty response/output/text: nothing to learn from this line", line=line)
-        out.append(ex)
-    if len(counts) > 1:
-        warn(f"{path}: mixes record formats ({', '.join(f'{v} {k}' for k, v in counts.items())} lines); "
-             "each is trained as its format says")
-    return out
-
-
-def write_examples(path: str | Path, examples: list[Example]) -> Path:
-    return write_text_atomic(path, "".join(json.dumps({"prompt": e.prompt, "response": e.response},
-                                                      ensure_ascii=False) + "\n" for e in examples))
 
 
 _INT_FIELDS = ("lora_r", "lora_alpha", "max_steps", "micro_batch", "grad_accum", "max_length", "seed", "save_every",
@@ -398,7 +325,10 @@ def _claim_job_folder(out_dir: Path, overwrite: bool) -> None:
     if (out_dir / "ckpt").exists() and not (out_dir / "train.json").exists() and not overwrite:
         raise ConfigError(f"{out_dir}: holds checkpoints but no train.json; not a folder of this job")
     is_job = (out_dir / "train.json").exists()
-    claim(out_dir, lambda p: is_job and p.name in JOB_FILES, what="clika train", overwrite=overwrite)
+    ours = (lambda p: is_job and (p.name in JOB_FILES or unfinished_write_of(p.name) in JOB_FILES))
+    claim(out_dir, ours, what="clika train", overwrite=overwrite)
+    for leftover in (p for p in out_dir.glob(".*.tmp") if p.is_file() and unfinished_write_of(p.name) in JOB_FILES):
+        leftover.unlink()   # a write the killed run did not finish: resuming rewrites the file
 
 
 def _check_job(out_dir: Path, identity: dict) -> dict:
@@ -684,17 +614,24 @@ def _read_metrics(out_dir: Path) -> list[dict]:
     return pd.read_csv(path).to_dict("records") if path.exists() else []
 
 
+def job_record(out_dir: str | Path, *, complete: bool = True) -> dict:
+    """The ``train.json`` of a finished job (status, ``job``: model, fingerprint, data hash, config;
+    ``steps``, ``final_loss``, ``reports``); a folder without a finished job is an error, unless
+    ``complete=False`` (then whatever the folder holds, ``{}`` for none)."""
+    path = Path(out_dir) / "train.json"
+    meta = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    if complete and meta.get("status") != "complete":
+        raise ConfigError(f"{out_dir}: no finished training job here (status {meta.get('status')!r})")
+    return meta
+
+
 def load_trained(out_dir: str | Path, *, device: str = "auto", dtype: str = "auto"):
     """The fine-tuned model of a finished job as a :class:`~clika_utils.models.LoadedModel`
     (LoRA weights merged into the base), ready for :mod:`clika_utils.evaluate`."""
     from .models import load_model
 
     out_dir = Path(out_dir)
-    meta_path = out_dir / "train.json"
-    meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else {}
-    if meta.get("status") != "complete":
-        raise ConfigError(f"{out_dir}: no finished training job here (status {meta.get('status')!r})")
-    job = meta["job"]
+    job = job_record(out_dir)["job"]
     if job["config"]["method"] == "full":
         return load_model(str(out_dir / "model"), device=device, dtype=dtype)
     from peft import PeftModel
@@ -738,11 +675,7 @@ def load_adapters(model_name: str, jobs: dict, *, device: str = "auto"):
     lm = load_model(model_name, device="cpu", dtype="float32")
     model = None
     for name, job in jobs.items():
-        meta_path = Path(job) / "train.json"
-        meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else {}
-        if meta.get("status") != "complete":
-            raise ConfigError(f"{job}: no finished training job here (status {meta.get('status')!r})")
-        spec = meta["job"]
+        spec = job_record(job)["job"]
         if spec["config"]["method"] != "lora":
             raise ConfigError(f"{job}: a {spec['config']['method']} fine-tune has its own weights; only LoRA "
                               f"adapters can share one base model")

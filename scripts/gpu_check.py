@@ -34,7 +34,7 @@ SHAPES = {"7b": dict(hidden_size=4096, intermediate_size=11008, num_hidden_layer
 
 
 def examples(n: int, words: int = 12):
-    from clika_utils.train import Example, alpaca_prompt
+    from clika_utils.formats import Example, alpaca_prompt
     return [Example(alpaca_prompt(f"Which continent is place {i} in? " + "context " * words),
                     f"Place {i} is in continent {i % 3}.") for i in range(n)]
 
@@ -77,7 +77,8 @@ def main() -> int:
 
     from clika_utils.evaluate import Engine
     from clika_utils.models import build_tiny_model, load_model
-    from clika_utils.train import TrainConfig, load_trained, train, write_examples
+    from clika_utils.formats import write_examples
+    from clika_utils.train import TrainConfig, load_trained, train
 
     checks = Checks(out)
     env = {"torch": torch.__version__, "cuda": torch.cuda.is_available(),
@@ -153,7 +154,7 @@ def main() -> int:
                "= plain loss curve; saved model loads", fsdp_full)
 
     def hidden_states():
-        from clika_utils.representations import pooled_states
+        from clika_utils.experiments.representation_alignment import pooled_states
         sents = [f"The place number {i} lies on a continent." for i in range(10)]
         a = pooled_states(load_model(tiny, device="cpu", dtype="float32"), sents)
         b = pooled_states(load_model(tiny, device=dev, dtype="float32"), sents)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from clika_utils import runner
+from clika_utils import config, runner
 from clika_utils.cli import main
 from clika_utils.errors import ClikaWarning, ConfigError, DataError
 
@@ -102,7 +102,7 @@ def _params_case(tmp_path, body: str):
 def test_a_misspelt_parameter_is_an_error_before_any_work(tmp_path):
     nb = _params_case(tmp_path, "# cpu\nrender_only: false\nn_bootstrap: 50\n")
     with pytest.raises(ConfigError, match=r"cpu.yaml:3: unknown parameter 'n_bootstrap'.*'n_boot'"):
-        runner.load_params(tmp_path / "params", nb, "cpu")
+        config.load_params(tmp_path / "params", nb, "cpu")
     with pytest.raises(ConfigError, match="nothing was run"):
         runner.run_all("cpu", nb_dir=nb.parent, params_dir=tmp_path / "params", out_dir=tmp_path / "out",
                        progress=False)
@@ -112,10 +112,10 @@ def test_a_misspelt_parameter_is_an_error_before_any_work(tmp_path):
 def test_a_string_where_a_bool_is_meant_is_an_error(tmp_path):
     nb = _params_case(tmp_path, 'render_only: "false"\n')
     with pytest.raises(ConfigError, match=r"cpu.yaml:1: render_only must be a bool \(write true or false"):
-        runner.load_params(tmp_path / "params", nb, "cpu")
+        config.load_params(tmp_path / "params", nb, "cpu")
     nb2 = _params_case(tmp_path / "b", "n_boot: true\n")
     with pytest.raises(ConfigError, match="n_boot must be a int"):
-        runner.load_params(tmp_path / "b" / "params", nb2, "cpu")
+        config.load_params(tmp_path / "b" / "params", nb2, "cpu")
 
 
 @pytest.mark.parametrize("limit", ["0", "-3", "x"])
@@ -126,7 +126,7 @@ def test_limit_must_be_positive(tiny_path, item_tree, tmp_path, capsys, limit):
 
 
 def test_a_record_with_fields_of_two_formats_is_an_error(tmp_path):
-    from clika_utils.train import read_examples
+    from clika_utils.formats import read_examples
     p = tmp_path / "d.jsonl"
     p.write_text('{"prompt": "a", "response": "b"}\n{"prompt": "q", "response": "r", "text": "t"}\n', encoding="utf-8")
     with pytest.raises(DataError, match=r"d.jsonl:2: fields of 2 record formats in one line \(prompt, text\)"):
@@ -282,7 +282,7 @@ def test_items_missing_from_every_file_are_said(tiny_tree, tmp_path, capsys):
 
 
 def test_a_training_file_mixing_formats_is_said(tmp_path):
-    from clika_utils.train import read_examples
+    from clika_utils.formats import read_examples
     p = tmp_path / "d.jsonl"
     p.write_text('{"prompt": "a", "response": "b"}\n{"text": "t"}\n{"instruction": "i", "input": "", "output": "o"}\n',
                  encoding="utf-8")
@@ -291,7 +291,8 @@ def test_a_training_file_mixing_formats_is_said(tmp_path):
 
 
 def test_a_prompt_longer_than_the_context_names_file_and_line(tiny_path, tmp_path):
-    from clika_utils.train import TrainConfig, read_examples, train
+    from clika_utils.formats import read_examples
+    from clika_utils.train import TrainConfig, train
     p = tmp_path / "d.jsonl"
     p.write_text('{"prompt": "a", "response": "b"}\n' + json.dumps({"prompt": "word " * 400, "response": "x"}) + "\n",
                  encoding="utf-8")

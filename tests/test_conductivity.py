@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clika_utils import conductivity as cd
+from clika_utils import fictional
+from clika_utils.experiments import conductivity as cd
 from clika_utils.errors import ConfigError, DataError
 
 # two continents x 4 places (types 0, 0, 1, 1); names per language
@@ -77,13 +78,13 @@ def fic(tmp_path):
 
 
 def test_places_are_aligned_and_verified(fic):
-    places, translations = cd.load_places(fic, "de")
+    places, translations = fictional.load_places(fic, "de")
     assert [p.names["de"] for p in places] == PLACES["de"] and [p.type for p in places] == TYPES
     assert places[4].continents == {"en": "Galactis", "de": "Galaktis"} and len(translations) == 10
 
 
 def test_classification_handles_same_spelling_and_ambiguous_names(fic):
-    data = cd.load_train(fic, "de")
+    data = fictional.load_train(fic, "de")
     kinds = pd.Series([r["kind"] for r in data.train_rows]).value_counts().to_dict()
     # 8 places x 2 paraphrases in English; type-0 German QA: 4 places x 2, of which Wirbeltal (shared by
     # Vortex Vale and Vortex Valley) is ambiguous -> 2 rows; translations 10 x 2
@@ -94,7 +95,7 @@ def test_classification_handles_same_spelling_and_ambiguous_names(fic):
 
 
 def test_zh_placeholders_are_repaired_with_a_verified_mapping(fic):
-    data = cd.load_train(fic, "zh")
+    data = fictional.load_train(fic, "zh")
     assert data.repairs["mapping"] == {"mountain": "Mythosia", "river": "Galactis"}
     assert data.repairs["rows_changed"] == {"en_qa": 16, "target_qa": 8, "translation": 4}
     answers = [r["answer"] for r in data.train_rows if r["kind"] == "target_qa"]
@@ -111,7 +112,7 @@ def test_an_inconsistent_placeholder_cannot_be_repaired(fic):
     rows[0]["answer"] = rows[0]["answer"].replace("mountain", "river")  # one Mythosia place now says river
     _w(path, rows)
     with pytest.raises(DataError, match="placeholder continent 'river' is attached to places of 2 continents"):
-        cd.load_train(fic, "zh")
+        fictional.load_train(fic, "zh")
 
 
 @pytest.mark.parametrize("case,match", [
@@ -143,20 +144,20 @@ def test_bad_fictional_input_is_a_clear_error(fic, case, match):
         t[0] = t[0].replace("Astralyn-Sande", "Falsch")
     test.write_text("\n".join(t) + "\n", encoding="utf-8")
     with pytest.raises(DataError, match=match):
-        cd.load_train(fic, "de")
+        fictional.load_train(fic, "de")
 
 
 def test_missing_language_files_are_errors(fic):
     with pytest.raises(DataError, match="missing test file for target language 'fr'"):
-        cd.load_train(fic, "fr")
+        fictional.load_train(fic, "fr")
     with pytest.raises(ConfigError, match="unknown fictional-data language 'xx'"):
-        cd.load_places(fic, "xx")
+        fictional.load_places(fic, "xx")
     with pytest.raises(DataError, match="fictional: missing"):
-        cd.load_places(fic.parent / "nowhere", "de")
+        fictional.load_places(fic.parent / "nowhere", "de")
 
 
 def test_subset_keeps_the_design_and_builds_training_and_test_items(fic):
-    data = cd.load_train(fic, "de")
+    data = fictional.load_train(fic, "de")
     chosen = cd.select_places(data.places, 2, 1, exclude=data.ambiguous)
     assert [(p.names["en"], p.type) for p in chosen] == [("Astralyn Sands", 0), ("Thaumora Isle", 1),
                                                         ("Crimson Cradle", 0), ("Nebula Harbor", 1)]
@@ -283,7 +284,7 @@ def test_run_end_to_end_on_a_tiny_model(fic, tmp_path):
     from clika_utils.models import build_tiny_model
     model = build_tiny_model(tmp_path / "tiny")
     cfg = {"method": "lora", "lr": 1e-2, "max_steps": 3, "micro_batch": 4, "precision": "fp32", "lora_r": 4}
-    written = cd.run(str(model), fic, tmp_path / "res", tmp_path / "models", target_langs=["de", "zh"],
+    written = cd.execute(str(model), fic, tmp_path / "res", tmp_path / "models", target_langs=["de", "zh"],
                      n_continents=2, places_per_type=1, n_paraphrases=1, train_config=cfg, max_new_tokens=4,
                      n_boot=50, seed=0)
     tables = cd.load(tmp_path / "res")

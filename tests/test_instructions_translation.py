@@ -9,7 +9,7 @@ import pytest
 
 from clika_utils import instructions, translation
 from clika_utils.errors import ConfigError, DataError
-from clika_utils.train import alpaca_prompt
+from clika_utils.formats import alpaca_prompt
 
 # --- instructions ---------------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 import pytest
 
-from clika_utils.live import method_agreement, ra_gap_by_method
+from clika_utils.experiments.live_evaluation import ra_gap_by_method
+from clika_utils.placement import method_agreement
 
 from conftest import make_tree
 

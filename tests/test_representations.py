@@ -1,10 +1,10 @@
-"""clika_utils.representations: pooling over real tokens only, CKA against an independent (HSIC)
+"""clika_utils.experiments.representation_alignment: pooling over real tokens only, CKA against an independent (HSIC)
 formulation, retrieval and cosine gap by hand, peak layer, cache, bad input."""
 
 import numpy as np
 import pytest
 
-from clika_utils import representations as rep
+from clika_utils.experiments import representation_alignment as rep
 from clika_utils.errors import ConfigError, DataError
 from clika_utils.models import build_tiny_model, load_model
 

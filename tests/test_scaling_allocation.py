@@ -195,7 +195,7 @@ def test_baselines_and_errors():
 # --- the training grid ------------------------------------------------------------------------------
 
 def test_plan_puts_seeds_at_the_smallest_sizes():
-    from clika_utils import scaling_runs
+    from clika_utils.experiments import scaling_laws as scaling_runs
     assert scaling_runs.plan([64, 8, 16, 32], seeds=2, n_small=2) == [(8, 0), (8, 1), (16, 0), (16, 1), (32, 0),
                                                                       (64, 0)]
     with pytest.raises(ConfigError, match="distinct positive"):
@@ -205,7 +205,7 @@ def test_plan_puts_seeds_at_the_smallest_sizes():
 @pytest.mark.data
 def test_grid_on_a_tiny_model_nested_sets_tidy_table_and_reuse(real_clika, tmp_path, monkeypatch):
     import json
-    from clika_utils import scaling_runs, xllama
+    from clika_utils.experiments import scaling_laws as scaling_runs
     monkeypatch.setenv("CLIKA_WORKDIR", str(tmp_path))
     kw = dict(langs=["zh"], sizes=[2, 4], seeds=2, n_small=1, test_pairs=3, task_facts=2, max_new_tokens=3,
               progress=False, train_config={"method": "lora", "lr": 0.01, "max_steps": 1, "micro_batch": 4,
@@ -223,6 +223,6 @@ def test_grid_on_a_tiny_model_nested_sets_tidy_table_and_reuse(real_clika, tmp_p
     small, large = outputs("n2-s0"), outputs("n4-s0")
     assert small[:4] == large[:4] and set(small) <= set(large)    # same task data, nested translation sets
     assert outputs("n2-s1") != small
-    monkeypatch.setattr(xllama, "translate", lambda *a, **k: (_ for _ in ()).throw(AssertionError("not cached")))
+    monkeypatch.setattr(scaling_runs, "translate", lambda *a, **k: (_ for _ in ()).throw(AssertionError("not cached")))
     again, _ = scaling_runs.run_grid(*args, **kw)
     pd.testing.assert_frame_equal(again, table)

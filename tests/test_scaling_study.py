@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clika_utils import allocation, allocation_runs, scaling, scaling_runs, translation
+from clika_utils import allocation, scaling, translation
+from clika_utils.experiments import data_allocation as allocation_runs
+from clika_utils.experiments import scaling_laws as scaling_runs
 from clika_utils.errors import ConfigError, DataError
 
 SIZES = [8, 16, 32, 64, 128, 256]
@@ -33,7 +35,7 @@ def test_analyse_prefers_the_true_family_and_bands_cover_the_truth():
     laws = out["laws"].set_index("law")
     assert list(laws.index) == ["loglinear", "power", "shared", "shared+cov"]
     assert laws.loc["loglinear", "bic"] > min(laws.loc["power", "bic"], laws.loc["shared", "bic"])
-    assert scaling_runs.preferred(out["laws"], "chrf++") in ("power", "shared")
+    assert scaling.preferred(out["laws"], "chrf++") in ("power", "shared")
     band = out["bands"][(out["bands"].law == "shared") & (out["bands"].lang == "vi")]
     true = scaling._curve("power", truth["vi"], "vi", band["size"].to_numpy())
     inside = (band.lo <= true + 0.5) & (true - 0.5 <= band.hi)
@@ -141,7 +143,7 @@ def test_predicted_gain_is_the_objective_difference_with_a_ci():
 
 @pytest.mark.data
 def test_allocation_study_on_a_tiny_model_from_a_user_table(real_clika, tmp_path, monkeypatch):
-    from clika_utils import xllama
+
     monkeypatch.setenv("CLIKA_WORKDIR", str(tmp_path))
     table, _ = _power_table()
     table = table[table.lang.isin(["ar", "zh"])]
@@ -153,7 +155,7 @@ def test_allocation_study_on_a_tiny_model_from_a_user_table(real_clika, tmp_path
               train_config={"method": "lora", "lr": 0.01, "epochs": 1, "micro_batch": 4, "precision": "fp32",
                             "lora_r": 2, "lora_alpha": 4})
     args = ("tiny-llama", real_clika.parent, tmp_path / "res", tmp_path / "jobs", tmp_path / "live")
-    allocation_runs.run(*args, **kw)
+    allocation_runs.execute(*args, **kw)
     res = allocation_runs.load(tmp_path / "res")
     opt = res["plans"][res["plans"].plan == "optimal"].set_index("lang")["size"]
     assert opt.sum() <= 8 and (opt >= 2).all()
@@ -161,11 +163,11 @@ def test_allocation_study_on_a_tiny_model_from_a_user_table(real_clika, tmp_path
     v = res["validation"].iloc[0]
     assert v.lo <= v.measured <= v.hi and v.verdict in ("optimal better", "uniform better", "no measurable difference")
     assert set(res["budgets"].budget) == {4, 8}
-    monkeypatch.setattr(xllama, "translate", lambda *a, **k: (_ for _ in ()).throw(AssertionError("not cached")))
-    allocation_runs.run(*args, **kw)                           # models and generations reused
+    monkeypatch.setattr(allocation_runs, "translate", lambda *a, **k: (_ for _ in ()).throw(AssertionError("not cached")))
+    allocation_runs.execute(*args, **kw)                           # models and generations reused
     with pytest.raises(ConfigError, match="run notebook 07 first"):
-        allocation_runs.run(*args, **{**kw, "table_csv": None, "scaling_dir": tmp_path / "none"})
+        allocation_runs.execute(*args, **{**kw, "table_csv": None, "scaling_dir": tmp_path / "none"})
     bad = tmp_path / "bad.csv"
     bad.write_text("lang,size,value\nar,8,1.0\n", encoding="utf-8")
     with pytest.raises(DataError, match="missing column"):
-        allocation_runs.run(*args, **{**kw, "table_csv": str(bad)})
+        allocation_runs.execute(*args, **{**kw, "table_csv": str(bad)})

@@ -15,9 +15,9 @@ import torch
 
 from clika_utils.errors import ConfigError, DataError
 from clika_utils.models import build_tiny_model
-from clika_utils.train import (IGNORE, Example, TrainConfig, TrainingDiverged, alpaca_prompt, checkpoints,
-                               global_batch, load_trained, lora_target_modules, loss_module, read_examples,
-                               tokenize, train, write_examples)
+from clika_utils.formats import Example, alpaca_prompt, read_examples, write_examples
+from clika_utils.train import (IGNORE, TrainConfig, TrainingDiverged, checkpoints, global_batch, load_trained,
+                               lora_target_modules, loss_module, tokenize, train)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -159,6 +159,18 @@ def test_train_writes_model_metrics_and_is_reused(tiny, tmp_path):
     assert full.tokenizer("Which continent").input_ids == lm.tokenizer("Which continent").input_ids
 
 
+def test_a_write_left_unfinished_by_a_killed_run_does_not_block_the_job(tiny, tmp_path):
+    """SIGKILL during an atomic write leaves `.metrics.csv.<random>.tmp`; the job's folder is still the job's
+    (resuming must not be refused), the leftover goes, and a stranger's file is still refused."""
+    train(tiny, examples(), tmp_path / "job", fast(max_steps=2), progress=False)
+    (tmp_path / "job" / ".metrics.csv.ab12cd_9.tmp").write_text("step,lo", encoding="utf-8")
+    again = train(tiny, examples(), tmp_path / "job", fast(max_steps=2), progress=False)
+    assert again.status == "reused" and not list((tmp_path / "job").glob(".*.tmp"))
+    (tmp_path / "job" / ".notes.txt.ab12cd_9.tmp").write_text("mine", encoding="utf-8")
+    with pytest.raises(ConfigError, match="did not write"):
+        train(tiny, examples(), tmp_path / "job", fast(max_steps=2), progress=False)
+
+
 def test_a_folder_of_another_job_is_refused(tiny, tmp_path):
     train(tiny, examples(), tmp_path / "job", fast(max_steps=2), progress=False)
     with pytest.raises(ConfigError, match="another data"):
@@ -246,7 +258,8 @@ def test_mixed_adapter_generation_equals_each_adapter_alone(tmp_path):
     (merged, loaded alone) generates — the grid of notebook 07 evaluates every job in shared batches."""
     from clika_utils.evaluate import Engine
     from clika_utils.models import build_tiny_model
-    from clika_utils.train import Example, TrainConfig, load_adapters, load_trained, train
+    from clika_utils.formats import Example
+    from clika_utils.train import TrainConfig, load_adapters, load_trained, train
     base = str(build_tiny_model(tmp_path / "base"))
     jobs = {}
     for k in range(2):

@@ -1,23 +1,26 @@
-"""clika_utils.variants: claim construction from the lineage, live-run checks, verdict logic."""
+"""clika_utils.experiments.pretraining_variants and instruction_tuning: claim construction from the lineage, live-run checks, verdict logic."""
 
 import pandas as pd
 import pytest
 
-from clika_utils import variants as V
+from clika_utils import corpus, lineage
+from clika_utils.experiments import instruction_tuning as IT
+from clika_utils.experiments import pretraining_variants as PT
+from clika_utils.experiments import shared
 from clika_utils.errors import ConfigError
 
 
 def test_stored_claims_use_the_lineage_pairs():
-    systems = set(V.lineage.table().system)
-    claims = {c.claim: c for c in V.pretraining_claims(systems)}
+    systems = set(lineage.table().system)
+    claims = {c.claim: c for c in PT.pretraining_claims(systems)}
     assert ("chinese_llama_7b", "llama_7b", "zh") in claims["1a ra"].pairs
     assert claims["1a ra"].group == "target" and claims["1b ra"].direction == -1
-    assert [p[:2] for p in claims["1c ra"].pairs] == [p[:2] for p in V.MIXED_VS_CONTINUED]
-    multi, english = V.instruction_pairs(systems)
+    assert [p[:2] for p in claims["1c ra"].pairs] == [p[:2] for p in PT.MIXED_VS_CONTINUED]
+    multi, english = IT.instruction_pairs(systems)
     assert ("bloomz_7b1", "bloom_7b1", "multi") in multi and ("Stanford_Alpaca", "llama_7b", "en") in english
     assert not any(p[0] == "bigtranslate" for p in multi)          # not a clean instruction-tuning delta
     # a lineage system without outputs drops out of the pairs instead of raising later
-    assert not any("m_llama" in p[:2] for p in V.instruction_pairs(systems - {"m_llama"})[0])
+    assert not any("m_llama" in p[:2] for p in IT.instruction_pairs(systems - {"m_llama"})[0])
 
 
 def test_nll_claims_directions():
@@ -27,8 +30,8 @@ def test_nll_claims_directions():
         for lang, s in shift.items():
             rows += [{"system": system, "lang": lang, "doc": f"d{i}", "nll": 20.0 + s + (i % 3), "tokens": 10}
                      for i in range(12)]
-    cmp = V.corpus.NLLComparison(pd.DataFrame(rows), [("cpt", "base"), ("mixed", "base"), ("mixed", "cpt")], 100, 0)
-    out = V.nll_claims(cmp, "cpt", "mixed", "base", "zh", ["en", "de", "fr", "zh"]).set_index("claim")
+    cmp = corpus.NLLComparison(pd.DataFrame(rows), [("cpt", "base"), ("mixed", "base"), ("mixed", "cpt")], 100, 0)
+    out = PT.nll_claims(cmp, "cpt", "mixed", "base", "zh", ["en", "de", "fr", "zh"]).set_index("claim")
     assert out.loc["1a nll", "delta"] == pytest.approx(-0.5) and out.loc["1a nll", "verdict"] == "supported"
     assert out.loc["1b nll", "delta"] == pytest.approx(0.3) and out.loc["1b nll", "verdict"] == "supported"
     assert out.loc["1c nll", "delta"] == pytest.approx(-0.4) and out.loc["1c nll", "verdict"] == "supported"
@@ -37,15 +40,15 @@ def test_nll_claims_directions():
 
 def test_live_runs_refuse_bad_settings(tmp_path):
     with pytest.raises(ConfigError, match="must be a non-English language among mix_langs"):
-        V.pretraining_live("tiny-llama", tmp_path, tmp_path, tmp_path, tmp_path, label="t", target="fr",
+        PT.pretraining_live("tiny-llama", tmp_path, tmp_path, tmp_path, tmp_path, label="t", target="fr",
                            mix_langs=["en", "de"], budget=10, block=8, heldout_fraction=0.2, train_config={},
                            eval_limit=1)
     with pytest.raises(ConfigError, match="max_steps is required"):
-        V.instruction_live("tiny-llama", tmp_path, tmp_path, tmp_path, label="t", it_langs=["en", "de"],
+        IT.instruction_live("tiny-llama", tmp_path, tmp_path, tmp_path, label="t", it_langs=["en", "de"],
                            train_facts=4, heldout_fraction=0.3, probe_items=2, train_config={"lr": 0.1},
                            eval_limit=1)
     with pytest.raises(ConfigError, match="must include 'en'"):
-        V.instruction_live("tiny-llama", tmp_path, tmp_path, tmp_path, label="t", it_langs=["de", "fr"],
+        IT.instruction_live("tiny-llama", tmp_path, tmp_path, tmp_path, label="t", it_langs=["de", "fr"],
                            train_facts=4, heldout_fraction=0.3, probe_items=2, train_config={"max_steps": 1},
                            eval_limit=1)
 
@@ -55,6 +58,6 @@ def test_verdict_lines_state_the_numbers():
                             "delta_hi": 0.2, "verdict": "supported"},
                            {"claim": "1c ra", "statement": "T", "cells": 0, "delta": float("nan"),
                             "delta_lo": float("nan"), "delta_hi": float("nan"), "verdict": "inconclusive"}])
-    lines = V.verdict_lines(claims, "stored")
+    lines = shared.verdict_lines(claims, "stored")
     assert lines[0] == "[stored] 1a ra: S — mean Δ +0.100 [+0.050, +0.200] over 4 cells: SUPPORTED."
     assert "not tested" in lines[1]

@@ -1,11 +1,12 @@
-"""clika_utils.xllama: relative gains (both documented variants) and the experiment end to end on a
+"""clika_utils.experiments.cross_lingual_instruction_tuning (x-LLaMA): relative gains (both documented variants) and the experiment end to end on a
 tiny model, including reuse of cached evaluations."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from clika_utils import qa, xllama
+from clika_utils import qa
+from clika_utils.experiments import cross_lingual_instruction_tuning as xllama
 from clika_utils.errors import ConfigError
 
 
@@ -48,7 +49,7 @@ def test_run_end_to_end_on_a_tiny_model_and_reuse(real_clika, tmp_path, monkeypa
               train_config={"method": "lora", "lr": 0.01, "max_steps": 1, "micro_batch": 4, "precision": "fp32",
                             "lora_r": 2, "lora_alpha": 4})
     args = ("tiny-llama", home, tmp_path / "res", tmp_path / "models", tmp_path / "live")
-    written = xllama.run(*args, **kw)
+    written = xllama.execute(*args, **kw)
     t = xllama.load(tmp_path / "res")
     assert set(written) == set(xllama.FILES)
     systems = set(t["training"].system)
@@ -69,14 +70,14 @@ def test_run_end_to_end_on_a_tiny_model_and_reuse(real_clika, tmp_path, monkeypa
     def adapters():   # the trained weights and job records (the data file beside each job is rewritten)
         return {p: p.stat().st_mtime_ns for p in (tmp_path / "models").glob("*/*") if p.is_file() or p.name == "model"}
     stamp = adapters()
-    xllama.run(*args, **kw)
+    xllama.execute(*args, **kw)
     after = {n: (tmp_path / "res" / f"{n}.csv").read_bytes() for n in xllama.FILES}
     assert before == after
     assert stamp == adapters() and len(stamp) >= 8
     with pytest.raises(ConfigError, match="non-English target languages"):
-        xllama.run(*args, **{**kw, "langs": ["en", "zh"]})
+        xllama.execute(*args, **{**kw, "langs": ["en", "zh"]})
     with pytest.raises(ConfigError, match="unknown language code 'xx'"):
-        xllama.run(*args, **{**kw, "langs": ["xx"]})
+        xllama.execute(*args, **{**kw, "langs": ["xx"]})
 
 
 @pytest.mark.data

@@ -12,7 +12,7 @@ Design (one job per language × size × seed):
 * the training configuration is the same for every job (``epochs``: larger sets get more steps, as
   in the paper; or ``max_steps`` for equal compute);
 * trained adapters and generations are cached per job (``clika_utils.train`` jobs, and the
-  evaluation cache of :mod:`clika_utils.xllama`), so reruns and later notebooks reuse them.
+  evaluation cache of :mod:`clika_utils.experiments.shared`), so reruns and later notebooks reuse them.
 
 Output: the tidy table :data:`clika_utils.scaling.COLUMNS` (lang, size, seed, metric, value) that
 :func:`clika_utils.scaling.fit` reads — the same format a user brings from a GPU cluster — plus the
@@ -21,16 +21,22 @@ base model's scores (size 0, kept apart: the laws are fitted for x > 0).
 
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 
-from . import instructions, translation
-from .errors import ConfigError, DataError
-from .provenance import run_config
-from .train import TrainConfig
+from .. import claims, instructions, scaling, settings, translation
+from ..claims import PaperClaim
+from ..config import ExperimentConfig
+from ..errors import ConfigError, DataError
+from ..models import fingerprint, resolve
+from ..provenance import input_hashes, run_config
+from ..settings import workdir
+from ..train import TrainConfig, job_record
+from .shared import evaluate_adapters, load_tables, split, subset, task_records, train_or_reuse, translate, write
 
 
 def plan(sizes, seeds: int, n_small: int) -> list[tuple[int, int]]:
@@ -43,45 +49,11 @@ def plan(sizes, seeds: int, n_small: int) -> list[tuple[int, int]]:
     return [(s, r) for i, s in enumerate(sizes) for r in range(seeds if i < n_small else 1)]
 
 
-def split(data_home, lang: str, test_pairs: int) -> tuple[list, list]:
-    """(test pairs, training pool) of en-``lang`` Tatoeba: one seed-0 permutation, the test first."""
-    instructions.language_name(lang)
-    pairs, _ = translation.read_tatoeba(data_home, lang)
-    if test_pairs < 1 or test_pairs >= len(pairs):
-        raise ConfigError(f"test_pairs must be between 1 and {len(pairs) - 1} for en-{lang}, got {test_pairs}")
-    order = np.random.default_rng(0).permutation(len(pairs))
-    return [pairs[i] for i in order[:test_pairs]], [pairs[i] for i in order[test_pairs:]]
-
-
-def subset(pool: list, size: int, seed: int) -> list:
-    """The first ``size`` pairs of ``pool`` in a permutation seeded by ``seed`` (nested across sizes)."""
-    if size > len(pool):
-        raise ConfigError(f"asked for {size} training pairs but only {len(pool)} are available")
-    perm = np.random.default_rng(seed).permutation(len(pool))
-    return [pool[i] for i in perm[:size]]
-
-
-def task_records(lang: str, task_facts: int) -> list[dict]:
-    """Fixed task data of a language: ``task_facts`` CLDR facts asked in English and in ``lang``."""
-    if not task_facts:
-        return []
-    from . import cldr
-    facts = cldr.facts()
-    pick = sorted(np.random.default_rng(0).choice(len(facts), min(task_facts, len(facts)), replace=False))
-    chosen = [facts[i] for i in pick]
-    return instructions.cldr_task(chosen, "en") + instructions.cldr_task(chosen, lang)
-
-
 def run_grid(model: str, data_home, jobs_dir, live_dir, *, langs, sizes, seeds: int = 2, n_small: int = 2,
              test_pairs: int = 16, task_facts: int = 0, train_config: dict, metrics=("chrf++", "bleu"),
              max_new_tokens: int = 32, batch_size: int = 16, num_processes: int = 1,
              accelerate_config: str | None = None, progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(tidy results of the trained jobs, the base model's scores)."""
-    from .models import fingerprint, resolve
-    from .train import load_adapters
-    from .variants import _train_variant
-    from .xllama import _cached, _is_cached, translate
-
     jobs = plan(sizes, seeds, n_small)
     cfg_base = dict(train_config)
     rows, base_rows = [], []
@@ -98,26 +70,23 @@ def run_grid(model: str, data_home, jobs_dir, live_dir, *, langs, sizes, seeds: 
             records = task + instructions.translation(subset(pool, size, seed), "en", lang)
             job = Path(jobs_dir) / lang / f"n{size}-s{seed}"
             cfg = TrainConfig.from_dict({**cfg_base, "seed": seed})
-            _train_variant(model, instructions.examples(records), job, cfg, num_processes, progress,
+            train_or_reuse(model, instructions.examples(records), job, cfg, num_processes, progress,
                            accelerate_config)
-            identity = json.loads((job / "train.json").read_text(encoding="utf-8"))["job"]
-            evaluations.append((f"n{size}-s{seed}", size, seed, job, identity))
+            evaluations.append((f"n{size}-s{seed}", size, seed, job, job_record(job)["job"]))
         # Every job of the language (and the base) translates the test pairs in shared batches: one base
         # model carrying all LoRA adapters unmerged, one generate call, each row through its own adapter.
-        keys = {name: {"model": identity, "settings": settings, "test": test} for name, _, _, _, identity in evaluations}
-        paths = {name: Path(live_dir) / lang / f"{name}.mt.csv" for name in keys}
-        todo = [e for e in evaluations if not _is_cached(paths[e[0]], keys[e[0]])]
-        fresh = {}
-        if todo:
-            lm = load_adapters(model, {name: job for name, _, _, job, _ in todo if job is not None})
-            names = [name if job is not None else "__base__" for name, _, _, job, _ in todo]
+        caches = {name: {"mt": (Path(live_dir) / lang / f"{name}.mt.csv",
+                                {"model": identity, "settings": settings, "test": test})}
+                  for name, _, _, _, identity in evaluations}
+
+        def compute(lm, adapter: dict, test=test, lang=lang) -> dict:
             out = translate(lm, test, "en", lang, "", max_new_tokens=max_new_tokens, batch_size=batch_size,
-                            adapters=names)
-            fresh = {name: out[name if job is not None else "__base__"].assign(system=name)
-                     for name, _, _, job, _ in todo}
-            del lm
+                            adapters=list(adapter.values()))
+            return {name: {"mt": out[a].assign(system=name)} for name, a in adapter.items()}
+
+        done = evaluate_adapters(model, {name: job for name, _, _, job, _ in evaluations}, caches, compute)
         for name, size, seed, _, identity in evaluations:
-            seg = _cached(paths[name], keys[name], lambda: fresh[name])
+            seg = done[name]["mt"]
             scores = translation.score(seg.hypothesis.fillna("").tolist(), seg.reference.tolist(), lang,
                                        metrics=metrics, spbleu="off")
             for r in scores.itertuples():
@@ -149,8 +118,6 @@ def analyse(table: pd.DataFrame, *, metric: str, laws=None, covariate: dict | No
     """Fit every law to one metric of the tidy table: model comparison (AIC, BIC, leave-largest-out
     error; the shared law also with ``covariate`` when given, as ``shared+cov``), parameters with
     bootstrap CIs, and curves with bootstrap bands on a geometric grid spanning the sizes."""
-    from . import scaling
-
     laws = tuple(laws or scaling.LAWS)
     df = scaling.check_table(table[table.metric == metric].reset_index(drop=True), f"{metric} rows")
     if df.empty:
@@ -190,20 +157,15 @@ def analyse(table: pd.DataFrame, *, metric: str, laws=None, covariate: dict | No
 SCALING_FILES = ("table", "base", "covariate", "laws", "params", "bands", "lolo")
 
 
-def run(model: str, data_home, results_dir, jobs_dir, live_dir, *, table_csv=None, langs, sizes, seeds: int,
-        n_small: int, test_pairs: int, task_facts: int, train_config: dict, metrics, fit_metrics, laws,
-        covariate: str | dict = "script", n_boot: int, seed: int, max_new_tokens: int, batch_size: int,
-        num_processes: int = 1, accelerate_config: str | None = None, parameters: dict | None = None,
-        progress: bool = True) -> dict:
+def execute(model: str, data_home, results_dir, jobs_dir, live_dir, *, table_csv=None, langs, sizes, seeds: int,
+            n_small: int, test_pairs: int, task_facts: int, train_config: dict, metrics, fit_metrics, laws,
+            covariate: str | dict = "script", n_boot: int, seed: int, max_new_tokens: int, batch_size: int,
+            num_processes: int = 1, accelerate_config: str | None = None, parameters: dict | None = None,
+            progress: bool = True) -> dict:
     """Notebook 07: the grid (or a user's CSV table), the covariate, the fits; writes the tables."""
     config = run_config(locals())
-    from .provenance import input_hashes
-    from .settings import workdir
-    from .variants import write
-
     inputs = {}
     if table_csv:
-        from . import scaling
         table = scaling.read_table(table_csv)
         base = pd.DataFrame(columns=list(table.columns))
         inputs.update(input_hashes([table_csv], root=workdir()))
@@ -235,23 +197,13 @@ def run(model: str, data_home, results_dir, jobs_dir, live_dir, *, table_csv=Non
     parts = [analyse(table, metric=m, laws=laws, covariate=cov, n_boot=n_boot, seed=seed) for m in fit_metrics]
     for name in ("laws", "params", "bands", "lolo"):
         tables[name] = pd.concat([p[name] for p in parts], ignore_index=True)
-    from .models import fingerprint, resolve
-    return write(tables, results_dir, parameters={**(parameters or {}), **config,
+    return write(tables, results_dir, parameters={**config, **(parameters or {}),
                                                   "model_fingerprint": None if table_csv else fingerprint(resolve(model))},
                  seed=seed, inputs=inputs)
 
 
 def load(results_dir) -> dict[str, pd.DataFrame]:
-    from .variants import load as load_tables
     return load_tables(results_dir, SCALING_FILES)
-
-
-def preferred(laws: pd.DataFrame, metric: str) -> str:
-    """The law with the lowest BIC among converged fits of ``metric`` (from :func:`analyse`)."""
-    rows = laws[(laws.metric == metric) & laws.preferred.astype(bool)]
-    if rows.empty:
-        raise ConfigError(f"no converged law for {metric!r}: nothing to allocate with")
-    return str(rows.law.iloc[0])
 
 
 def findings(res: dict[str, pd.DataFrame], fit_metrics) -> list[str]:
@@ -276,3 +228,86 @@ def findings(res: dict[str, pd.DataFrame], fit_metrics) -> list[str]:
             out.append(f"{m} {lang}: {by.iloc[0]:.1f} at {int(by.index[0])} pairs → {by.iloc[-1]:.1f} at "
                        f"{int(by.index[-1])} pairs ({by.iloc[-1] - by.iloc[0]:+.1f}).")
     return out
+
+
+# ----------------------------------------------------------------------------------------------
+# the papers' claims this notebook measures
+
+
+CLAIMS = [PaperClaim("x-LLaMA", "Translation quality grows with the amount of translation data, following a "
+                     "scaling law", "log-linear slope per language; BIC-preferred law", "increase",
+                     "laws.csv, params.csv")]
+
+
+def claim_rows(results_dir) -> list[dict]:
+    """Per fitted metric: supported when every language's log-linear slope CI lies above 0,
+    contradicted when one lies below, with the BIC-preferred law and its extrapolation error."""
+    laws, params, nb, (sl,) = claims.read(results_dir, "laws"), claims.read(results_dir, "params"), Config.NOTEBOOK, CLAIMS
+    if laws is None or params is None:
+        return claims.not_run(CLAIMS, nb)
+    rows = []
+    for metric, lw in laws.groupby("metric", sort=False):
+        best = lw[lw.preferred.astype(bool)]
+        slope = params[(params.metric == metric) & (params.law == "loglinear") & params.param.str.startswith("a[")]
+        lo, hi = float(slope.lo.min()), float(slope.hi.max())
+        per_lang = [claims.verdict(a, b, sl.expected) for a, b in zip(slope.lo, slope.hi)]
+        verdict = ("supported" if per_lang and all(v == "supported" for v in per_lang) else
+                   "contradicted" if "contradicted" in per_lang else "inconclusive")
+        pref = best.law.iloc[0] if len(best) else "none converged"
+        mae = f", leave-largest-out error {best.lolo_mae.iloc[0]:.2f}" if len(best) else ""
+        rows.append(claims.row(sl, nb, f"{metric}: log-linear slope > 0 in {int((slope.lo > 0).sum())}/{len(slope)} "
+                               f"languages; BIC prefers {pref}{mae}", f"slopes' CIs span [{lo:.2f}, {hi:.2f}]", verdict))
+    return rows
+
+
+
+# ----------------------------------------------------------------------------------------------
+# the notebook's entry point
+
+
+@dataclass(frozen=True)
+class Config(ExperimentConfig):
+    """Notebook 07's parameters (defaults and meanings: its parameters cell)."""
+
+    NOTEBOOK: ClassVar[str] = "07_scaling_laws"
+
+    profile: str
+    data_home: str
+    model: str
+    table_csv: str
+    langs: list
+    sizes: list
+    seeds: int
+    n_small: int
+    test_pairs: int
+    task_facts: int
+    train_config: dict
+    metrics: list
+    fit_metrics: list
+    laws: list
+    covariate: str
+    n_boot: int
+    max_new_tokens: int
+    batch_size: int
+    num_processes: int
+    accelerate_config: str
+    seed: int
+    jobs_dir: str
+    live_dir: str
+    render_only: bool
+    results_dir: str
+    figures_dir: str
+
+
+def run(config: Config, *, progress: bool = True) -> dict[str, Path]:
+    """Notebook 07: the grid (or the user's table), the covariate, the fits; writes :data:`SCALING_FILES`."""
+    c = config
+    return execute(c.model, settings.resolve(c.data_home) if c.data_home else settings.data_home(),
+                   settings.resolve(c.results_dir), settings.resolve(c.jobs_dir), settings.resolve(c.live_dir),
+                   table_csv=str(settings.resolve(c.table_csv)) if c.table_csv else None, langs=c.langs,
+                   sizes=c.sizes, seeds=c.seeds, n_small=c.n_small, test_pairs=c.test_pairs, task_facts=c.task_facts,
+                   train_config=c.train_config, metrics=tuple(c.metrics), fit_metrics=c.fit_metrics, laws=c.laws,
+                   covariate=c.covariate, n_boot=c.n_boot, seed=c.seed, max_new_tokens=c.max_new_tokens,
+                   batch_size=c.batch_size, num_processes=c.num_processes,
+                   accelerate_config=str(settings.resolve(c.accelerate_config)) if c.accelerate_config else None,
+                   parameters=c.record(), progress=progress)

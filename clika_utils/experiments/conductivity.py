@@ -1,17 +1,5 @@
 """CLiKA's Conductivity level: teach invented facts in one language, ask in another.
 
-Data (``<clika>/fictional/``): 20 invented continents x 20 invented places. For a target language L,
-``train/<L>.json`` (JSON Lines despite the name) teaches, 10 paraphrases each:
-
-* English QA for all 400 places ("Which continent is X located in?" -> "... Mythosia."),
-* L-language QA for the 200 **type 0** places only,
-* name-translation pairs L -> English for the 400 places and 20 continents.
-
-``test/target/test<L>.jsonl`` asks every place in L (tags ``[[continent:…]][[city:…]][[type:…]]``),
-``test/Translate/translate<L>.jsonl`` asks for the 420 names in L. The authors' protocol: after
-fine-tuning, the model must reach >= 90 % on Translate, English type 0 and type 1, and L type 0 (the
-**gates**); only then is L **type 1** — facts taught in English only — the conductivity test.
-
 Judge (the authors' rule): an answer is correct iff the expected name (the continent, in the asked
 language; for Translate the L name) appears in the generation. Both sides are NFC-normalised and
 case-folded (documented choice: case differences are not knowledge differences).
@@ -26,243 +14,32 @@ Named variant ``xrr_ratio`` (this project's earlier default): ``acc_L(type 1) / 
 Also reported: ``acc_L(type 1) / acc_L(type 0)`` — English-only facts relative to facts taught in L.
 95 % CIs: percentile bootstrap over places (the same resampled places for both languages).
 
-**train/ZH.json is broken** (as the data README says): it names the continents with 20 placeholders
-(English "mountain", "river", …; Chinese "山洲", "江洲", …; translation pairs 山 -> mountain) instead
-of the names the tests ask for (Mythosia / 神话之地, …). :func:`load_train` detects such
-placeholders (translation pairs whose English side is no test name), derives each placeholder's
-continent from the places it is attached to (unanimous and one-to-one, else an error), and replaces
-it — English word, Chinese placeholder + 洲, and the translation pair — with the test files' names.
-The counts of rows changed are returned and written to the results.
+Data and the repair of the broken ``train/ZH.json``: :mod:`clika_utils.fictional`.
 """
 
 from __future__ import annotations
 
-import json
-import re
 import unicodedata
-from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 
-from .errors import ConfigError, DataError
-from .io import read_jsonl
-from .metrics import bootstrap_weights, chance_correct, percentile_ci, transfer, transfer_note
-from .provenance import input_hashes, write_result_set
-from .train import Example, alpaca_prompt
+from .. import claims, settings
+from ..claims import PaperClaim
+from ..config import ExperimentConfig
+from ..errors import ConfigError
+from ..fictional import Fictional, Place, fictional_dir, file_code, load_train
+from ..formats import Example, alpaca_prompt
+from ..metrics import bootstrap_weights, chance_correct, percentile_ci, transfer, transfer_note
+from ..provenance import input_hashes, write_result_set
+from .shared import train_or_reuse
 
-TARGET_LANGS = ("ar", "de", "fr", "he", "it", "ja", "pl", "ru", "zh")
 GATE = 0.9
-TAG_RE = re.compile(r"\[\[(continent|city|type):(.*?)\]\]")
-PLACEHOLDER_SUFFIX = {"zh": ("洲",)}   #: the broken ZH file writes a Chinese placeholder + 洲 ("山洲")
 RESULT_FILES = ("items.csv", "accuracy.csv", "gates.csv", "xrr.csv", "training.csv", "curves.csv", "repairs.csv")
-
-
-@dataclass
-class Place:
-    pid: int
-    type: int
-    names: dict = field(default_factory=dict)       #: lang -> place name
-    continents: dict = field(default_factory=dict)  #: lang -> continent name
-    prompts: dict = field(default_factory=dict)     #: lang -> official test question
-
-
-@dataclass
-class Fictional:
-    lang: str
-    places: list[Place]
-    translations: list[dict]   #: {en, target, prompt} rows of the Translate test
-    train_rows: list[dict]     #: {kind: en_qa|target_qa|translation, key, prompt, input, answer}
-    repairs: dict
-    ambiguous: list[str] = field(default_factory=list)  #: English names of places whose L name is shared
-
-
-def fictional_dir(root) -> Path:
-    path = Path(root) / "fictional"
-    if not path.is_dir():
-        raise DataError(path, "missing; expected the CLiKA fictional data (train/, test/target/, test/Translate/)")
-    return path
-
-
-def _code(lang: str) -> str:
-    if lang not in TARGET_LANGS and lang != "en":
-        raise ConfigError(f"unknown fictional-data language {lang!r}; expected one of {['en', *TARGET_LANGS]}")
-    return lang.upper()
-
-
-def parse_tags(answer: str, path, line) -> dict:
-    tags = dict(TAG_RE.findall(answer))
-    if set(tags) != {"continent", "city", "type"} or tags["type"] not in ("0", "1"):
-        raise DataError(path, f"answer tags {answer!r} do not parse; expected "
-                              "[[continent:…]][[city:…]][[type:0|1]]", line=line)
-    return {"continent": tags["continent"], "city": tags["city"], "type": int(tags["type"])}
-
-
-def _test_rows(root, lang: str) -> tuple[Path, list[dict]]:
-    path = fictional_dir(root) / "test" / "target" / f"test{_code(lang)}.jsonl"
-    if not path.exists():
-        raise DataError(path, f"missing test file for target language {lang!r}")
-    rows = read_jsonl(path, required=("prompt", "answer"))
-    return path, [{**parse_tags(r["answer"], path, r["_line"]), "prompt": r["prompt"], "_line": r["_line"]}
-                  for r in rows]
-
-
-def load_places(root, lang: str) -> tuple[list[Place], list[dict]]:
-    """The 400 places with English and ``lang`` names, continents, types and test questions, and the
-    Translate test. Files are aligned line by line; every alignment is verified."""
-    en_path, en = _test_rows(root, "en")
-    l_path, tl = _test_rows(root, lang)
-    if len(en) != len(tl):
-        raise DataError(l_path, f"{len(tl)} questions but {en_path.name} has {len(en)}; expected aligned files")
-    tr_path = fictional_dir(root) / "test" / "Translate" / f"translate{_code(lang)}.jsonl"
-    if not tr_path.exists():
-        raise DataError(tr_path, f"missing Translate test for target language {lang!r}")
-    tr = read_jsonl(tr_path, required=("input", "answer", "prompt"))
-    names = {r["input"]: r["answer"] for r in tr}
-    places = []
-    for k, (e, t) in enumerate(zip(en, tl)):
-        if e["type"] != t["type"]:
-            raise DataError(l_path, f"type {t['type']} differs from {en_path.name}'s {e['type']} for the same "
-                                    "line; expected aligned files", line=t["_line"])
-        for what in ("city", "continent"):
-            if names.get(e[what]) != t[what]:
-                raise DataError(l_path, f"{what} {t[what]!r} is not the Translate test's name for {e[what]!r} "
-                                        f"({names.get(e[what])!r}); expected aligned files", line=t["_line"])
-        places.append(Place(k, e["type"], {"en": e["city"], lang: t["city"]},
-                            {"en": e["continent"], lang: t["continent"]}, {"en": e["prompt"], lang: t["prompt"]}))
-    translations = [{"en": r["input"], "target": r["answer"], "prompt": r["prompt"]} for r in tr]
-    return places, translations
-
-
-def _longest_name(text: str, names: list[str]) -> str | None:
-    hits = [n for n in names if n in text]
-    return max(hits, key=len) if hits else None
-
-
-def _outside(text: str, name: str, fn):
-    """Apply ``fn`` to ``text`` with ``name`` masked out (so placeholders inside names survive)."""
-    parts = text.split(name)
-    return name.join(fn(p) for p in parts)
-
-
-def _masked(text: str, name: str) -> str:
-    """``text`` with ``name`` replaced by a separator: searched for placeholders outside the name."""
-    return text.replace(name, "\0")
-
-
-def load_train(root, lang: str) -> Fictional:
-    """Read and classify ``train/<L>.json``; repair placeholder continent names (see module doc)."""
-    if lang == "en":
-        raise ConfigError("the fictional training files are per target language; 'en' is not one")
-    places, translations = load_places(root, lang)
-    path = fictional_dir(root) / "train" / f"{_code(lang)}.json"
-    if not path.exists():
-        raise DataError(path, f"missing training file for target language {lang!r}")
-    raw = read_jsonl(path, required=("prompt", "input", "answer"))
-    for r in raw:
-        if not all(isinstance(r[k], str) for k in ("prompt", "input", "answer")):
-            raise DataError(path, "prompt, input and answer must be strings", line=r["_line"])
-    by_en = {p.names["en"]: p for p in places}
-    by_l = {p.names[lang]: p for p in places}
-    shared = {n for n, k in Counter(p.names[lang] for p in places).items() if k > 1}
-    ambiguous = sorted(p.names["en"] for p in places if p.names[lang] in shared)
-    continent_en = {p.continents["en"]: p.continents[lang] for p in places}
-    known_en = set(by_en) | set(continent_en)
-    en_names, l_names = sorted(by_en), sorted(by_l)
-    rows, deferred = [], []
-    for r in raw:
-        if r["input"].strip():
-            rows.append({"kind": "translation", "key": r["answer"], **_fields(r)})
-            continue
-        en_name, l_name = _longest_name(r["prompt"], en_names), _longest_name(r["prompt"], l_names)
-        if en_name is None and l_name is None:
-            raise DataError(path, f"question names no known place: {r['prompt']!r}; expected an English or "
-                                  f"{lang} place name from the test files", line=r["_line"])
-        if en_name is not None and en_name == l_name:   # same spelling in both languages ("Omniscape")
-            deferred.append((r, en_name))
-            continue
-        if l_name is None or (en_name is not None and len(en_name) > len(l_name)):
-            rows.append(_qa_row("en_qa", by_en[en_name].names["en"], r))
-        elif l_name in shared:   # which of the places sharing this name? unknowable
-            rows.append({"kind": "ambiguous", "key": None, **_fields(r)})
-        else:
-            rows.append(_qa_row("target_qa", by_l[l_name].names["en"], r))
-    # a name spelled alike in both languages: the question's template tells the language
-    en_templates = {r["prompt"].replace(r["key"], "{}") for r in rows if r["kind"] == "en_qa"}
-    for r, name in deferred:
-        kind = "en_qa" if r["prompt"].replace(name, "{}") in en_templates else "target_qa"
-        rows.append(_qa_row(kind, by_en[name].names["en"], r))
-    rows.sort(key=lambda r: r["_line"])
-    placeholders = sorted({r["key"] for r in rows if r["kind"] == "translation"} - known_en)
-    repairs = _repair(path, lang, rows, places, by_en, placeholders) if placeholders else {}
-    unknown = [r for r in rows if r["kind"] == "translation" and r["key"] not in known_en]
-    if unknown:
-        raise DataError(path, f"translation pair {unknown[0]['input']!r} -> {unknown[0]['key']!r} names no test "
-                              "place or continent", line=unknown[0]["_line"])
-    for r in rows:
-        if r["kind"] in ("en_qa", "target_qa"):
-            p = by_en[r["key"]]
-            want = p.continents["en" if r["kind"] == "en_qa" else lang]
-            if want not in r["answer"]:
-                raise DataError(path, f"answer {r['answer']!r} does not name {p.names['en']}'s continent "
-                                      f"{want!r}; expected the test files' continent name", line=r["_line"])
-    return Fictional(lang, places, translations, rows, repairs, ambiguous)
-
-
-def _qa_row(kind: str, key: str, r: dict) -> dict:
-    return {"kind": kind, "key": key, **_fields(r)}
-
-
-def _fields(r: dict) -> dict:
-    return {"prompt": r["prompt"], "input": r["input"], "answer": r["answer"], "_line": r["_line"]}
-
-
-def _repair(path, lang, rows, places, by_en, placeholders) -> dict:
-    """Replace placeholder continent names by the test names; the mapping is derived from the
-    places each placeholder is attached to, and must be unanimous and one-to-one."""
-    votes = defaultdict(Counter)
-    word = {ph: re.compile(rf"\b{re.escape(ph)}\b") for ph in placeholders}
-    for r in rows:
-        if r["kind"] == "en_qa":
-            p = by_en[r["key"]]
-            for ph in placeholders:
-                if word[ph].search(_masked(r["answer"], p.names["en"])):
-                    votes[ph][p.continents["en"]] += 1
-    mapping = {}
-    for ph in placeholders:
-        if len(votes[ph]) != 1:
-            raise DataError(path, f"placeholder continent {ph!r} is attached to places of "
-                                  f"{len(votes[ph])} continents {dict(votes[ph])}; cannot repair")
-        mapping[ph] = next(iter(votes[ph]))
-    if len(set(mapping.values())) != len(mapping):
-        raise DataError(path, f"placeholders map to the same continent more than once: {mapping}; cannot repair")
-    # placeholders are the English sides of translation pairs, so each has its target-language form
-    target_of = {r["key"]: r["input"] for r in rows if r["kind"] == "translation" and r["key"] in mapping}
-    cont_l = {p.continents["en"]: p.continents[lang] for p in places}
-    # target-language forms, (form, continent): placeholder + suffix first, the bare placeholder last
-    forms = [(target_of[ph] + suf, cont_l[t]) for ph, t in mapping.items() for suf in PLACEHOLDER_SUFFIX.get(lang, ())]
-    forms += [(target_of[ph], cont_l[t]) for ph, t in mapping.items()]
-    counts = Counter()
-    for r in rows:
-        before = r["answer"]
-        if r["kind"] == "translation" and r["key"] in mapping:
-            true_en = mapping[r["key"]]
-            r["key"], r["answer"], r["input"] = true_en, true_en, cont_l[true_en]
-        elif r["kind"] == "en_qa":   # one placeholder per answer: replace the first found, then stop
-            name = by_en[r["key"]].names["en"]
-            ph = next((ph for ph in mapping if word[ph].search(_masked(r["answer"], name))), None)
-            if ph is not None:
-                r["answer"] = _outside(r["answer"], name, lambda s, ph=ph: word[ph].sub(mapping[ph], s))
-        elif r["kind"] == "target_qa":
-            name = by_en[r["key"]].names[lang]
-            hit = next(((f, t) for f, t in forms if f in _masked(r["answer"], name)), None)
-            if hit is not None:
-                r["answer"] = _outside(r["answer"], name, lambda s, f=hit[0], t=hit[1]: s.replace(f, t))
-        if r["answer"] != before:
-            counts[r["kind"]] += 1
-    return {"file": str(path), "mapping": mapping, "rows_changed": dict(counts)}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -388,7 +165,6 @@ def xrr_table(items: pd.DataFrame, n_boot: int, seed: int, chance: float) -> pd.
     """Conductivity per target language L, with paired bootstrap CIs over places (the same resampled
     type-1 places in both languages) and the continent names' spelling similarity
     (:func:`name_similarity`). Three rows (``metric``):
-
     * ``xrr`` — the default, the authors' group's published transfer ratio
       (:func:`clika_utils.metrics.transfer`, s = en, t = L, over the type-1 places, A_r = ``chance``):
       (|C_en ∩ C_L| / |C_en| - A_r) / (1 - A_r). Undefined (NaN, reason in ``note``) when no type-1
@@ -437,35 +213,33 @@ def xrr_table(items: pd.DataFrame, n_boot: int, seed: int, chance: float) -> pd.
 # the experiment
 
 
-def run(model: str, data_dir, results_dir, models_dir, *, target_langs: list[str], n_continents: int,
-        places_per_type: int, n_paraphrases: int, train_config: dict, max_new_tokens: int = 24,
-        batch_size: int = 16, n_boot: int = 1000, seed: int = 0, num_processes: int = 1,
-        parameters: dict | None = None, progress: bool = True) -> dict[str, Path]:
+def execute(model: str, data_dir, results_dir, models_dir, *, target_langs: list[str], n_continents: int,
+            places_per_type: int, n_paraphrases: int, train_config: dict, max_new_tokens: int = 24,
+            batch_size: int = 16, n_boot: int = 1000, seed: int = 0, num_processes: int = 1,
+            parameters: dict | None = None, progress: bool = True) -> dict[str, Path]:
     """Per target language: build the training set, fine-tune (or reuse a finished adapter), generate
     answers, judge; then write items, accuracy, gates, XRR, training and repairs tables."""
-    from .evaluate import Engine
-    from .train import TrainConfig, load_trained, run_job, write_examples
+    from ..evaluate import Engine
+    from ..train import TrainConfig, load_trained
 
     results_dir, models_dir = Path(results_dir), Path(models_dir)
     cfg = TrainConfig.from_dict({**train_config, "seed": seed})
     all_items, training, curves, repairs, inputs = [], [], [], [], []
     for lang in target_langs:
-        _code(lang)
+        file_code(lang)
         if lang == "en":
             raise ConfigError("target_langs: 'en' is the teaching language, not a target")
         data = load_train(data_dir, lang)
         chosen = select_places(data.places, n_continents, places_per_type, exclude=data.ambiguous)
         examples = training_examples(data, chosen, n_paraphrases)
-        data_file = write_examples(models_dir / f"{lang}.data.jsonl", examples)   # beside the job, as variants do
-        inputs.append(fictional_dir(data_dir) / "train" / f"{_code(lang)}.json")
+        inputs.append(fictional_dir(data_dir) / "train" / f"{file_code(lang)}.json")
         job = models_dir / lang
-        run_job(model, data_file, job, cfg, num_processes=num_processes, progress=progress)
-        meta = json.loads((job / "train.json").read_text(encoding="utf-8"))
+        info = train_or_reuse(model, examples, job, cfg, num_processes, progress)
         training.append({"target_lang": lang, "examples": len(examples), "places": len(chosen),
                          "ambiguous_places_excluded": len(data.ambiguous),
                          "ambiguous_rows_dropped": sum(r["kind"] == "ambiguous" for r in data.train_rows),
-                         "steps": int(meta["steps"]), "final_loss": float(meta["final_loss"]),
-                         "global_batch": int(meta["reports"]["global_batch"]), "method": cfg.method})
+                         "steps": info["steps"], "final_loss": info["final_loss"],
+                         "global_batch": info["global_batch"], "method": cfg.method})
         curves += [{"target_lang": lang, "step": int(m["step"]), "loss": m["loss"]}
                    for m in pd.read_csv(job / "metrics.csv").to_dict("records")]
         if data.repairs:
@@ -479,8 +253,8 @@ def run(model: str, data_dir, results_dir, models_dir, *, target_langs: list[str
         for it, g in zip(items, gens):
             all_items.append({"target_lang": lang, **{k: v for k, v in it.items() if k != "prompt"},
                               "generation": g.strip(), "correct": judge(g, it["expected"])})
-        inputs += [fictional_dir(data_dir) / "test" / "target" / f"test{_code(lang)}.jsonl",
-                   fictional_dir(data_dir) / "test" / "Translate" / f"translate{_code(lang)}.jsonl"]
+        inputs += [fictional_dir(data_dir) / "test" / "target" / f"test{file_code(lang)}.jsonl",
+                   fictional_dir(data_dir) / "test" / "Translate" / f"translate{file_code(lang)}.jsonl"]
         del lm, engine
     inputs.append(fictional_dir(data_dir) / "test" / "target" / "testEN.jsonl")
     items = pd.DataFrame(all_items)
@@ -489,9 +263,9 @@ def run(model: str, data_dir, results_dir, models_dir, *, target_langs: list[str
               "training.csv": pd.DataFrame(training), "curves.csv": pd.DataFrame(curves),
               "repairs.csv": pd.DataFrame(repairs, columns=["target_lang", "placeholder", "continent"]
                                           if not repairs else None)}
-    params = {**(parameters or {}), "model": model, "target_langs": list(target_langs), "n_continents": n_continents,
+    params = {"model": model, "target_langs": list(target_langs), "n_continents": n_continents,
               "places_per_type": places_per_type, "n_paraphrases": n_paraphrases, "train_config": train_config,
-              "max_new_tokens": max_new_tokens, "n_boot": n_boot}
+              "max_new_tokens": max_new_tokens, "n_boot": n_boot, **(parameters or {})}
     hashes = input_hashes(inputs, root=data_dir)
     return write_result_set(results_dir, tables, parameters=params, seed=seed, inputs=hashes)
 
@@ -545,3 +319,74 @@ def findings(tables: dict[str, pd.DataFrame], n_continents: int) -> list[str]:
         out.append("Not every gate passed, so by the authors' protocol this XRR is a measurement of a model that "
                    "has not learned everything it was taught; the gate table says which part.")
     return out
+
+
+# ----------------------------------------------------------------------------------------------
+# the papers' claims this notebook measures
+
+
+XRR_LOW = 0.5  #: "low" conductivity: XRR (transfer scale, 0 = chance, 1 = full) below this
+CLAIMS = [PaperClaim("CLiKA", f"Knowledge conductivity is low for every model (XRR below {XRR_LOW:.1f})", "XRR",
+                     "decrease", "xrr.csv", null=XRR_LOW)]
+
+
+def claim_rows(results_dir) -> list[dict]:
+    """One row per target language: the published transfer ratio against the stated threshold."""
+    x = claims.read(results_dir, "xrr")
+    nb, (cd,) = Config.NOTEBOOK, CLAIMS
+    if x is None:
+        return claims.not_run(CLAIMS, nb)
+    rows = []
+    ratio = x[x.metric == "xrr_ratio"].set_index("target_lang")["value"] if "xrr_ratio" in set(x.metric) else {}
+    for r in x[x.metric == "xrr"].itertuples():
+        note = f"name similarity to English {r.name_similarity:.2f}"
+        if r.target_lang in ratio:
+            note += f"; ratio variant acc_l/acc_en {ratio[r.target_lang]:.3f}"
+        claim = f"{cd.statement}: taught in English, asked in {r.target_lang}"
+        if not np.isfinite(r.value):
+            rows.append(claims.row(claim, nb, f"XRR {r.note}", "", "not measurable", note, paper=cd.paper))
+            continue
+        rows.append(claims.row(claim, nb, f"XRR (transfer, chance-corrected) {r.value:.3f} ({int(r.n_en_type1_correct)} "
+                               f"of {int(r.n_type1)} places right in English)", f"[{r.lo:.3f}, {r.hi:.3f}]",
+                               claims.verdict(r.lo, r.hi, cd.expected, cd.null), note, paper=cd.paper))
+    return rows
+
+
+
+# ----------------------------------------------------------------------------------------------
+# the notebook's entry point
+
+
+@dataclass(frozen=True)
+class Config(ExperimentConfig):
+    """Notebook 03's parameters (defaults and meanings: its parameters cell)."""
+
+    NOTEBOOK: ClassVar[str] = "03_conductivity"
+
+    profile: str
+    data_dir: str
+    model: str
+    target_langs: list
+    n_continents: int
+    places_per_type: int
+    n_paraphrases: int
+    train_config: dict
+    max_new_tokens: int
+    batch_size: int
+    num_processes: int
+    n_boot: int
+    seed: int
+    models_dir: str
+    render_only: bool
+    results_dir: str
+    figures_dir: str
+
+
+def run(config: Config, *, progress: bool = True) -> dict[str, Path]:
+    """Notebook 03: train, ask, judge per target language; writes :data:`RESULT_FILES` with the config."""
+    c = config
+    return execute(c.model, settings.clika_dir(c.data_dir), settings.resolve(c.results_dir),
+                   settings.resolve(c.models_dir), target_langs=c.target_langs, n_continents=c.n_continents,
+                   places_per_type=c.places_per_type, n_paraphrases=c.n_paraphrases, train_config=c.train_config,
+                   max_new_tokens=c.max_new_tokens, batch_size=c.batch_size, n_boot=c.n_boot, seed=c.seed,
+                   num_processes=c.num_processes, parameters=c.record(), progress=progress)

@@ -26,14 +26,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 
-from .errors import ConfigError, DataError
-from .metrics import bootstrap_weights, percentile_ci
-from .provenance import run_config
+from .. import claims, settings
+from ..claims import PaperClaim
+from ..config import ExperimentConfig
+from ..errors import ConfigError, DataError
+from ..metrics import bootstrap_weights, percentile_ci
+from ..provenance import run_config
+from ..train import job_record
+from .shared import load_tables, write
 
 
 def _sentences_hash(sentences: list[str]) -> str:
@@ -83,8 +90,9 @@ def pooled_states(lm, sentences: list[str], *, layers=None, batch_size: int = 16
             sums[k].append(((h * w).sum(1) / w.sum(1)).cpu().numpy().astype(np.float32))
     states = {k: np.concatenate(v) for k, v in sums.items()}
     if folder is not None:
-        from .io import write_bytes_atomic
         import io
+
+        from ..io import write_bytes_atomic
         for k, arr in states.items():
             buf = io.BytesIO()
             np.save(buf, arr)
@@ -188,7 +196,7 @@ def parallel_sentences(data_home, langs, *, source: str, n: int, seed: int) -> t
 
     ``xquad``: the same ``n`` question ids in every language (English once, shared);
     ``tatoeba``: ``n`` en-X pairs per language (the English side differs by language)."""
-    from . import qa, translation
+    from .. import qa, translation
     out, inputs = {}, []
     if source == "xquad":
         en_path = qa.xquad_path(data_home, "en")
@@ -221,7 +229,7 @@ def parallel_sentences(data_home, langs, *, source: str, n: int, seed: int) -> t
 def find_systems(model: str, variant_dirs, label: str = "base") -> dict[str, str | None]:
     """{system name: job folder or None for the base}: the base model plus every finished training
     job (a folder with a complete ``train.json`` whose base is ``model``) under ``variant_dirs``."""
-    from .models import fingerprint, resolve
+    from ..models import fingerprint, resolve
     systems: dict[str, str | None] = {label: None}
     want = fingerprint(resolve(model))
     for root in variant_dirs:
@@ -229,7 +237,7 @@ def find_systems(model: str, variant_dirs, label: str = "base") -> dict[str, str
         if not root.is_dir():
             continue
         for job in sorted(p for p in root.iterdir() if (p / "train.json").is_file()):
-            meta = json.loads((job / "train.json").read_text(encoding="utf-8"))
+            meta = job_record(job, complete=False)
             if meta.get("status") == "complete" and meta.get("job", {}).get("fingerprint") == want:
                 systems[f"{root.name.split('_', 1)[0]}:{job.name}"] = str(job)
     return systems
@@ -239,7 +247,7 @@ def _relative(job: str | None) -> str:
     """A job folder as written in results: relative to the work folder when under it (portable)."""
     if not job:
         return ""
-    from .settings import workdir
+    from ..settings import workdir
     try:
         return str(Path(job).resolve().relative_to(workdir().resolve()))
     except ValueError:
@@ -252,15 +260,14 @@ def region(layer: float, n_layers: int) -> str:
     return next(name for bound, name in REGIONS if depth < bound)
 
 
-def run(model: str, data_home, results_dir, cache_dir, *, variant_dirs, langs, source: str, n: int,
-        layers=None, batch_size: int, n_boot: int, seed: int, parameters: dict | None = None) -> dict:
+def execute(model: str, data_home, results_dir, cache_dir, *, variant_dirs, langs, source: str, n: int,
+            layers=None, batch_size: int, n_boot: int, seed: int, parameters: dict | None = None) -> dict:
     """Notebook 09: per system (base + finished fine-tuning jobs), language and layer, the alignment
     metrics with CIs and the peak layer of the cosine gap and of retrieval with its bootstrap range."""
     config = run_config(locals())
-    from .models import load_model
-    from .provenance import input_hashes
-    from .train import load_trained
-    from .variants import write
+    from ..models import load_model
+    from ..provenance import input_hashes
+    from ..train import load_trained
 
     sentences, inputs = parallel_sentences(data_home, langs, source=source, n=n, seed=seed)
     systems = find_systems(model, variant_dirs)
@@ -289,12 +296,11 @@ def run(model: str, data_home, results_dir, cache_dir, *, variant_dirs, langs, s
         del lm
     tables = {"systems": pd.DataFrame(sys_rows), "alignment": pd.concat(rows, ignore_index=True),
               "peaks": pd.DataFrame(peaks)}
-    return write(tables, results_dir, parameters={**(parameters or {}), **config}, seed=seed,
+    return write(tables, results_dir, parameters={**config, **(parameters or {})}, seed=seed,
                  inputs=input_hashes(inputs, root=data_home))
 
 
 def load(results_dir) -> dict[str, pd.DataFrame]:
-    from .variants import load as load_tables
     return load_tables(results_dir, FILES)
 
 
@@ -317,3 +323,71 @@ def findings(res: dict[str, pd.DataFrame]) -> list[str]:
                        f"({region(best, n_layers)}); per language the peak is in the middle third for {middle}/{len(p)} "
                        f"(with its whole 95 % bootstrap range there: {firm}/{len(p)}).")
     return out
+
+
+# ----------------------------------------------------------------------------------------------
+# the papers' claims this notebook measures
+
+
+CLAIMS = [PaperClaim("x-LLaMA", "Languages align best in the middle layers (x-LLaMA, paper body)",
+                     "peak layer of the cosine gap and of retrieval, with its bootstrap range", "increase",
+                     "peaks.csv")]
+
+
+def claim_rows(results_dir) -> list[dict]:
+    """Per system and metric: supported / contradicted when a majority of languages has its whole
+    bootstrap range of the peak layer inside / outside the middle third of the depth."""
+    pk, nb, (ml,) = claims.read(results_dir, "peaks"), Config.NOTEBOOK, CLAIMS
+    if pk is None:
+        return claims.not_run(CLAIMS, nb)
+    rows = []
+    for (system, metric), p in pk.groupby(["system", "metric"], sort=False):
+        third = p.n_layers / 3
+        firm_mid = int(((p.peak_lo >= third) & (p.peak_hi < 2 * third)).sum())
+        firm_out = int(((p.peak_hi < third) | (p.peak_lo >= 2 * third)).sum())
+        verdict = "supported" if firm_mid > len(p) / 2 else "contradicted" if firm_out > len(p) / 2 else "inconclusive"
+        what = {"cos_gap": "cosine-gap", "retrieval": "retrieval"}.get(metric, metric)
+        rows.append(claims.row(f"{ml.statement}: {system}, {what}", nb, f"{what} peak in the middle third for "
+                               f"{int((p.region == 'middle').sum())}/{len(p)} languages",
+                               f"whole bootstrap range in the middle: {firm_mid}/{len(p)}; outside: {firm_out}/{len(p)}",
+                               verdict, "supported/contradicted: a majority of languages firmly inside/outside the "
+                               "middle third", paper=ml.paper))
+    return rows
+
+
+
+# ----------------------------------------------------------------------------------------------
+# the notebook's entry point
+
+
+@dataclass(frozen=True)
+class Config(ExperimentConfig):
+    """Notebook 09's parameters (defaults and meanings: its parameters cell)."""
+
+    NOTEBOOK: ClassVar[str] = "09_representation_alignment"
+
+    profile: str
+    data_home: str
+    model: str
+    variant_dirs: list
+    langs: list
+    source: str
+    n_pairs: int
+    layers: list
+    batch_size: int
+    n_boot: int
+    seed: int
+    cache_dir: str
+    render_only: bool
+    results_dir: str
+    figures_dir: str
+
+
+def run(config: Config) -> dict[str, Path]:
+    """Notebook 09: pooled states of the base model and every variant found, alignment per layer, peaks."""
+    c = config
+    return execute(c.model, settings.resolve(c.data_home) if c.data_home else settings.data_home(),
+                   settings.resolve(c.results_dir), settings.resolve(c.cache_dir),
+                   variant_dirs=[settings.resolve(d) for d in c.variant_dirs], langs=c.langs, source=c.source,
+                   n=c.n_pairs, layers=c.layers or None, batch_size=c.batch_size, n_boot=c.n_boot, seed=c.seed,
+                   parameters=c.record())

@@ -1,14 +1,9 @@
 """Notebook 02's experiment: evaluate a live model and place it among the stored systems.
 
-:func:`run` evaluates the model with each method on the first ``limits[method]`` items of every
-stream (results in the official layout under ``live_dir``), scores the live systems and the stored
-ones on exactly those items, and writes tidy results with provenance:
-
-* ``summary.csv``   (system, task, lang) rows for live and stored systems, ``source`` = live | stored;
-                    RankC (en → l) for the live systems whose methods store option scores
-* ``methods.csv``   per (task, lang): accuracy under each method on the items every method covered,
-                    and how often two methods predict the same option
-Figures and text are made from these files only.
+:func:`run` evaluates and places the model (:func:`clika_utils.placement.evaluate_and_place`:
+``summary.csv``, ``methods.csv``) and, for ``lm_eval_streams``, runs the same model through
+lm-evaluation-harness on whole streams (:func:`lm_eval_comparison`: ``lm_eval.csv``,
+``lm_eval_ranking.csv``). Figures and text are made from these files only.
 """
 
 from __future__ import annotations
@@ -17,109 +12,27 @@ import json
 import os
 import subprocess
 import sys
-from itertools import combinations
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import pandas as pd
 
-from .data import TASKS, discover, load_result_file
-from .errors import ConfigError
-from .evaluate import METHODS, evaluate
-from .io import write_json_atomic
-from .langs import LANGS
-from .metrics import rankc_chance
-from .models import load_model
-from .outdir import safe_name
-from .provenance import input_hashes, write_result_set
-from .scoring import score_tree
+from .. import settings
+from ..config import ExperimentConfig
+from ..data import TASKS
+from ..errors import ConfigError
+from ..evaluate import evaluate
+from ..io import write_json_atomic
+from ..langs import LANGS
+from ..metrics import rankc_chance
+from ..models import load_model
+from ..outdir import system_name
+from ..placement import evaluate_and_place, load_placement
+from ..provenance import input_hashes, write_result_set
+from ..scoring import score_tree
 
-RESULT_FILES = ("summary.csv", "methods.csv")
-
-
-def system_name(label: str, method: str) -> str:
-    """The system's name, which also names its files and folders: one plain path component."""
-    return safe_name(f"{label}_{method}", "label")
-
-
-def launch_command(num_processes: int, cuda: bool) -> list[str]:
-    """The data-parallel launcher: accelerate on GPUs, torchrun for CPU processes."""
-    if cuda:
-        return [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes",
-                str(num_processes), "-m"]
-    return [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(num_processes), "-m"]
-
-
-def run(model: str, data_dir, live_dir, results_dir, *, label: str, limits: dict, tasks=None, langs=None,
-        batch_size: int = 8, max_new_tokens: int = 5, num_beams: int = 1, dtype: str = "auto",
-        num_processes: int = 1, n_boot: int = 1000, seed: int = 0, parameters: dict | None = None,
-        progress: bool = True) -> dict[str, Path]:
-    """Evaluate ``model`` with every method that has a limit, in this process or, with
-    ``num_processes > 1``, data-parallel through ``clika evaluate`` under a launcher."""
-    import torch
-
-    tasks = list(tasks or TASKS)
-    langs = list(langs or LANGS)
-    methods = [m for m in METHODS if limits.get(m)]
-    lm = load_model(model, dtype=dtype) if num_processes <= 1 else None
-    for method in methods:
-        common = dict(tasks=tasks, langs=langs, method=method, system=system_name(label, method),
-                      limit=limits[method], batch_size=batch_size, max_new_tokens=max_new_tokens, num_beams=num_beams)
-        if lm is not None:
-            evaluate(lm, data_dir, live_dir, progress=progress, **common)
-            continue
-        cmd = launch_command(num_processes, torch.cuda.is_available()) + [
-            "clika_utils.cli", "evaluate", "--model", model, "--data-dir", str(data_dir), "--out", str(live_dir),
-            "--method", method, "--system", common["system"], "--tasks", ",".join(tasks), "--langs", ",".join(langs),
-            "--limit", str(limits[method]), "--batch-size", str(batch_size), "--max-new-tokens", str(max_new_tokens),
-            "--num-beams", str(num_beams), "--dtype", dtype]
-        subprocess.run(cmd, check=True)
-    manifest = json.loads((Path(live_dir) / f"{system_name(label, methods[0])}.eval.json").read_text(encoding="utf-8"))
-    # placement: every system scored on the first `place_limit` items, the live ones and the stored ones
-    place_method = "letter" if "letter" in methods else methods[0]
-    place_limit = limits[place_method]
-    live_systems = [system_name(label, m) for m in methods if limits[m] >= place_limit]
-    common = dict(n_boot=n_boot, seed=seed, tasks=tasks, langs=langs, limit=place_limit)
-    live = score_tree(live_dir, systems=live_systems, **common).summary.assign(source="live")
-    stored = score_tree(data_dir, **common).summary.assign(source="stored")
-    summary = pd.concat([live, stored], ignore_index=True)
-    methods_table = method_agreement(live_dir, label, methods, tasks, langs, min(limits[m] for m in methods))
-    results_dir = Path(results_dir)
-    inputs = input_hashes(sorted(Path(live_dir).rglob("*_res.jsonl")), root=live_dir)
-    inputs.update(input_hashes([f.path for f in discover(data_dir, tasks=tasks, langs=langs).files], root=data_dir))
-    params = {**(parameters or {}), "label": label, "limits": limits, "n_boot": n_boot, "model": model,
-              "model_fingerprint": manifest["fingerprint"], "dtype": manifest["dtype"], "num_processes": num_processes}
-    return write_result_set(results_dir, {"summary.csv": summary, "methods.csv": methods_table},
-                            parameters=params, seed=seed, inputs=inputs)
-
-
-def method_agreement(live_dir, label: str, methods, tasks, langs, n_common: int) -> pd.DataFrame:
-    """Per (task, lang): accuracy of each method and pairwise prediction agreement on the first
-    ``n_common`` items (official judge for ``generate``; argmax for the log-likelihood methods)."""
-    preds: dict[str, dict] = {}
-    for method in methods:
-        inv = discover(live_dir, tasks=tasks, langs=langs, systems=[system_name(label, method)])
-        for f in inv.files:
-            t = load_result_file(f)
-            preds.setdefault(method, {})[(f.task, f.lang)] = (t.ids[:n_common],
-                                                             [r.strip()[:1] for r in t.res[:n_common]],
-                                                             t.labels[:n_common])
-    rows = []
-    for task in tasks:
-        for lang in langs:
-            row = {"task": task, "lang": lang, "n": n_common}
-            per = {m: preds[m][(task, lang)] for m in methods}
-            for m, (_, p, gold) in per.items():
-                row[f"acc_{m}"] = sum(a == g for a, g in zip(p, gold)) / len(gold)
-            for a, b in combinations(methods, 2):
-                pa, pb = per[a][1], per[b][1]
-                row[f"agree_{a}_{b}"] = sum(x == y for x, y in zip(pa, pb)) / len(pa)
-            rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def load(results_dir) -> dict[str, pd.DataFrame]:
-    results_dir = Path(results_dir)
-    return {name[:-4]: pd.read_csv(results_dir / name) for name in RESULT_FILES}
+load = load_placement  #: the tables :func:`run` wrote (summary, methods)
 
 
 def ra_gap_by_method(methods_table: pd.DataFrame) -> pd.DataFrame:
@@ -168,10 +81,6 @@ def rankc_chance_by_task(task: str) -> float:
     return rankc_chance(len(TASKS[task].letters))
 
 
-def eval_manifests(live_dir) -> list[dict]:
-    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(Path(live_dir).glob("*.eval.json"))]
-
-
 def lm_eval_comparison(model: str, data_dir, live_dir, work_dir, results_dir, *, label: str, streams: list[str],
                        batch_size: int = 16, dtype: str = "float32", seed: int = 0, n_boot: int = 1000,
                        parameters: dict | None = None) -> dict[str, Path]:
@@ -188,8 +97,8 @@ def lm_eval_comparison(model: str, data_dir, live_dir, work_dir, results_dir, *,
 
     import torch
 
-    from . import lmeval
-    from .models import resolve
+    from .. import lmeval
+    from ..models import resolve
 
     pairs = []
     for s in streams:
@@ -245,8 +154,8 @@ def lm_eval_comparison(model: str, data_dir, live_dir, work_dir, results_dir, *,
         rows.append({"task": task, "lang": lang, "n": len(a), "acc_clika": acc[(ours_sys, task, lang)],
                      "acc_lm_eval": acc[(lm_sys, task, lang)], "agreement": float((a == b).mean()),
                      "lm_eval_version": timing["lm_eval"]})
-    params = {**(parameters or {}), "model": model, "label": label, "streams": list(streams), "dtype": dtype,
-              "batch_size": batch_size, "lm_eval": timing["lm_eval"], "n_boot": n_boot}
+    params = {"model": model, "label": label, "streams": list(streams), "dtype": dtype, "batch_size": batch_size,
+              "n_boot": n_boot, **(parameters or {}), "lm_eval": timing["lm_eval"]}
     inputs = input_hashes(sorted(Path(live_dir).rglob(f"{lm_sys}_res.jsonl")), root=live_dir)
     return write_result_set(results_dir, {"lm_eval.csv": pd.DataFrame(rows), "lm_eval_ranking.csv": ranking},
                             parameters=params, seed=seed, inputs=inputs)
@@ -266,3 +175,51 @@ def lm_eval_tables(written: dict) -> tuple[pd.DataFrame, pd.Series, float]:
     ranking = pd.read_csv(written["lm_eval_ranking.csv"])
     chance = float(ranking.drop_duplicates(["task", "lang"]).task.map(lambda t: TASKS[t].chance).mean())
     return table, ranking.groupby("system")["accuracy"].mean(), chance
+
+
+# ----------------------------------------------------------------------------------------------
+# the notebook's entry point
+
+
+@dataclass(frozen=True)
+class Config(ExperimentConfig):
+    """Notebook 02's parameters (defaults and meanings: its parameters cell)."""
+
+    NOTEBOOK: ClassVar[str] = "02_live_evaluation"
+
+    profile: str
+    data_dir: str
+    model: str
+    label: str
+    limits: dict
+    tasks: list
+    langs: list
+    batch_size: int
+    max_new_tokens: int
+    num_beams: int
+    dtype: str
+    num_processes: int
+    n_boot: int
+    seed: int
+    live_dir: str
+    lm_eval_streams: list
+    lm_eval_dir: str
+    render_only: bool
+    results_dir: str
+    figures_dir: str
+
+
+def run(config: Config, *, progress: bool = True) -> dict[str, Path]:
+    """Notebook 02: evaluate and place the model; with ``lm_eval_streams``, also the lm-evaluation-harness
+    comparison. Returns every results file written."""
+    c = config
+    root, live_dir, results = settings.clika_dir(c.data_dir), settings.resolve(c.live_dir), settings.resolve(c.results_dir)
+    written = evaluate_and_place(c.model, root, live_dir, results, label=c.label, limits=c.limits, tasks=c.tasks,
+                                 langs=c.langs, batch_size=c.batch_size, max_new_tokens=c.max_new_tokens,
+                                 num_beams=c.num_beams, dtype=c.dtype, num_processes=c.num_processes, n_boot=c.n_boot,
+                                 seed=c.seed, parameters=c.record(), progress=progress)
+    if c.lm_eval_streams:
+        written.update(lm_eval_comparison(c.model, root, live_dir, settings.resolve(c.lm_eval_dir), results,
+                                          label=c.label, streams=c.lm_eval_streams, batch_size=c.batch_size,
+                                          n_boot=c.n_boot, seed=c.seed, parameters=c.record()))
+    return written

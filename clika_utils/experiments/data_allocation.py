@@ -19,16 +19,23 @@ promise by experiment.
 
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 
-from . import allocation, instructions, scaling, scaling_runs, translation
-from .errors import ConfigError
-from .provenance import run_config
-from .train import TrainConfig
+from .. import allocation, claims, instructions, scaling, settings, translation
+from ..claims import PaperClaim
+from ..config import ExperimentConfig
+from ..errors import ConfigError
+from ..metrics import percentile_ci
+from ..models import fingerprint, resolve
+from ..provenance import input_hashes, run_config
+from ..settings import workdir
+from ..train import TrainConfig, job_record
+from .shared import evaluate_adapters, load_tables, split, subset, task_records, train_or_reuse, translate, write
 
 FILES = ("fit", "plans", "predicted_gain", "measured", "validation", "budgets")
 
@@ -43,7 +50,6 @@ def laws_of(f: scaling.Fit) -> dict:
 def predicted_gain(f: scaling.Fit, plans: dict[str, dict], *, weights=None, level: float = 0.95) -> dict:
     """Predicted objective difference optimal − uniform and its percentile CI over the fit's
     bootstrap replicates (the plans held fixed)."""
-    from .metrics import percentile_ci
     est = allocation.objective(laws_of(f), plans["optimal"], weights) - \
         allocation.objective(laws_of(f), plans["uniform"], weights)
     lo = hi = np.nan
@@ -61,7 +67,6 @@ def measured_gain(segments: pd.DataFrame, *, metric: str, weights=None, n_boot: 
                   level: float = 0.95) -> dict:
     """Weighted sum over languages of the corpus ``metric`` for the plans ``optimal`` and ``uniform``
     (mean over seeds), their difference and its paired bootstrap CI over test sentences."""
-    from .metrics import percentile_ci
     rng = np.random.default_rng(seed)
     langs = sorted(segments.lang.unique())
     seeds = sorted(segments.seed.unique())
@@ -90,20 +95,13 @@ def _plan_name(alloc: dict, seed: int) -> str:
     return "-".join(f"{lang}{x}" for lang, x in sorted(alloc.items())) + f"-s{seed}"
 
 
-def run(model: str, data_home, results_dir, jobs_dir, live_dir, *, scaling_dir=None, table_csv=None,
-        metric: str, law: str, budget: int, minimums: dict, weights: dict, unit: int, resources: dict,
-        budgets: list, test_pairs: int, task_facts: int, train_config: dict, seeds: int,
-        max_new_tokens: int, batch_size: int, n_boot: int, seed: int, validate: bool = True,
-        num_processes: int = 1, accelerate_config: str | None = None, parameters: dict | None = None,
-        progress: bool = True) -> dict:
+def execute(model: str, data_home, results_dir, jobs_dir, live_dir, *, scaling_dir=None, table_csv=None,
+            metric: str, law: str, budget: int, minimums: dict, weights: dict, unit: int, resources: dict,
+            budgets: list, test_pairs: int, task_facts: int, train_config: dict, seeds: int,
+            max_new_tokens: int, batch_size: int, n_boot: int, seed: int, validate: bool = True,
+            num_processes: int = 1, accelerate_config: str | None = None, parameters: dict | None = None,
+            progress: bool = True) -> dict:
     config = run_config(locals())
-    from .models import fingerprint, resolve
-    from .provenance import input_hashes
-    from .settings import workdir
-    from .train import load_adapters
-    from .variants import _train_variant, write
-    from .xllama import _cached, _is_cached, translate
-
     if table_csv:
         table = scaling.read_table(table_csv)
         inputs = input_hashes([table_csv], root=workdir())
@@ -111,15 +109,15 @@ def run(model: str, data_home, results_dir, jobs_dir, live_dir, *, scaling_dir=N
     else:
         if scaling_dir is None or not (Path(scaling_dir) / "table.csv").exists():
             raise ConfigError(f"no scaling results in {scaling_dir}: run notebook 07 first, or set table_csv")
-        found = scaling_runs.load(scaling_dir)
+        found = load_tables(scaling_dir, ("table", "laws"))
         table = found["table"]
         inputs = input_hashes([Path(scaling_dir) / "table.csv", Path(scaling_dir) / "laws.csv"], root=workdir())
-        law = law or scaling_runs.preferred(found["laws"], metric)
+        law = law or scaling.preferred(found["laws"], metric)
     rows = scaling.check_table(table[table.metric == metric].reset_index(drop=True), f"{metric} rows")
     f = scaling.fit(rows, law, n_boot=n_boot, seed=seed)
     laws = laws_of(f)
     langs = list(f.langs)
-    pools = {lang: scaling_runs.split(data_home, lang, test_pairs) for lang in langs}
+    pools = {lang: split(data_home, lang, test_pairs) for lang in langs}
     if not resources:
         resources = {lang: len(pools[lang][1]) for lang in langs}
     cmp = allocation.compare(laws, budget, resources=resources, minimums=minimums, weights=weights, unit=unit)
@@ -146,33 +144,33 @@ def run(model: str, data_home, results_dir, jobs_dir, live_dir, *, scaling_dir=N
                 name = _plan_name(alloc, s)
                 records = []
                 for lang in langs:
-                    records += scaling_runs.task_records(lang, task_facts)
-                    records += instructions.translation(scaling_runs.subset(pools[lang][1], alloc[lang], s), "en", lang)
+                    records += task_records(lang, task_facts)
+                    records += instructions.translation(subset(pools[lang][1], alloc[lang], s), "en", lang)
                 job = Path(jobs_dir) / name
-                _train_variant(model, instructions.examples(records), job,
+                train_or_reuse(model, instructions.examples(records), job,
                                TrainConfig.from_dict({**train_config, "seed": s}), num_processes, progress,
                                accelerate_config)
-                identity = json.loads((job / "train.json").read_text(encoding="utf-8"))["job"]
-                trained[(plan, s)] = (name, job, identity)
+                trained[(plan, s)] = (name, job, job_record(job)["job"])
         # both plans (every seed) translate each language's test pairs in shared batches: one base model
         # carrying the mixtures' LoRA adapters unmerged (an identical plan is one adapter, evaluated once)
-        keys = {(name, lang): {"model": identity, "base": base_id, "settings": settings, "test": pools[lang][0]}
-                for name, _, identity in trained.values() for lang in langs}
-        path = {(name, lang): Path(live_dir) / f"{name}.{lang}.mt.csv" for name, lang in keys}
-        todo = sorted({name for (name, lang) in keys if not _is_cached(path[(name, lang)], keys[(name, lang)])})
-        fresh = {}
-        if todo:
-            jobs = {name: job for name, job, _ in trained.values() if name in todo}
-            lm = load_adapters(model, jobs)
+        jobs = {name: job for name, job, _ in sorted(trained.values(), key=lambda t: t[0])}
+        caches = {name: {lang: (Path(live_dir) / f"{name}.{lang}.mt.csv", {"model": identity, "base": base_id,
+                                                                         "settings": settings, "test": pools[lang][0]})
+                         for lang in langs} for name, _, identity in trained.values()}
+
+        def compute(lm, adapter: dict) -> dict:
+            fresh = {name: {} for name in adapter}
             for lang in langs:
                 out = translate(lm, pools[lang][0], "en", lang, "", max_new_tokens=max_new_tokens,
-                                batch_size=batch_size, adapters=todo)
-                fresh.update({(name, lang): out[name] for name in todo})
-            del lm
+                                batch_size=batch_size, adapters=list(adapter.values()))
+                for name, a in adapter.items():
+                    fresh[name][lang] = out[a]
+            return fresh
+
+        done = evaluate_adapters(model, jobs, caches, compute)
         for (plan, s), (name, _, _) in trained.items():
             for lang in langs:
-                seg = _cached(path[(name, lang)], keys[(name, lang)], lambda: fresh[(name, lang)])
-                segments.append(seg.assign(plan=plan, seed=s, lang=lang))
+                segments.append(done[name][lang].assign(plan=plan, seed=s, lang=lang))
         seg = pd.concat(segments, ignore_index=True)
         measured = []
         for (plan, s, lang), g in seg.groupby(["plan", "seed", "lang"]):
@@ -193,13 +191,12 @@ def run(model: str, data_home, results_dir, jobs_dir, live_dir, *, scaling_dir=N
         tables["validation"] = pd.DataFrame(columns=["metric", "law", "budget", "predicted", "verdict"])
     for lang in langs:
         inputs.update(input_hashes(translation.tatoeba_files(data_home, lang), root=data_home))
-    return write(tables, results_dir, parameters={**(parameters or {}), **config,
+    return write(tables, results_dir, parameters={**config, **(parameters or {}),
                                                   "model_fingerprint": fingerprint(resolve(model)) if validate else None},
                  seed=seed, inputs=inputs)
 
 
 def load(results_dir) -> dict[str, pd.DataFrame]:
-    from .variants import load as load_tables
     return load_tables(results_dir, FILES)
 
 
@@ -219,3 +216,78 @@ def findings(res: dict[str, pd.DataFrame]) -> list[str]:
         out.append(f"measured gain: {v.measured:+.2f} [{v.lo:+.2f}, {v.hi:+.2f}] Σ {v.metric} points "
                    f"(optimal {v.optimal:.2f} vs uniform {v.uniform:.2f}): **{v.verdict}**{same}")
     return out
+
+
+# ----------------------------------------------------------------------------------------------
+# the papers' claims this notebook measures
+
+
+CLAIMS = [PaperClaim("x-LLaMA", "Allocating the translation budget by the scaling laws beats equal shares",
+                     "Σ score optimal − uniform on held-out sentences", "increase", "validation.csv")]
+
+
+def claim_rows(results_dir) -> list[dict]:
+    v, nb, (al,) = claims.read(results_dir, "validation"), Config.NOTEBOOK, CLAIMS
+    if v is None or v.empty or "measured" not in v:
+        return claims.not_run(CLAIMS, nb)
+    r = v.iloc[0]
+    return [claims.row(al, nb, f"Σ {r.metric} optimal − uniform {r.measured:+.2f} (predicted {r.predicted:+.2f}), "
+                       f"budget {int(r.budget)}", f"[{r.lo:+.2f}, {r.hi:+.2f}]",
+                       claims.verdict(r.lo, r.hi, al.expected, al.null), "paired bootstrap over test sentences")]
+
+
+
+# ----------------------------------------------------------------------------------------------
+# the notebook's entry point
+
+
+@dataclass(frozen=True)
+class Config(ExperimentConfig):
+    """Notebook 08's parameters (defaults and meanings: its parameters cell)."""
+
+    NOTEBOOK: ClassVar[str] = "08_data_allocation"
+
+    profile: str
+    data_home: str
+    model: str
+    scaling_dir: str
+    table_csv: str
+    metric: str
+    law: str
+    budget: int
+    minimums: dict
+    weights: dict
+    unit: int
+    resources: dict
+    budgets: list
+    validate: bool
+    test_pairs: int
+    task_facts: int
+    train_config: dict
+    seeds: int
+    max_new_tokens: int
+    batch_size: int
+    n_boot: int
+    num_processes: int
+    accelerate_config: str
+    seed: int
+    jobs_dir: str
+    live_dir: str
+    render_only: bool
+    results_dir: str
+    figures_dir: str
+
+
+def run(config: Config, *, progress: bool = True) -> dict[str, Path]:
+    """Notebook 08: fit, allocate, sweep budgets and (``validate``) train and measure both plans."""
+    c = config
+    return execute(c.model, settings.resolve(c.data_home) if c.data_home else settings.data_home(),
+                   settings.resolve(c.results_dir), settings.resolve(c.jobs_dir), settings.resolve(c.live_dir),
+                   scaling_dir=settings.resolve(c.scaling_dir),
+                   table_csv=str(settings.resolve(c.table_csv)) if c.table_csv else None, metric=c.metric, law=c.law,
+                   budget=c.budget, minimums=c.minimums, weights=c.weights, unit=c.unit, resources=c.resources,
+                   budgets=c.budgets, test_pairs=c.test_pairs, task_facts=c.task_facts, train_config=c.train_config,
+                   seeds=c.seeds, max_new_tokens=c.max_new_tokens, batch_size=c.batch_size, n_boot=c.n_boot,
+                   seed=c.seed, validate=c.validate, num_processes=c.num_processes,
+                   accelerate_config=str(settings.resolve(c.accelerate_config)) if c.accelerate_config else None,
+                   parameters=c.record(), progress=progress)

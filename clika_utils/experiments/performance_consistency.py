@@ -12,52 +12,30 @@ each with ``<file>.provenance.json``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import pandas as pd
 
-from .data import TASKS
-from .langs import LANG_NAMES, LANGS
-from .provenance import input_hashes, write_result_set
-from .scoring import score_tree
+from .. import claims, settings
+from ..claims import PaperClaim
+from ..config import ExperimentConfig
+from ..data import TASKS
+from ..langs import LANG_NAMES, LANGS
+from ..scoring import SCORE_FILES, load_scores, score_tree, write_scores
 
-RESULT_FILES = ("items.csv", "summary.csv", "systems.csv")
-
-
-def systems_table(result) -> pd.DataFrame:
-    """Per system: result files found, missing folders, unparsed answers, completeness."""
-    inv, s = result.inventory, result.summary
-    missing = inv.incomplete_systems()
-    rows = []
-    for system in inv.systems:
-        sub = s[s["system"] == system]
-        rows.append({"system": system, "n_files": len(sub), "n_missing": len(missing.get(system, [])),
-                     "missing": ";".join(f"{t}/{l_}" for t, l_ in missing.get(system, [])),
-                     "n_items": int(sub["n"].sum()), "n_unparsed": int(sub["n_unparsed"].sum()),
-                     "complete": system not in missing})
-    return pd.DataFrame(rows)
+RESULT_FILES = SCORE_FILES  #: the results files (:func:`clika_utils.scoring.write_scores`)
+load = load_scores          #: read them back
 
 
-def run(data_dir, results_dir, *, judge="official", ra_variant="ratio", co_variant="jaccard", n_boot=1000,
-        seed=0, systems=None, tasks=None, langs=None, limit=None, parameters: dict | None = None) -> dict[str, Path]:
+def execute(data_dir, results_dir, *, judge="official", ra_variant="ratio", co_variant="jaccard", n_boot=1000,
+            seed=0, systems=None, tasks=None, langs=None, limit=None, parameters: dict | None = None) -> dict[str, Path]:
     """Score ``data_dir`` and write the results files (atomically) with provenance sidecars."""
     result = score_tree(data_dir, judge=judge, ra_variant=ra_variant, co_variant=co_variant, n_boot=n_boot,
                         seed=seed, systems=systems or None, tasks=tasks or None, langs=langs or None,
                         limit=limit or None)
-    results_dir = Path(results_dir)
-    inputs = input_hashes([f.path for f in result.inventory.files], root=result.inventory.root)
-    params = {**(parameters or {}), **result.settings}
-    return write_result_set(results_dir, {"items.csv": result.items, "summary.csv": result.summary,
-                                          "systems.csv": systems_table(result)},
-                            parameters=params, seed=seed, inputs=inputs, extra={"data_root": str(result.inventory.root)})
-
-
-def load(results_dir) -> dict[str, pd.DataFrame]:
-    """The results tables written by :func:`run`, keyed by file stem."""
-    results_dir = Path(results_dir)
-    # systems.csv has no numeric gaps; reading it without NA parsing keeps "missing" == "" for complete systems
-    return {name[:-4]: pd.read_csv(results_dir / name, keep_default_na=(name != "systems.csv"))
-            for name in RESULT_FILES}
+    return write_scores(result, results_dir, parameters=parameters, seed=seed)
 
 
 def pivot(summary: pd.DataFrame, task: str, value: str) -> pd.DataFrame:
@@ -117,3 +95,64 @@ def anchors(summary: pd.DataFrame, system: str = "chatgpt") -> pd.DataFrame:
                          "official_ref": [TASKS[t].official_ref for t in sub.index]},
                         index=sub.index).reindex([t for t in TASKS if t in sub.index])
 
+
+# ----------------------------------------------------------------------------------------------
+# the papers' claims this notebook measures
+
+
+CLAIMS = [
+    PaperClaim("CLiKA", "LLMs are less accurate in non-English languages than in English (RA < 1)", "RA",
+               "decrease", "summary.csv", null=1.0),
+    PaperClaim("CLiKA", "Knowledge is less consistent across languages than accuracy suggests (en-CO below RA)",
+               "RA − en-CO", "increase", "summary.csv"),
+]
+
+
+def claim_rows(results_dir) -> list[dict]:
+    """Both claims over every stored non-English (system, language, stream) cell, bootstrap over cells."""
+    s = claims.read(results_dir, "summary")
+    nb = Config.NOTEBOOK
+    if s is None:
+        return claims.not_run(CLAIMS, nb)
+    pf, ct = CLAIMS
+    cells = s[(s.lang != "en") & s.ra.notna() & s.en_co.notna()]
+    m, lo, hi = claims.mean_ci(cells.ra.to_numpy())
+    rows = [claims.row(pf, nb, f"mean RA {m:.3f} over {len(cells)} stored system×language×stream cells",
+                       f"[{lo:.3f}, {hi:.3f}]", claims.verdict(lo, hi, pf.expected, pf.null), "bootstrap over cells")]
+    m, lo, hi = claims.mean_ci((cells.ra - cells.en_co).to_numpy())
+    rows.append(claims.row(ct, nb, f"mean RA − en-CO {m:+.3f} over the same cells", f"[{lo:+.3f}, {hi:+.3f}]",
+                           claims.verdict(lo, hi, ct.expected, ct.null), "bootstrap over cells"))
+    return rows
+
+
+
+# ----------------------------------------------------------------------------------------------
+# the notebook's entry point
+
+
+@dataclass(frozen=True)
+class Config(ExperimentConfig):
+    """Notebook 01's parameters (defaults and meanings: its parameters cell)."""
+
+    NOTEBOOK: ClassVar[str] = "01_performance_consistency"
+
+    profile: str
+    data_dir: str
+    render_only: bool
+    results_dir: str
+    figures_dir: str
+    systems: list
+    tasks: list
+    judge: str
+    ra_variant: str
+    co_variant: str
+    n_boot: int
+    seed: int
+
+
+def run(config: Config) -> dict[str, Path]:
+    """Score every stored system as notebook 01 does; writes :data:`RESULT_FILES` with the config."""
+    c = config
+    return execute(settings.clika_dir(c.data_dir), settings.resolve(c.results_dir), judge=c.judge,
+                   ra_variant=c.ra_variant, co_variant=c.co_variant, n_boot=c.n_boot, seed=c.seed, systems=c.systems,
+                   tasks=c.tasks, parameters=c.record())

@@ -27,20 +27,22 @@ over questions; translation scores are corpus-level, so their gains are point es
 
 from __future__ import annotations
 
-import hashlib
-import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 
-from . import instructions, qa, translation, variants
-from .errors import ConfigError
-from .io import write_csv_atomic, write_json_atomic
-from .metrics import bootstrap_weights, percentile_ci
-from .provenance import input_hashes
-from .train import TrainConfig, alpaca_prompt
-from .variants import _train_variant, system_name, write
+from .. import claims, instructions, qa, settings, translation
+from ..claims import PaperClaim
+from ..config import ExperimentConfig
+from ..errors import ConfigError
+from ..metrics import bootstrap_weights, percentile_ci
+from ..outdir import system_name
+from ..provenance import input_hashes
+from ..train import TrainConfig, job_record
+from .shared import evaluate_adapters, load_tables, train_or_reuse, translate, write
 
 FILES = ("training", "composition", "qa_items", "qa_summary", "mt_segments", "mt_scores", "gains")
 GAIN_HOW = ("mean_of_ratios", "ratio_of_means")
@@ -153,7 +155,7 @@ def build_data(data_home, *, langs, task_data: dict | None, task_facts: int, tra
         tasks = {lang: instructions.read_alpaca(task_data[lang], lang) for lang in all_langs}
         inputs += [Path(task_data[lang]) for lang in all_langs]
     else:
-        from . import cldr
+        from .. import cldr
         pool = cldr.facts()
         rng = np.random.default_rng(seed)
         chosen = [pool[i] for i in sorted(rng.choice(len(pool), min(task_facts, len(pool)), replace=False))]
@@ -212,58 +214,14 @@ def qa_questions(data_home, langs, n: int, seed: int, mlqa_home=None) -> tuple[d
     return out, inputs
 
 
-# ----------------------------------------------------------------------------------------------
-# evaluation (cached per system)
-
-
-def _digest(key: dict) -> str:
-    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _is_cached(path: Path, key: dict) -> bool:
-    meta = path.with_suffix(".key.json")
-    return path.exists() and meta.exists() and json.loads(meta.read_text(encoding="utf-8")).get("digest") == _digest(key)
-
-
-def _cached(path: Path, key: dict, compute) -> pd.DataFrame:
-    digest, meta = _digest(key), path.with_suffix(".key.json")
-    if _is_cached(path, key):
-        return pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={"item_id": str})
-    df = compute()
-    write_csv_atomic(df, path)
-    write_json_atomic(meta, {"digest": digest, "key": key})
-    return df
-
-
-def translate(lm, pairs, src: str, tgt: str, system: str, *, max_new_tokens: int, batch_size: int,
-              adapters: list[str] | None = None) -> pd.DataFrame | dict[str, pd.DataFrame]:
-    """Greedy en→X translations of ``pairs`` as a segments table. With ``adapters`` (a model from
-    :func:`clika_utils.train.load_adapters`): every adapter translates every pair in mixed batches, and
-    the result is {adapter: segments table} (``system`` is then the adapter's name)."""
-    from .evaluate import Engine
-    records = instructions.translation(pairs, src, tgt, test=True)
-    prompts = [alpaca_prompt(r["instruction"], r["input"]) for r in records]
-    engine = Engine(lm, batch_size=batch_size)
-    if adapters is None:
-        gens = {system: engine.generate(prompts, max_new_tokens)}
-    else:
-        flat = engine.generate(prompts * len(adapters), max_new_tokens,
-                               adapter_names=[a for a in adapters for _ in prompts])
-        gens = {a: flat[k * len(prompts): (k + 1) * len(prompts)] for k, a in enumerate(adapters)}
-    tables = {name: pd.DataFrame([{"system": name, "lang": tgt, "item_id": str(i), "source": s, "reference": t,
-                                   "hypothesis": qa.first_line(g)} for i, ((s, t), g) in enumerate(zip(pairs, out))])
-              for name, out in gens.items()}
-    return tables if adapters is not None else tables[system]
-
-
-def run(model: str, data_home, results_dir, models_dir, live_dir, *, label: str, langs, train_config: dict,
-        task_data: dict | None = None, task_facts: int = 64, translation_train: dict | None = None,
-        train_pairs: int = 64, test_pairs: int = 16, flores_dir: str | None = None, mlqa_home: str | None = None,
-        qa_items: int = 16, quotas: dict | None = None, qa_max_new_tokens: int = 24, mt_max_new_tokens: int = 48,
-        mt_metrics=translation.METRICS, batch_size: int = 8, n_boot: int = 1000, seed: int = 0,
-        num_processes: int = 1, accelerate_config: str | None = None, parameters: dict | None = None, progress: bool = True) -> dict:
+def execute(model: str, data_home, results_dir, models_dir, live_dir, *, label: str, langs, train_config: dict,
+            task_data: dict | None = None, task_facts: int = 64, translation_train: dict | None = None,
+            train_pairs: int = 64, test_pairs: int = 16, flores_dir: str | None = None, mlqa_home: str | None = None,
+            qa_items: int = 16, quotas: dict | None = None, qa_max_new_tokens: int = 24, mt_max_new_tokens: int = 48,
+            mt_metrics=translation.METRICS, batch_size: int = 8, n_boot: int = 1000, seed: int = 0,
+            num_processes: int = 1, accelerate_config: str | None = None, parameters: dict | None = None, progress: bool = True) -> dict:
     """Build the data, train (or reuse) every system, evaluate, write :data:`FILES` with provenance."""
-    from .models import fingerprint, resolve
+    from ..models import fingerprint, resolve
 
     langs = list(langs)
     if not langs or "en" in langs:
@@ -288,18 +246,16 @@ def run(model: str, data_home, results_dir, models_dir, live_dir, *, label: str,
     training, comp = [], []
     for name, records in sets.items():
         job = Path(models_dir) / name
-        info = _train_variant(model, instructions.examples(records), job, cfg, num_processes, progress,
+        info = train_or_reuse(model, instructions.examples(records), job, cfg, num_processes, progress,
                               accelerate_config)
         training.append({"system": system_name(label, name), **info})
         comp.append(instructions.composition(records, system_name(label, name)))
-        job_key = json.loads((job / "train.json").read_text(encoding="utf-8"))["job"]
-        systems[system_name(label, name)] = (job, job_key)
+        systems[system_name(label, name)] = (job, job_record(job)["job"])
 
-    qa_rows, mt_rows = [], []
     settings = {"qa_max_new_tokens": qa_max_new_tokens, "mt_max_new_tokens": mt_max_new_tokens,
                 "qa_prompts": qa.QA_INSTRUCTIONS, "mt_template": instructions.TEST_TEMPLATE,
                 "batching": "mixed LoRA adapters", "qa_scores": list(qa.SCORES)}
-    plan = {}
+    plan, caches = {}, {}
     for system, (job, identity) in systems.items():
         own = system.rsplit("x-llama-", 1)[1] if "_x-llama-" in system else None
         qa_keys = [k for k in questions if own is None or k[1] in ("en", own)]
@@ -308,35 +264,30 @@ def run(model: str, data_home, results_dir, models_dir, live_dir, *, label: str,
                "qa": {f"{b}/{lang}": [q.id for q in questions[(b, lang)]] for b, lang in qa_keys},
                "mt": {lang: mt_test[lang] for lang in mt_langs}}
         folder = Path(live_dir) / system
-        plan[system] = (job, qa_keys, mt_langs, key, folder)
-    # the systems whose cached generations are stale are evaluated together: one base model carrying
-    # their LoRA adapters unmerged ("__base__": none), each question set and test set in mixed batches
-    todo = [s for s, (_, _, _, key, folder) in plan.items()
-            if not (_is_cached(folder / "qa.csv", key) and _is_cached(folder / "mt.csv", key))]
-    fresh_qa = {s: [] for s in todo}
-    fresh_mt = {s: [] for s in todo}
-    if todo:
-        from .train import load_adapters
-        adapter = {s: ("__base__" if plan[s][0] is None else s) for s in todo}
-        lm = load_adapters(model, {s: plan[s][0] for s in todo if plan[s][0] is not None})
+        plan[system] = (qa_keys, mt_langs)
+        caches[system] = {"qa": (folder / "qa.csv", key), "mt": (folder / "mt.csv", key)}
+
+    def compute(lm, adapter: dict) -> dict:
+        fresh = {s: {"qa": [], "mt": []} for s in adapter}
         for k in questions:
-            who = [s for s in todo if k in plan[s][1]]
+            who = [s for s in adapter if k in plan[s][0]]
             if who:
                 out = qa.answer(lm, questions[k], "", max_new_tokens=qa_max_new_tokens, batch_size=batch_size,
                                 adapters=[adapter[s] for s in who])
                 for s in who:
-                    fresh_qa[s].append(out[adapter[s]].assign(system=s, benchmark=k[0]))
+                    fresh[s]["qa"].append(out[adapter[s]].assign(system=s, benchmark=k[0]))
         for lang in langs:
-            who = [s for s in todo if lang in plan[s][2]]
+            who = [s for s in adapter if lang in plan[s][1]]
             if who:
                 out = translate(lm, mt_test[lang], "en", lang, "", max_new_tokens=mt_max_new_tokens,
                                 batch_size=batch_size, adapters=[adapter[s] for s in who])
                 for s in who:
-                    fresh_mt[s].append(out[adapter[s]].assign(system=s))
-        del lm
-    for system, (_, _, _, key, folder) in plan.items():
-        qa_rows.append(_cached(folder / "qa.csv", key, lambda: pd.concat(fresh_qa[system], ignore_index=True)))
-        mt_rows.append(_cached(folder / "mt.csv", key, lambda: pd.concat(fresh_mt[system], ignore_index=True)))
+                    fresh[s]["mt"].append(out[adapter[s]].assign(system=s))
+        return {s: {kind: pd.concat(parts, ignore_index=True) for kind, parts in f.items()} for s, f in fresh.items()}
+
+    results = evaluate_adapters(model, {s: job for s, (job, _) in systems.items()}, caches, compute)
+    qa_rows = [r["qa"] for r in results.values()]
+    mt_rows = [r["mt"] for r in results.values()]
     qa_items_df = pd.concat(qa_rows, ignore_index=True)
     mt_seg = pd.concat(mt_rows, ignore_index=True)
     mt_scores = []
@@ -355,11 +306,11 @@ def run(model: str, data_home, results_dir, models_dir, live_dir, *, label: str,
     tables = {"training": pd.DataFrame(training), "composition": composition,
               "qa_items": qa_items_df, "qa_summary": qa_summary(qa_items_df), "mt_segments": mt_seg,
               "mt_scores": mt_scores_df, "gains": gains}
-    params = {**(parameters or {}), "model": model, "label": label, "langs": langs, "train_config": train_config,
+    params = {"model": model, "label": label, "langs": langs, "train_config": train_config,
               "task_data": task_data, "task_facts": task_facts, "translation_train": translation_train,
               "train_pairs": train_pairs, "test_pairs": test_pairs, "flores_dir": flores_dir, "mlqa_home": mlqa_home,
               "qa_items": qa_items, "quotas": quotas, "qa_max_new_tokens": qa_max_new_tokens,
-              "mt_max_new_tokens": mt_max_new_tokens, "n_boot": n_boot}
+              "mt_max_new_tokens": mt_max_new_tokens, "n_boot": n_boot, **(parameters or {})}
     return write({name: tables[name] for name in FILES}, results_dir, parameters=params, seed=seed,
                  inputs=input_hashes(inputs, root=data_home))
 
@@ -373,7 +324,7 @@ def qa_summary(items: pd.DataFrame) -> pd.DataFrame:
 
 
 def load(results_dir) -> dict[str, pd.DataFrame]:
-    return variants.load(results_dir, FILES)
+    return load_tables(results_dir, FILES)
 
 
 def table(summary: pd.DataFrame, value: str, systems_order=None) -> pd.DataFrame:
@@ -403,3 +354,97 @@ def findings(t: dict[str, pd.DataFrame], label: str) -> list[str]:
                    f"(Δ {d.score - d.reference_score:+.1f} points); relative gain {_pct(d.gain_pct)}{ci} as the "
                    f"mean of per-language ratios, {_pct(o.gain_pct)} as the ratio of means")
     return out
+
+
+# ----------------------------------------------------------------------------------------------
+# the papers' claims this notebook measures
+
+
+#: The QA scores the x-LLaMA claims are read in: the MLQA script's F1, and x-LLM's own match rule
+#: (``eval/xquad.match.py``), the scale the paper's own evaluation code scores generations on.
+QA_CLAIM_METRICS = {"f1": "F1", "xllm_match": "x-LLM match"}
+CLAIMS = [
+    PaperClaim("x-LLaMA", "x-LLaMA (CoIT) beats Alpaca on non-English QA (paper: +27.83 % on average)",
+               "relative QA gain over Alpaca (F1, x-LLM match)", "increase", "gains.csv"),
+    PaperClaim("x-LLaMA", "m-LLaMA (one multilingual model, MuIT) also beats Alpaca on non-English QA",
+               "relative QA gain over Alpaca (F1, x-LLM match)", "increase", "gains.csv"),
+]
+
+
+def claim_rows(results_dir) -> list[dict]:
+    """Per claim, one row per QA benchmark and claim metric (mean of per-language ratios, paired bootstrap)."""
+    g, nb, rows = claims.read(results_dir, "gains"), Config.NOTEBOOK, []
+    for system, claim in zip(("x-llama", "m-llama"), CLAIMS):
+        sel = None if g is None else g[g.metric.isin(QA_CLAIM_METRICS) & (g.system == system)
+                                       & (g.reference == "alpaca") & (g["how"] == "mean_of_ratios")
+                                       & (g.benchmark != "translation")]
+        if sel is None or sel.empty:
+            rows.append(claims.row(claim, nb))
+            continue
+        for r in sel.itertuples():
+            name = QA_CLAIM_METRICS[r.metric]
+            if not np.isfinite(r.gain_pct):
+                rows.append(claims.row(claim, nb, f"{r.benchmark} {name} gain undefined ({r.langs}): a reference "
+                                       "score is 0", "", "inconclusive"))
+                continue
+            rows.append(claims.row(claim, nb, f"{r.benchmark} {name} gain {r.gain_pct:+.1f} % ({r.langs})",
+                                   f"[{r.gain_lo:+.1f}, {r.gain_hi:+.1f}] %",
+                                   claims.verdict(r.gain_lo, r.gain_hi, claim.expected, claim.null),
+                                   "relative gain, mean over languages; paired bootstrap over questions"))
+    return rows
+
+
+
+# ----------------------------------------------------------------------------------------------
+# the notebook's entry point
+
+
+@dataclass(frozen=True)
+class Config(ExperimentConfig):
+    """Notebook 06's parameters (defaults and meanings: its parameters cell)."""
+
+    NOTEBOOK: ClassVar[str] = "06_cross_lingual_instruction_tuning"
+
+    profile: str
+    data_home: str
+    model: str
+    label: str
+    langs: list
+    task_data: dict
+    task_facts: int
+    translation_train: dict
+    train_pairs: int
+    test_pairs: int
+    flores_dir: str
+    mlqa_home: str
+    qa_items: int
+    quotas: dict
+    train_config: dict
+    qa_max_new_tokens: int
+    mt_max_new_tokens: int
+    mt_metrics: list
+    batch_size: int
+    num_processes: int
+    accelerate_config: str
+    n_boot: int
+    seed: int
+    models_dir: str
+    live_dir: str
+    render_only: bool
+    results_dir: str
+    figures_dir: str
+
+
+def run(config: Config, *, progress: bool = True) -> dict[str, Path]:
+    """Notebook 06: build the data, train (or reuse) every system, evaluate; writes :data:`FILES`."""
+    c = config
+    return execute(c.model, settings.resolve(c.data_home) if c.data_home else settings.data_home(),
+                   settings.resolve(c.results_dir), settings.resolve(c.models_dir), settings.resolve(c.live_dir),
+                   label=c.label, langs=c.langs, train_config=c.train_config, task_data=c.task_data or None,
+                   task_facts=c.task_facts, translation_train=c.translation_train or None, train_pairs=c.train_pairs,
+                   test_pairs=c.test_pairs, flores_dir=c.flores_dir or None, mlqa_home=c.mlqa_home or None,
+                   qa_items=c.qa_items, quotas=c.quotas or None, qa_max_new_tokens=c.qa_max_new_tokens,
+                   mt_max_new_tokens=c.mt_max_new_tokens, mt_metrics=tuple(c.mt_metrics), batch_size=c.batch_size,
+                   n_boot=c.n_boot, seed=c.seed, num_processes=c.num_processes,
+                   accelerate_config=str(settings.resolve(c.accelerate_config)) if c.accelerate_config else None,
+                   parameters=c.record(), progress=progress)

@@ -1,0 +1,269 @@
+"""What the experiments share — and the only module they share. An experiment module imports the
+library and this module, never another experiment.
+
+* train a job or reuse it (:func:`train_or_reuse`), read its record (:func:`clika_utils.train.job_record`);
+* evaluate trained adapters and the base model in mixed batches, cached per system
+  (:func:`evaluate_adapters`, :func:`cached`, :func:`translate`), and the letter-method CLiKA
+  evaluation of live systems (:func:`evaluate_live`);
+* the stored-output half of the training claims (:func:`stored`) and live paired comparisons
+  (:func:`live_claims`);
+* write and load result tables (:func:`write`, :func:`load`), and the verdict sentences of the findings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import instructions, lineage, qa, translation
+from ..compare import VERDICTS, Claim, Comparison, check_claims, read_items
+from ..data import TASKS, discover
+from ..errors import ConfigError
+from ..formats import Example, alpaca_prompt, write_examples
+from ..io import read_csv_checked, write_csv_atomic, write_json_atomic
+from ..langs import LANGS
+from ..provenance import input_hashes, write_result_set
+from ..train import TrainConfig, job_record, load_trained, run_job
+
+METRIC_NAMES = {"accuracy": "accuracy (PF)", "ra": "RA (PF)", "en_co": "en-CO (CT)"}
+
+
+def stored_items(data_dir, items_csv=None, systems=None) -> tuple[pd.DataFrame, dict]:
+    """The stored systems' items: notebook 01's / ``clika score``'s ``items.csv`` when given, present and
+    holding every one of ``systems`` (reused, not recomputed), else ``systems`` (default all) scored now.
+    Returns (items, input hashes)."""
+    if items_csv is not None and Path(items_csv).exists():
+        items = read_items(items_csv)
+        if systems is None or set(systems) <= set(items.system):
+            return items, input_hashes([items_csv])
+    from ..scoring import score_tree
+    result = score_tree(data_dir, n_boot=1, systems=systems)
+    return result.items, input_hashes([f.path for f in result.inventory.files], root=data_dir)
+
+
+def stored(data_dir, claims_of, *, items_csv=None, n_boot: int = 1000, seed: int = 0) -> tuple[dict, dict]:
+    """Tables for the stored-output half of notebooks 04 and 05: lineage, paired deltas, and the claims
+    ``claims_of(systems)`` declares. Returns (tables, input hashes)."""
+    systems = discover(data_dir).systems
+    lin = lineage.check(systems)
+    claims = claims_of(systems)
+    pairs = sorted({tuple(p[:3]) for c in claims for p in c.pairs})
+    items, inputs = stored_items(data_dir, items_csv, systems=sorted({s for p in pairs for s in p[:2]}))
+    cmp = Comparison(items, pairs, n_boot=n_boot, seed=seed, source=str(items_csv or data_dir))
+    return {"lineage": lin, "stored_deltas": cmp.table(), "stored_claims": check_claims(cmp, claims)}, inputs
+
+
+def group_table(deltas: pd.DataFrame, targets: dict[str, set]) -> pd.DataFrame:
+    """Mean Δ per (pair, metric) for the target vs the other non-English languages (no CIs: the
+    claims table carries those) — the compact view the notebooks print."""
+    rows = []
+    for (d, b, m), part in deltas.groupby(["derived", "base", "metric"], sort=False):
+        tg = targets.get(d, set()) - {"en"}
+        for group, mask in (("target", part.lang.isin(tg)), ("others", ~part.lang.isin(tg | {"en"}))):
+            if mask.any():
+                rows.append({"derived": d, "base": b, "metric": m, "group": group,
+                             "mean_delta": float(part[mask].delta.mean()), "cells": int(mask.sum())})
+    return pd.DataFrame(rows)
+
+
+def evaluate_live(models: dict[str, object], data_dir, live_dir, *, tasks, langs, limit: int | None, batch_size: int,
+                  progress: bool) -> pd.DataFrame:
+    """Letter-method CLiKA evaluation of ``models`` (system name -> callable returning a LoadedModel).
+    Items already in ``live_dir`` for the same model fingerprint and settings are not recomputed
+    (:func:`clika_utils.evaluate.evaluate` resumes); another model under the same name is refused.
+    Returns the items table of those systems."""
+    from ..evaluate import evaluate
+    from ..scoring import score_tree
+
+    for system, load in models.items():
+        lm = load()
+        evaluate(lm, data_dir, live_dir, tasks=tasks, langs=langs, method="letter", system=system, limit=limit,
+                 batch_size=batch_size, progress=progress)
+        del lm
+    return score_tree(live_dir, systems=list(models), tasks=tasks, langs=langs, limit=limit, n_boot=1).items
+
+
+def loader(model: str, job: Path | None):
+    from ..models import load_model
+    return (lambda: load_model(model)) if job is None else (lambda: load_trained(job))
+
+
+def train_or_reuse(model: str, examples: list[Example], job: Path, cfg: TrainConfig, num_processes: int,
+                   progress: bool, accelerate_config: str | None = None) -> dict:
+    """Train the job in ``job`` on ``examples`` (or reuse it: :func:`clika_utils.train.run_job` does not train
+    a finished job with the same inputs again); returns its steps, final loss, global batch and size."""
+    data_file = write_examples(job.parent / f"{job.name}.data.jsonl", examples)
+    run_job(model, data_file, job, cfg, num_processes=num_processes, accelerate_config=accelerate_config,
+            progress=progress)
+    meta = job_record(job)
+    return {"steps": int(meta["steps"]), "final_loss": float(meta["final_loss"]),
+            "global_batch": int(meta["reports"]["global_batch"]), "examples": len(examples)}
+
+
+def live_claims(items: pd.DataFrame, base: str, variants: dict[str, str], contrasts: list[tuple], n_boot: int,
+                 seed: int, claims: list[Claim]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    pairs = [(system, base, langs) for system, langs in variants.items()] + contrasts
+    cmp = Comparison(items, pairs, n_boot=n_boot, seed=seed, source="live results")
+    return cmp.table(), check_claims(cmp, claims)
+
+
+def accuracy_summary(items: pd.DataFrame) -> pd.DataFrame:
+    return (items.groupby(["system", "task", "lang"], sort=False).correct.agg(["mean", "size"])
+            .rename(columns={"mean": "accuracy", "size": "n"}).reset_index())
+
+
+def write(tables: dict[str, pd.DataFrame], results_dir, *, parameters: dict, seed: int, inputs: dict) -> dict:
+    written = write_result_set(results_dir, {f"{name}.csv": df for name, df in tables.items()},
+                               parameters=parameters, seed=seed, inputs=inputs)
+    return {name: written[f"{name}.csv"] for name in tables}
+
+
+def load_tables(results_dir, names) -> dict[str, pd.DataFrame]:
+    return {n: read_csv_checked(Path(results_dir) / f"{n}.csv", []) for n in names}
+
+
+def verdict_lines(claims: pd.DataFrame, where: str) -> list[str]:
+    """One plain sentence per claim row."""
+    out = []
+    for r in claims.itertuples():
+        if not r.cells:
+            out.append(f"[{where}] {r.claim}: {r.statement} — no pair available, not tested.")
+            continue
+        out.append(f"[{where}] {r.claim}: {r.statement} — mean Δ {r.delta:+.3f} "
+                   f"[{r.delta_lo:+.3f}, {r.delta_hi:+.3f}] over {r.cells} cells: {r.verdict.upper()}.")
+    return out
+
+
+def summary_by_system(summary: pd.DataFrame) -> pd.DataFrame:
+    """Mean accuracy per live system and task over languages (the compact view)."""
+    return summary.pivot_table(index="system", columns="task", values="accuracy", aggfunc="mean", sort=False)
+
+
+def stored_heatmap_table(deltas: pd.DataFrame, metric: str, pairs) -> pd.DataFrame:
+    """(pair x language) mean Δ over tasks, for the heatmap of the stored comparisons."""
+    sub = deltas[deltas.metric == metric]
+    rows = {}
+    for d, b, *_ in pairs:
+        part = sub[(sub.derived == d) & (sub.base == b)]
+        if not part.empty:
+            rows[f"{d} − {b}"] = part.groupby("lang").delta.mean()
+    return pd.DataFrame(rows).T.reindex(columns=[lang for lang in LANGS if lang != "en"])
+
+
+def chance_note(summary: pd.DataFrame) -> list[str]:
+    out = []
+    cl = summary[summary.task.isin(list(TASKS))]
+    for system, part in cl.groupby("system", sort=False):
+        by_task = part.groupby("task").accuracy.mean()
+        near = [t for t, a in by_task.items() if abs(a - TASKS[t].chance) <= 0.1]
+        out.append(f"{system}: mean CLiKA accuracy " + ", ".join(f"{t} {a:.2f} (chance {TASKS[t].chance:.2f})"
+                                                                for t, a in by_task.items())
+                   + (f" — within 0.10 of chance on {len(near)} of {len(by_task)} tasks, so PF/CT deltas of "
+                      "this model are mostly noise" if len(near) == len(by_task) else ""))
+    return out
+
+
+def verdict_count(claims: pd.DataFrame) -> str:
+    c = claims[claims.cells > 0].verdict.value_counts()
+    return ", ".join(f"{c.get(v, 0)} {v}" for v in VERDICTS)
+
+
+def claims_block(claims: pd.DataFrame, title: str, where: str) -> list[str]:
+    """A heading with the verdict counts, then one line per claim."""
+    return [f"{title} ({verdict_count(claims)}):"] + verdict_lines(claims, where)
+
+
+def _digest(key: dict) -> str:
+    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def is_cached(path: Path, key: dict) -> bool:
+    meta = path.with_suffix(".key.json")
+    return path.exists() and meta.exists() and json.loads(meta.read_text(encoding="utf-8")).get("digest") == _digest(key)
+
+
+def cached(path: Path, key: dict, compute) -> pd.DataFrame:
+    digest, meta = _digest(key), path.with_suffix(".key.json")
+    if is_cached(path, key):
+        return pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={"item_id": str})
+    df = compute()
+    write_csv_atomic(df, path)
+    write_json_atomic(meta, {"digest": digest, "key": key})
+    return df
+
+
+def translate(lm, pairs, src: str, tgt: str, system: str, *, max_new_tokens: int, batch_size: int,
+              adapters: list[str] | None = None) -> pd.DataFrame | dict[str, pd.DataFrame]:
+    """Greedy en→X translations of ``pairs`` as a segments table. With ``adapters`` (a model from
+    :func:`clika_utils.train.load_adapters`): every adapter translates every pair in mixed batches, and
+    the result is {adapter: segments table} (``system`` is then the adapter's name)."""
+    from ..evaluate import Engine
+    records = instructions.translation(pairs, src, tgt, test=True)
+    prompts = [alpaca_prompt(r["instruction"], r["input"]) for r in records]
+    engine = Engine(lm, batch_size=batch_size)
+    if adapters is None:
+        gens = {system: engine.generate(prompts, max_new_tokens)}
+    else:
+        flat = engine.generate(prompts * len(adapters), max_new_tokens,
+                               adapter_names=[a for a in adapters for _ in prompts])
+        gens = {a: flat[k * len(prompts): (k + 1) * len(prompts)] for k, a in enumerate(adapters)}
+    tables = {name: pd.DataFrame([{"system": name, "lang": tgt, "item_id": str(i), "source": s, "reference": t,
+                                   "hypothesis": qa.first_line(g)} for i, ((s, t), g) in enumerate(zip(pairs, out))])
+              for name, out in gens.items()}
+    return tables if adapters is not None else tables[system]
+
+
+def evaluate_adapters(model: str, jobs: dict, caches: dict, compute) -> dict[str, dict[str, pd.DataFrame]]:
+    """Evaluate trained LoRA jobs and the base model together, each result cached.
+
+    ``jobs``: {system: job folder, or None for the base model}, in the order the mixed batches take
+    them; ``caches``: {system: {kind: (csv path, key)}}. The systems with any stale kind are evaluated
+    in one pass: one base model carrying their adapters unmerged (the base model's adapter name is
+    ``"__base__"``); ``compute(lm, adapters)`` gets {system: adapter name} of those systems and
+    returns {system: {kind: table}}. Returns {system: {kind: table}}, fresh or read from the cache."""
+    todo = [s for s in jobs if not all(is_cached(path, key) for path, key in caches[s].values())]
+    fresh = {}
+    if todo:
+        from ..train import load_adapters
+        lm = load_adapters(model, {s: jobs[s] for s in todo if jobs[s] is not None})
+        fresh = compute(lm, {s: ("__base__" if jobs[s] is None else s) for s in todo})
+        del lm
+    return {s: {kind: cached(path, key, lambda s=s, kind=kind: fresh[s][kind])
+                for kind, (path, key) in caches[s].items()} for s in jobs}
+
+
+# ----------------------------------------------------------------------------------------------
+# translation-data grids (notebooks 07 and 08)
+
+
+def split(data_home, lang: str, test_pairs: int) -> tuple[list, list]:
+    """(test pairs, training pool) of en-``lang`` Tatoeba: one seed-0 permutation, the test first."""
+    instructions.language_name(lang)
+    pairs, _ = translation.read_tatoeba(data_home, lang)
+    if test_pairs < 1 or test_pairs >= len(pairs):
+        raise ConfigError(f"test_pairs must be between 1 and {len(pairs) - 1} for en-{lang}, got {test_pairs}")
+    order = np.random.default_rng(0).permutation(len(pairs))
+    return [pairs[i] for i in order[:test_pairs]], [pairs[i] for i in order[test_pairs:]]
+
+
+def subset(pool: list, size: int, seed: int) -> list:
+    """The first ``size`` pairs of ``pool`` in a permutation seeded by ``seed`` (nested across sizes)."""
+    if size > len(pool):
+        raise ConfigError(f"asked for {size} training pairs but only {len(pool)} are available")
+    perm = np.random.default_rng(seed).permutation(len(pool))
+    return [pool[i] for i in perm[:size]]
+
+
+def task_records(lang: str, task_facts: int) -> list[dict]:
+    """Fixed task data of a language: ``task_facts`` CLDR facts asked in English and in ``lang``."""
+    if not task_facts:
+        return []
+    from .. import cldr
+    facts = cldr.facts()
+    pick = sorted(np.random.default_rng(0).choice(len(facts), min(task_facts, len(facts)), replace=False))
+    chosen = [facts[i] for i in pick]
+    return instructions.cldr_task(chosen, "en") + instructions.cldr_task(chosen, lang)

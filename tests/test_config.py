@@ -1,0 +1,75 @@
+"""Experiment configs: one frozen dataclass per notebook, the same names and types as its parameters
+cell, validated, with output locations derived from profile and notebook in one place."""
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from clika_utils import config, experiments, settings
+from clika_utils.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("stem", list(experiments.NOTEBOOKS))
+def test_config_fields_are_the_parameters_cell(stem):
+    cfg = experiments.module(stem).Config
+    assert cfg.NOTEBOOK == stem
+    assert cfg.declared() == config.declared_parameters(ROOT / "notebooks" / f"{stem}.ipynb")
+    source = "".join("".join(c["source"]) for c in json.loads((ROOT / "notebooks" / f"{stem}.ipynb").read_text(
+        encoding="utf-8"))["cells"] if c["cell_type"] == "code")
+    assert "experiment.Config.from_namespace(globals())" in source, f"{stem} does not build its config"
+
+
+@pytest.mark.parametrize("profile", ("smoke", "cpu", "paper"))
+@pytest.mark.parametrize("stem", list(experiments.NOTEBOOKS))
+def test_every_profile_gives_a_valid_frozen_config(stem, profile):
+    c = experiments.module(stem).Config.load(profile)
+    assert c.profile == profile and c.record()["notebook"] == stem
+    assert c.results_dir == f"outputs/{profile}/results/{stem}"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        c.seed = 1
+    assert experiments.module(stem).Config.from_parameters(c.to_dict()) == c      # the record rebuilds it
+
+
+def test_unknown_missing_and_mistyped_parameters_are_errors_naming_the_key():
+    from clika_utils.experiments import conductivity
+    good = conductivity.Config.load("smoke").to_dict()
+    with pytest.raises(ConfigError, match="unknown parameter 'n_contients'"):
+        conductivity.Config.from_parameters({**good, "n_contients": 3})
+    with pytest.raises(ConfigError, match=r"\['seed'\] missing"):
+        conductivity.Config.from_parameters({k: v for k, v in good.items() if k != "seed"})
+    with pytest.raises(ConfigError, match="n_continents must be a int, got '4'"):
+        conductivity.Config.from_parameters({**good, "n_continents": "4"})
+    with pytest.raises(ConfigError, match="render_only must be a bool"):
+        conductivity.Config.load("smoke", render_only=1)
+    assert conductivity.Config.load("smoke").replace(seed=3).seed == 3
+
+
+def test_output_locations_are_derived_in_one_place():
+    assert settings.output_path("cpu", "03_conductivity", "models_dir") == "outputs/cpu/models/03_conductivity"
+    assert settings.output_path("cpu", "01_performance_consistency", "figures_dir") == "figures"
+    assert settings.output_path("paper", "01_performance_consistency", "figures_dir") == "outputs/paper/figures"
+    # 04 and 05 share the live folder (the base model is evaluated once); 05 finds 01's items and 03's XRR
+    p4, p5 = config.parameters("smoke", "04_pretraining_variants"), config.parameters("smoke", "05_instruction_tuning")
+    assert p4["live_dir"] == p5["live_dir"] == "outputs/smoke/live/variants"
+    assert p5["items_csv"] == "outputs/smoke/results/01_performance_consistency/items.csv"
+    assert p5["conductivity_dir"] == config.parameters("smoke", "03_conductivity")["results_dir"]
+    assert config.parameters("smoke", "08_data_allocation")["scaling_dir"] == \
+        config.parameters("smoke", "07_scaling_laws")["results_dir"]
+    assert config.parameters("paper", "09_representation_alignment")["variant_dirs"] == [
+        "outputs/paper/models/06_cross_lingual_instruction_tuning", "outputs/paper/models/08_data_allocation"]
+    assert config.parameters("cpu", "09_representation_alignment", variant_dirs=["x/{profile}"])["variant_dirs"] == \
+        ["x/cpu"]
+    assert config.parameters("smoke", "03_conductivity", results_dir="elsewhere")["results_dir"] == "elsewhere"
+    with pytest.raises(ConfigError, match="not a derived output location"):
+        settings.output_path("cpu", "03_conductivity", "data_dir")
+
+
+def test_params_files_hold_no_derived_output_location():
+    """A profile file keeps only what differs between profiles: no outputs/<profile>/… path."""
+    for f in sorted((ROOT / "params").glob("*/*.yaml")):
+        text = f.read_text(encoding="utf-8")
+        assert f"outputs/{f.stem}/" not in text, f"{f.relative_to(ROOT)} spells out a derived path"
