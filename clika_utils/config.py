@@ -172,6 +172,20 @@ class ExperimentConfig:
         values = parameters(profile, cls.NOTEBOOK, params_dir, **overrides)
         return cls.from_parameters(values, where=f"params/{cls.NOTEBOOK}/{profile}.yaml + overrides")
 
+    def path(self, name: str) -> Path:
+        """The location parameter ``name`` names, absolute (relative values are under the work folder)."""
+        from .settings import resolve
+        return resolve(getattr(self, name))
+
+    def optional(self, name: str) -> str | None:
+        """:meth:`path` as a string, or None where the parameter is ``""`` (the option is not used)."""
+        return str(self.path(name)) if getattr(self, name) else None
+
+    def home(self) -> Path:
+        """The data home: the ``data_home`` parameter, or ``$CLIKA_DATA_HOME`` where it is ``""``."""
+        from .settings import data_home
+        return self.path("data_home") if getattr(self, "data_home", "") else data_home()
+
     def replace(self, **changes):
         return self.from_parameters({**self.to_dict(), **changes})
 

@@ -48,6 +48,16 @@ def test_unknown_missing_and_mistyped_parameters_are_errors_naming_the_key():
     assert conductivity.Config.load("smoke").replace(seed=3).seed == 3
 
 
+def test_locations_resolve_under_the_work_folder(tmp_path, monkeypatch):
+    from clika_utils.experiments import scaling_laws
+    monkeypatch.setenv("CLIKA_WORKDIR", str(tmp_path))
+    monkeypatch.setenv("CLIKA_DATA_HOME", str(tmp_path))
+    c = scaling_laws.Config.load("smoke")
+    assert c.path("results_dir") == tmp_path / "outputs/smoke/results/07_scaling_laws"
+    assert c.optional("accelerate_config") is None and c.optional("results_dir") == str(c.path("results_dir"))
+    assert c.home() == tmp_path and c.replace(data_home="/elsewhere").home() == Path("/elsewhere")
+
+
 def test_output_locations_are_derived_in_one_place():
     assert settings.output_path("cpu", "03_conductivity", "models_dir") == "outputs/cpu/models/03_conductivity"
     assert settings.output_path("cpu", "01_performance_consistency", "figures_dir") == "figures"

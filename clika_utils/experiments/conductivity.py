@@ -352,7 +352,6 @@ def claim_rows(results_dir) -> list[dict]:
     return rows
 
 
-
 # ----------------------------------------------------------------------------------------------
 # the notebook's entry point
 
@@ -385,8 +384,8 @@ class Config(ExperimentConfig):
 def run(config: Config, *, progress: bool = True) -> dict[str, Path]:
     """Notebook 03: train, ask, judge per target language; writes :data:`RESULT_FILES` with the config."""
     c = config
-    return execute(c.model, settings.clika_dir(c.data_dir), settings.resolve(c.results_dir),
-                   settings.resolve(c.models_dir), target_langs=c.target_langs, n_continents=c.n_continents,
+    return execute(c.model, settings.clika_dir(c.data_dir), c.path("results_dir"),
+                   c.path("models_dir"), target_langs=c.target_langs, n_continents=c.n_continents,
                    places_per_type=c.places_per_type, n_paraphrases=c.n_paraphrases, train_config=c.train_config,
                    max_new_tokens=c.max_new_tokens, batch_size=c.batch_size, n_boot=c.n_boot, seed=c.seed,
                    num_processes=c.num_processes, parameters=c.record(), progress=progress)

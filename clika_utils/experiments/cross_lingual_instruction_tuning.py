@@ -34,7 +34,7 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from .. import claims, instructions, qa, settings, translation
+from .. import claims, instructions, qa, translation
 from ..claims import PaperClaim
 from ..config import ExperimentConfig
 from ..errors import ConfigError
@@ -394,7 +394,6 @@ def claim_rows(results_dir) -> list[dict]:
     return rows
 
 
-
 # ----------------------------------------------------------------------------------------------
 # the notebook's entry point
 
@@ -438,13 +437,13 @@ class Config(ExperimentConfig):
 def run(config: Config, *, progress: bool = True) -> dict[str, Path]:
     """Notebook 06: build the data, train (or reuse) every system, evaluate; writes :data:`FILES`."""
     c = config
-    return execute(c.model, settings.resolve(c.data_home) if c.data_home else settings.data_home(),
-                   settings.resolve(c.results_dir), settings.resolve(c.models_dir), settings.resolve(c.live_dir),
+    return execute(c.model, c.home(),
+                   c.path("results_dir"), c.path("models_dir"), c.path("live_dir"),
                    label=c.label, langs=c.langs, train_config=c.train_config, task_data=c.task_data or None,
                    task_facts=c.task_facts, translation_train=c.translation_train or None, train_pairs=c.train_pairs,
                    test_pairs=c.test_pairs, flores_dir=c.flores_dir or None, mlqa_home=c.mlqa_home or None,
                    qa_items=c.qa_items, quotas=c.quotas or None, qa_max_new_tokens=c.qa_max_new_tokens,
                    mt_max_new_tokens=c.mt_max_new_tokens, mt_metrics=tuple(c.mt_metrics), batch_size=c.batch_size,
                    n_boot=c.n_boot, seed=c.seed, num_processes=c.num_processes,
-                   accelerate_config=str(settings.resolve(c.accelerate_config)) if c.accelerate_config else None,
+                   accelerate_config=c.optional("accelerate_config"),
                    parameters=c.record(), progress=progress)

@@ -26,7 +26,7 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from .. import allocation, claims, instructions, scaling, settings, translation
+from .. import allocation, claims, instructions, scaling, translation
 from ..claims import PaperClaim
 from ..config import ExperimentConfig
 from ..errors import ConfigError
@@ -236,7 +236,6 @@ def claim_rows(results_dir) -> list[dict]:
                        claims.verdict(r.lo, r.hi, al.expected, al.null), "paired bootstrap over test sentences")]
 
 
-
 # ----------------------------------------------------------------------------------------------
 # the notebook's entry point
 
@@ -281,13 +280,13 @@ class Config(ExperimentConfig):
 def run(config: Config, *, progress: bool = True) -> dict[str, Path]:
     """Notebook 08: fit, allocate, sweep budgets and (``validate``) train and measure both plans."""
     c = config
-    return execute(c.model, settings.resolve(c.data_home) if c.data_home else settings.data_home(),
-                   settings.resolve(c.results_dir), settings.resolve(c.jobs_dir), settings.resolve(c.live_dir),
-                   scaling_dir=settings.resolve(c.scaling_dir),
-                   table_csv=str(settings.resolve(c.table_csv)) if c.table_csv else None, metric=c.metric, law=c.law,
+    return execute(c.model, c.home(),
+                   c.path("results_dir"), c.path("jobs_dir"), c.path("live_dir"),
+                   scaling_dir=c.path("scaling_dir"),
+                   table_csv=c.optional("table_csv"), metric=c.metric, law=c.law,
                    budget=c.budget, minimums=c.minimums, weights=c.weights, unit=c.unit, resources=c.resources,
                    budgets=c.budgets, test_pairs=c.test_pairs, task_facts=c.task_facts, train_config=c.train_config,
                    seeds=c.seeds, max_new_tokens=c.max_new_tokens, batch_size=c.batch_size, n_boot=c.n_boot,
                    seed=c.seed, validate=c.validate, num_processes=c.num_processes,
-                   accelerate_config=str(settings.resolve(c.accelerate_config)) if c.accelerate_config else None,
+                   accelerate_config=c.optional("accelerate_config"),
                    parameters=c.record(), progress=progress)

@@ -19,7 +19,7 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from .. import claims, cldr, lineage, settings
+from .. import cldr, lineage, settings
 from ..claims import PaperClaim
 from ..compare import Claim
 from ..config import ExperimentConfig
@@ -29,8 +29,8 @@ from ..formats import Example, alpaca_prompt
 from ..langs import LANGS, check_langs
 from ..outdir import system_name
 from ..train import TrainConfig
-from .shared import (METRIC_NAMES, accuracy_summary, chance_note, claims_block, evaluate_live, live_claims, load_tables,
-                     loader, stored, train_or_reuse, write)
+from .shared import (METRIC_NAMES, accuracy_summary, chance_note, claims_block, claims_table_rows, evaluate_live,
+                     live_claims, load_tables, loader, stored, train_or_reuse, write)
 
 #: multilingual vs English-only instruction tuning of the same base (llama_7b) — claim 2c
 MULTI_VS_ENGLISH_IT = [("m_llama", "Stanford_Alpaca", "multi")]
@@ -211,18 +211,7 @@ CLAIM_TABLES = ("stored_claims", "live_claims", "probe_claims")
 
 def claim_rows(results_dir) -> list[dict]:
     """One row per row of the claims tables (stored outputs and the live runs), as computed in :func:`run`."""
-    nb, rows = Config.NOTEBOOK, []
-    for name in CLAIM_TABLES:
-        t = claims.read(results_dir, name)
-        source = name.replace("_claims", "")
-        for r in ([] if t is None else t.itertuples()):
-            if not r.cells:
-                rows.append(claims.row(r.statement, nb, f"{source}: no pair available", "", "not run", paper="CLiKA"))
-                continue
-            rows.append(claims.row(r.statement, nb, f"{source}: mean Δ {r.delta:+.3f} over {int(r.cells)} cells",
-                                   f"[{r.delta_lo:+.3f}, {r.delta_hi:+.3f}]", r.verdict, paper="CLiKA"))
-    return rows or claims.not_run(CLAIMS, nb)
-
+    return claims_table_rows(results_dir, Config.NOTEBOOK, CLAIM_TABLES, CLAIMS)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -263,9 +252,9 @@ class Config(ExperimentConfig):
 def run(config: Config, *, progress: bool = True) -> dict[str, Path]:
     """Notebook 05: stored comparisons + the live controlled experiment; writes :data:`INSTRUCTION_FILES`."""
     c = config
-    return execute(c.model, settings.clika_dir(c.data_dir), settings.resolve(c.results_dir),
-                   settings.resolve(c.models_dir), settings.resolve(c.live_dir),
-                   items_csv=settings.resolve(c.items_csv) if c.items_csv else None, label=c.label,
+    return execute(c.model, settings.clika_dir(c.data_dir), c.path("results_dir"),
+                   c.path("models_dir"), c.path("live_dir"),
+                   items_csv=c.path("items_csv") if c.items_csv else None, label=c.label,
                    it_langs=c.it_langs, train_facts=c.train_facts, heldout_fraction=c.heldout_fraction,
                    probe_items=c.probe_items, train_config=c.train_config, eval_limit=c.eval_limit,
                    eval_tasks=c.eval_tasks or None, eval_langs=c.eval_langs or None, batch_size=c.batch_size,

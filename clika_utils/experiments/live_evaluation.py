@@ -213,13 +213,13 @@ def run(config: Config, *, progress: bool = True) -> dict[str, Path]:
     """Notebook 02: evaluate and place the model; with ``lm_eval_streams``, also the lm-evaluation-harness
     comparison. Returns every results file written."""
     c = config
-    root, live_dir, results = settings.clika_dir(c.data_dir), settings.resolve(c.live_dir), settings.resolve(c.results_dir)
+    root, live_dir, results = settings.clika_dir(c.data_dir), c.path("live_dir"), c.path("results_dir")
     written = evaluate_and_place(c.model, root, live_dir, results, label=c.label, limits=c.limits, tasks=c.tasks,
                                  langs=c.langs, batch_size=c.batch_size, max_new_tokens=c.max_new_tokens,
                                  num_beams=c.num_beams, dtype=c.dtype, num_processes=c.num_processes, n_boot=c.n_boot,
                                  seed=c.seed, parameters=c.record(), progress=progress)
     if c.lm_eval_streams:
-        written.update(lm_eval_comparison(c.model, root, live_dir, settings.resolve(c.lm_eval_dir), results,
+        written.update(lm_eval_comparison(c.model, root, live_dir, c.path("lm_eval_dir"), results,
                                           label=c.label, streams=c.lm_eval_streams, batch_size=c.batch_size,
                                           n_boot=c.n_boot, seed=c.seed, parameters=c.record()))
     return written

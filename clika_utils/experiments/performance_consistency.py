@@ -125,7 +125,6 @@ def claim_rows(results_dir) -> list[dict]:
     return rows
 
 
-
 # ----------------------------------------------------------------------------------------------
 # the notebook's entry point
 
@@ -153,6 +152,6 @@ class Config(ExperimentConfig):
 def run(config: Config) -> dict[str, Path]:
     """Score every stored system as notebook 01 does; writes :data:`RESULT_FILES` with the config."""
     c = config
-    return execute(settings.clika_dir(c.data_dir), settings.resolve(c.results_dir), judge=c.judge,
+    return execute(settings.clika_dir(c.data_dir), c.path("results_dir"), judge=c.judge,
                    ra_variant=c.ra_variant, co_variant=c.co_variant, n_boot=c.n_boot, seed=c.seed, systems=c.systems,
                    tasks=c.tasks, parameters=c.record())

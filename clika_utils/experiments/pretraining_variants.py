@@ -22,7 +22,7 @@ from typing import ClassVar
 
 import pandas as pd
 
-from .. import claims, corpus, lineage, settings
+from .. import corpus, lineage, settings
 from ..claims import PaperClaim, verdict
 from ..compare import CLAIM_COLUMNS, Claim
 from ..config import ExperimentConfig
@@ -33,8 +33,8 @@ from ..langs import LANGS, check_langs
 from ..outdir import system_name
 from ..provenance import input_hashes
 from ..train import TrainConfig
-from .shared import (METRIC_NAMES, accuracy_summary, chance_note, claims_block, evaluate_live, live_claims, load_tables,
-                     loader, stored, train_or_reuse, write)
+from .shared import (METRIC_NAMES, accuracy_summary, chance_note, claims_block, claims_table_rows, evaluate_live,
+                     live_claims, load_tables, loader, stored, train_or_reuse, write)
 
 #: mixed-pretrained vs continued-pretrained models of the same size and target (zh) — claim 1c
 MIXED_VS_CONTINUED = [("baichuan2_7b_base", "chinese_llama2_7b", "zh"),
@@ -218,18 +218,7 @@ CLAIM_TABLES = ("stored_claims", "live_claims", "nll_claims")
 
 def claim_rows(results_dir) -> list[dict]:
     """One row per row of the claims tables (stored outputs and the live runs), as computed in :func:`run`."""
-    nb, rows = Config.NOTEBOOK, []
-    for name in CLAIM_TABLES:
-        t = claims.read(results_dir, name)
-        source = name.replace("_claims", "")
-        for r in ([] if t is None else t.itertuples()):
-            if not r.cells:
-                rows.append(claims.row(r.statement, nb, f"{source}: no pair available", "", "not run", paper="CLiKA"))
-                continue
-            rows.append(claims.row(r.statement, nb, f"{source}: mean Δ {r.delta:+.3f} over {int(r.cells)} cells",
-                                   f"[{r.delta_lo:+.3f}, {r.delta_hi:+.3f}]", r.verdict, paper="CLiKA"))
-    return rows or claims.not_run(CLAIMS, nb)
-
+    return claims_table_rows(results_dir, Config.NOTEBOOK, CLAIM_TABLES, CLAIMS)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -273,9 +262,9 @@ class Config(ExperimentConfig):
 def run(config: Config, *, progress: bool = True) -> dict[str, Path]:
     """Notebook 04: stored comparisons + the live controlled experiment; writes :data:`PRETRAINING_FILES`."""
     c = config
-    return execute(c.model, settings.clika_dir(c.data_dir), settings.data_home(), settings.resolve(c.results_dir),
-                   settings.resolve(c.models_dir), settings.resolve(c.live_dir),
-                   items_csv=settings.resolve(c.items_csv) if c.items_csv else None, label=c.label, target=c.target,
+    return execute(c.model, settings.clika_dir(c.data_dir), settings.data_home(), c.path("results_dir"),
+                   c.path("models_dir"), c.path("live_dir"),
+                   items_csv=c.path("items_csv") if c.items_csv else None, label=c.label, target=c.target,
                    mix_langs=c.mix_langs, budget=c.budget, block=c.block, heldout_fraction=c.heldout_fraction,
                    train_config=c.train_config, eval_limit=c.eval_limit, eval_tasks=c.eval_tasks or None,
                    eval_langs=c.eval_langs or None, nll_docs=c.nll_docs, nll_max_tokens=c.nll_max_tokens,

@@ -355,7 +355,6 @@ def claim_rows(results_dir) -> list[dict]:
     return rows
 
 
-
 # ----------------------------------------------------------------------------------------------
 # the notebook's entry point
 
@@ -386,8 +385,8 @@ class Config(ExperimentConfig):
 def run(config: Config) -> dict[str, Path]:
     """Notebook 09: pooled states of the base model and every variant found, alignment per layer, peaks."""
     c = config
-    return execute(c.model, settings.resolve(c.data_home) if c.data_home else settings.data_home(),
-                   settings.resolve(c.results_dir), settings.resolve(c.cache_dir),
+    return execute(c.model, c.home(),
+                   c.path("results_dir"), c.path("cache_dir"),
                    variant_dirs=[settings.resolve(d) for d in c.variant_dirs], langs=c.langs, source=c.source,
                    n=c.n_pairs, layers=c.layers or None, batch_size=c.batch_size, n_boot=c.n_boot, seed=c.seed,
                    parameters=c.record())

@@ -28,7 +28,7 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from .. import claims, instructions, scaling, settings, translation
+from .. import claims, instructions, scaling, translation
 from ..claims import PaperClaim
 from ..config import ExperimentConfig
 from ..errors import ConfigError, DataError
@@ -260,7 +260,6 @@ def claim_rows(results_dir) -> list[dict]:
     return rows
 
 
-
 # ----------------------------------------------------------------------------------------------
 # the notebook's entry point
 
@@ -302,12 +301,12 @@ class Config(ExperimentConfig):
 def run(config: Config, *, progress: bool = True) -> dict[str, Path]:
     """Notebook 07: the grid (or the user's table), the covariate, the fits; writes :data:`SCALING_FILES`."""
     c = config
-    return execute(c.model, settings.resolve(c.data_home) if c.data_home else settings.data_home(),
-                   settings.resolve(c.results_dir), settings.resolve(c.jobs_dir), settings.resolve(c.live_dir),
-                   table_csv=str(settings.resolve(c.table_csv)) if c.table_csv else None, langs=c.langs,
+    return execute(c.model, c.home(),
+                   c.path("results_dir"), c.path("jobs_dir"), c.path("live_dir"),
+                   table_csv=c.optional("table_csv"), langs=c.langs,
                    sizes=c.sizes, seeds=c.seeds, n_small=c.n_small, test_pairs=c.test_pairs, task_facts=c.task_facts,
                    train_config=c.train_config, metrics=tuple(c.metrics), fit_metrics=c.fit_metrics, laws=c.laws,
                    covariate=c.covariate, n_boot=c.n_boot, seed=c.seed, max_new_tokens=c.max_new_tokens,
                    batch_size=c.batch_size, num_processes=c.num_processes,
-                   accelerate_config=str(settings.resolve(c.accelerate_config)) if c.accelerate_config else None,
+                   accelerate_config=c.optional("accelerate_config"),
                    parameters=c.record(), progress=progress)

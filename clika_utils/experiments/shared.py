@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import instructions, lineage, qa, translation
+from .. import claims, instructions, lineage, qa, translation
 from ..compare import VERDICTS, Claim, Comparison, check_claims, read_items
 from ..data import TASKS, discover
 from ..errors import ConfigError
@@ -267,3 +267,21 @@ def task_records(lang: str, task_facts: int) -> list[dict]:
     pick = sorted(np.random.default_rng(0).choice(len(facts), min(task_facts, len(facts)), replace=False))
     chosen = [facts[i] for i in pick]
     return instructions.cldr_task(chosen, "en") + instructions.cldr_task(chosen, lang)
+
+
+def claims_table_rows(results_dir, notebook: str, tables, declared) -> list[dict]:
+    """Report rows from claims tables (``tables``: their names, e.g. ``stored_claims``) as
+    :func:`clika_utils.compare.check_claims` writes them; the ``declared`` claims as *not run* when none
+    of the tables exists."""
+    rows = []
+    for name in tables:
+        t = claims.read(results_dir, name)
+        source = name.replace("_claims", "")
+        for r in ([] if t is None else t.itertuples()):
+            if not r.cells:
+                rows.append(claims.row(r.statement, notebook, f"{source}: no pair available", "", "not run",
+                                       paper="CLiKA"))
+                continue
+            rows.append(claims.row(r.statement, notebook, f"{source}: mean Δ {r.delta:+.3f} over {int(r.cells)} cells",
+                                   f"[{r.delta_lo:+.3f}, {r.delta_hi:+.3f}]", r.verdict, paper="CLiKA"))
+    return rows or claims.not_run(declared, notebook)

@@ -96,15 +96,15 @@ def score_stored(config: Config) -> dict[str, Path]:
     c = config
     result = score_tree(settings.clika_dir(c.data_dir), systems=c.stored_systems, tasks=[c.task], n_boot=c.n_boot,
                         seed=c.seed)
-    return write_scores(result, settings.resolve(c.results_dir) / "stored", parameters=c.record(), seed=c.seed)
+    return write_scores(result, c.path("results_dir") / "stored", parameters=c.record(), seed=c.seed)
 
 
 def evaluate_live(config: Config, *, progress: bool = False) -> dict[str, Path]:
     """The live model by the letter method on the first ``live_items`` items, placed among the stored
     systems (``<results_dir>/live``): notebook 02's placement on one stream."""
     c = config
-    return evaluate_and_place(c.model, settings.clika_dir(c.data_dir), settings.resolve(c.live_dir),
-                              settings.resolve(c.results_dir) / "live", label=c.model, limits={"letter": c.live_items},
+    return evaluate_and_place(c.model, settings.clika_dir(c.data_dir), c.path("live_dir"),
+                              c.path("results_dir") / "live", label=c.model, limits={"letter": c.live_items},
                               tasks=[c.task], langs=c.langs, n_boot=c.n_boot, seed=c.seed, parameters=c.record(),
                               progress=progress)
 
