@@ -132,26 +132,35 @@ def test_every_notebook_runs_in_smoke_profile_twice_with_identical_outputs(smoke
     adapters, live generations, the lm-eval run, pooled states): every results table and figure is recomputed
     from them and must come out byte-identical. That training and generation themselves are deterministic
     is tested where they live (test_train: a resumed job repeats the uninterrupted curve; mixed-adapter
-    generation equals each adapter alone; test_xllama and test_scaling_allocation rerun end to end)."""
+    generation equals each adapter alone; test_xllama and test_scaling_allocation rerun end to end).
+    The second run goes in its own process while this one re-renders the first run's figures and builds
+    its report (two cores, two independent jobs)."""
+    import os
     import shutil
-    outputs = []
-    for attempt in ("a", "b"):
-        work = smoke_work if attempt == "a" else tmp_path / attempt
-        if attempt == "b":
-            for cache in ("models", "live", "lm_eval", "cache"):
-                if (smoke_work / "outputs" / "smoke" / cache).exists():
-                    shutil.copytree(smoke_work / "outputs" / "smoke" / cache, work / "outputs" / "smoke" / cache)
-            runs = _smoke_run(work)
-            assert [r.status for r in runs] == ["ok"] * len(NOTEBOOKS), [r.error for r in runs]
-        monkeypatch.setenv("CLIKA_WORKDIR", str(work))
-        assert (work / "outputs" / "executed" / "smoke" / "index.html").exists()
-        # results and figures must be byte-identical; model caches hold wall-clock timings (tokens/s)
-        files = {p.relative_to(work): p.read_bytes() for sub in ("results", "figures")
-                 for p in sorted((work / "outputs" / "smoke" / sub).rglob("*")) if p.is_file()}
-        outputs.append(files)
-        if attempt == "a":
-            _report_and_figures_follow_from_the_results(work)
-    a, b = outputs
+    import subprocess
+    import sys
+
+    def results_and_figures(work):
+        return {p.relative_to(work): p.read_bytes() for sub in ("results", "figures")
+                for p in sorted((work / "outputs" / "smoke" / sub).rglob("*")) if p.is_file()}
+
+    again = tmp_path / "b"
+    for cache in ("models", "live", "lm_eval", "cache"):
+        if (smoke_work / "outputs" / "smoke" / cache).exists():
+            shutil.copytree(smoke_work / "outputs" / "smoke" / cache, again / "outputs" / "smoke" / cache)
+    a = results_and_figures(smoke_work)
+    env = {**os.environ, "CLIKA_WORKDIR": str(again), "PYTHONHASHSEED": "0"}
+    second = subprocess.Popen([sys.executable, "-m", "clika_utils.runner", "smoke", "--no-progress"], env=env,
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        monkeypatch.setenv("CLIKA_WORKDIR", str(smoke_work))
+        assert (smoke_work / "outputs" / "executed" / "smoke" / "index.html").exists()
+        _report_and_figures_follow_from_the_results(smoke_work)
+    finally:
+        log, _ = second.communicate(timeout=1200)
+    assert second.returncode == 0 and f"notebooks: {len(NOTEBOOKS)} ok, 0 failed" in log, log[-3000:]
+    assert (again / "outputs" / "executed" / "smoke" / "index.html").exists()
+    b = results_and_figures(again)
     assert a.keys() == b.keys()
     assert any(str(p).endswith(".png") for p in a) and any(str(p).endswith("summary.csv") for p in a)
     differing = [str(p) for p in a if a[p] != b[p]]
