@@ -15,6 +15,7 @@ row.)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -72,7 +73,6 @@ def not_run(claims, notebook: str) -> list[dict]:
 
 def read(results_dir, name: str) -> pd.DataFrame | None:
     """``<results_dir>/<name>.csv``, or None when the folder or the file is missing."""
-    from pathlib import Path
     if results_dir is None or not (Path(results_dir) / f"{name}.csv").exists():
         return None
     return pd.read_csv(Path(results_dir) / f"{name}.csv")

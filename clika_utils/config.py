@@ -7,7 +7,7 @@
 * Each experiment declares a frozen :class:`ExperimentConfig` with the same names and types (a test
   checks they match the cell). The notebook builds it from its parameters
   (:meth:`ExperimentConfig.from_namespace`), passes it whole to the experiment's ``run()``, and every
-  results and figure sidecar records :meth:`ExperimentConfig.to_dict`. From Python:
+  results and figure sidecar records :meth:`ExperimentConfig.record`. From Python:
   ``Config.load("smoke", model="tiny-llama")`` = the cell's defaults + the profile file + overrides.
 * Output locations left ``""`` are derived from profile and notebook in one place,
   :func:`clika_utils.settings.output_path`; a path value may also name ``{profile}``.
@@ -29,11 +29,17 @@ from .settings import OUTPUT_PATHS, output_path, project_root
 
 #: ``name: type = literal  # comment``, the one form of a line in a parameters cell.
 PARAM_LINE = re.compile(r"^(?P<name>[a-z_][a-z0-9_]*): (?P<type>str|int|float|bool|list|dict) = (?P<value>.+?)  # \S.*$")
-
 PARAM_TYPES = {"str": str, "int": int, "float": (int, float), "bool": bool, "list": list, "dict": dict}
 
-def declared_parameters(notebook: Path) -> dict[str, str]:
-    """{name: type name} of the notebook's parameters cell (the one cell tagged ``parameters``)."""
+
+def is_a(value, type_name: str) -> bool:
+    """Whether ``value`` is of the parameters cell's type ``type_name`` (a bool is no int or float)."""
+    return isinstance(value, PARAM_TYPES[type_name]) and not (type_name in ("int", "float") and isinstance(value, bool))
+
+
+def _parameter_cell(notebook: Path) -> dict[str, tuple[str, object]]:
+    """{name: (type name, default)} of the notebook's parameters cell (the one cell tagged
+    ``parameters``), every line checked."""
     cells = json.loads(Path(notebook).read_text(encoding="utf-8"))["cells"]
     tagged = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     if len(tagged) != 1:
@@ -46,17 +52,28 @@ def declared_parameters(notebook: Path) -> dict[str, str]:
         if not m or line.count("=") != 1:   # papermill's inspector also gives up on a second '=' in a line
             raise ConfigError(f"{notebook}: parameter line is not `name: type = literal  # comment`: {line!r}")
         value = ast.literal_eval(m.group("value"))
-        if not isinstance(value, PARAM_TYPES[m.group("type")]) or (m.group("type") in ("int", "float")
-                                                                   and isinstance(value, bool)):
+        if not is_a(value, m.group("type")):
             raise ConfigError(f"{notebook}: {line!r}: the default is not a {m.group('type')}")
-        out[m.group("name")] = m.group("type")
+        out[m.group("name")] = (m.group("type"), value)
     return out
+
+
+def declared_parameters(notebook: Path) -> dict[str, str]:
+    """{name: type name} of the notebook's parameters cell."""
+    return {name: kind for name, (kind, _) in _parameter_cell(notebook).items()}
+
+
+def notebook_defaults(notebook: Path) -> dict:
+    """{name: default} of the notebook's parameters cell."""
+    return {name: value for name, (_, value) in _parameter_cell(notebook).items()}
+
 
 def _key_line(text: str, key: str) -> int | None:
     for i, line in enumerate(text.splitlines(), 1):
         if re.match(rf"^{re.escape(key)}\s*:", line):
             return i
     return None
+
 
 def load_params(params_dir: Path, notebook: Path, profile: str) -> dict:
     """The profile's parameters for ``notebook``, checked against the notebook's parameters cell:
@@ -81,23 +98,10 @@ def load_params(params_dir: Path, notebook: Path, profile: str) -> dict:
             raise ConfigError(f"{where}: unknown parameter {key!r} for {notebook.stem}; it declares "
                               f"{sorted(k for k in declared if k != 'profile')}")
         want = declared[key]
-        if not isinstance(value, PARAM_TYPES[want]) or (want in ("int", "float") and isinstance(value, bool)):
+        if not is_a(value, want):
             hint = " (write true or false, without quotes)" if want == "bool" else ""
             raise ConfigError(f"{where}: {key} must be a {want}{hint}, got {value!r} ({type(value).__name__})")
     return {**params, "profile": profile}
-
-
-def notebook_defaults(notebook: Path) -> dict:
-    """{name: default} of the notebook's parameters cell (checked by :func:`declared_parameters`)."""
-    declared_parameters(notebook)
-    cells = json.loads(Path(notebook).read_text(encoding="utf-8"))["cells"]
-    cell = next(c for c in cells if "parameters" in c.get("metadata", {}).get("tags", []))
-    out = {}
-    for line in "".join(cell["source"]).splitlines():
-        m = PARAM_LINE.match(line)
-        if m:
-            out[m.group("name")] = ast.literal_eval(m.group("value"))
-    return out
 
 
 def notebook_file(stem: str) -> Path:
@@ -157,7 +161,7 @@ class ExperimentConfig:
             raise ConfigError(f"{where}: parameter(s) {missing} missing for {cls.NOTEBOOK}")
         for key, want in declared.items():
             value = values[key]
-            if not isinstance(value, PARAM_TYPES[want]) or (want in ("int", "float") and isinstance(value, bool)):
+            if not is_a(value, want):
                 raise ConfigError(f"{where}: {key} must be a {want}, got {value!r} ({type(value).__name__})")
         return cls(**derive_paths(dict(values), cls.NOTEBOOK))
 

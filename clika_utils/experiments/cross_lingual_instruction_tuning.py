@@ -279,7 +279,7 @@ def execute(model: str, data_home, results_dir, models_dir, live_dir, *, label: 
         for lang in langs:
             who = [s for s in adapter if lang in plan[s][1]]
             if who:
-                out = translate(lm, mt_test[lang], "en", lang, "", max_new_tokens=mt_max_new_tokens,
+                out = translate(lm, mt_test[lang], "en", lang, max_new_tokens=mt_max_new_tokens,
                                 batch_size=batch_size, adapters=[adapter[s] for s in who])
                 for s in who:
                     fresh[s]["mt"].append(out[adapter[s]].assign(system=s))

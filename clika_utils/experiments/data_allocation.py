@@ -161,7 +161,7 @@ def execute(model: str, data_home, results_dir, jobs_dir, live_dir, *, scaling_d
         def compute(lm, adapter: dict) -> dict:
             fresh = {name: {} for name in adapter}
             for lang in langs:
-                out = translate(lm, pools[lang][0], "en", lang, "", max_new_tokens=max_new_tokens,
+                out = translate(lm, pools[lang][0], "en", lang, max_new_tokens=max_new_tokens,
                                 batch_size=batch_size, adapters=list(adapter.values()))
                 for name, a in adapter.items():
                     fresh[name][lang] = out[a]

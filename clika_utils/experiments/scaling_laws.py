@@ -80,7 +80,7 @@ def run_grid(model: str, data_home, jobs_dir, live_dir, *, langs, sizes, seeds: 
                   for name, _, _, _, identity in evaluations}
 
         def compute(lm, adapter: dict, test=test, lang=lang) -> dict:
-            out = translate(lm, test, "en", lang, "", max_new_tokens=max_new_tokens, batch_size=batch_size,
+            out = translate(lm, test, "en", lang, max_new_tokens=max_new_tokens, batch_size=batch_size,
                             adapters=list(adapter.values()))
             return {name: {"mt": out[a].assign(system=name)} for name, a in adapter.items()}
 

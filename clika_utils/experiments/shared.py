@@ -3,11 +3,12 @@ library and this module, never another experiment.
 
 * train a job or reuse it (:func:`train_or_reuse`), read its record (:func:`clika_utils.train.job_record`);
 * evaluate trained adapters and the base model in mixed batches, cached per system
-  (:func:`evaluate_adapters`, :func:`cached`, :func:`translate`), and the letter-method CLiKA
-  evaluation of live systems (:func:`evaluate_live`);
+  (:func:`evaluate_adapters`, :func:`translate`), and the letter-method CLiKA evaluation of live
+  systems (:func:`evaluate_live`);
 * the stored-output half of the training claims (:func:`stored`) and live paired comparisons
   (:func:`live_claims`);
-* write and load result tables (:func:`write`, :func:`load`), and the verdict sentences of the findings.
+* write and load result tables (:func:`write`, :func:`load_tables`), the claims tables' report rows,
+  and the verdict sentences of the findings.
 """
 
 from __future__ import annotations
@@ -50,24 +51,11 @@ def stored(data_dir, claims_of, *, items_csv=None, n_boot: int = 1000, seed: int
     ``claims_of(systems)`` declares. Returns (tables, input hashes)."""
     systems = discover(data_dir).systems
     lin = lineage.check(systems)
-    claims = claims_of(systems)
-    pairs = sorted({tuple(p[:3]) for c in claims for p in c.pairs})
+    declared = claims_of(systems)
+    pairs = sorted({tuple(p[:3]) for c in declared for p in c.pairs})
     items, inputs = stored_items(data_dir, items_csv, systems=sorted({s for p in pairs for s in p[:2]}))
     cmp = Comparison(items, pairs, n_boot=n_boot, seed=seed, source=str(items_csv or data_dir))
-    return {"lineage": lin, "stored_deltas": cmp.table(), "stored_claims": check_claims(cmp, claims)}, inputs
-
-
-def group_table(deltas: pd.DataFrame, targets: dict[str, set]) -> pd.DataFrame:
-    """Mean Δ per (pair, metric) for the target vs the other non-English languages (no CIs: the
-    claims table carries those) — the compact view the notebooks print."""
-    rows = []
-    for (d, b, m), part in deltas.groupby(["derived", "base", "metric"], sort=False):
-        tg = targets.get(d, set()) - {"en"}
-        for group, mask in (("target", part.lang.isin(tg)), ("others", ~part.lang.isin(tg | {"en"}))):
-            if mask.any():
-                rows.append({"derived": d, "base": b, "metric": m, "group": group,
-                             "mean_delta": float(part[mask].delta.mean()), "cells": int(mask.sum())})
-    return pd.DataFrame(rows)
+    return {"lineage": lin, "stored_deltas": cmp.table(), "stored_claims": check_claims(cmp, declared)}, inputs
 
 
 def evaluate_live(models: dict[str, object], data_dir, live_dir, *, tasks, langs, limit: int | None, batch_size: int,
@@ -181,40 +169,25 @@ def _digest(key: dict) -> str:
     return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def is_cached(path: Path, key: dict) -> bool:
+def _is_cached(path: Path, digest: str) -> bool:
     meta = path.with_suffix(".key.json")
-    return path.exists() and meta.exists() and json.loads(meta.read_text(encoding="utf-8")).get("digest") == _digest(key)
+    return path.exists() and meta.exists() and json.loads(meta.read_text(encoding="utf-8")).get("digest") == digest
 
 
-def cached(path: Path, key: dict, compute) -> pd.DataFrame:
-    digest, meta = _digest(key), path.with_suffix(".key.json")
-    if is_cached(path, key):
-        return pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={"item_id": str})
-    df = compute()
-    write_csv_atomic(df, path)
-    write_json_atomic(meta, {"digest": digest, "key": key})
-    return df
-
-
-def translate(lm, pairs, src: str, tgt: str, system: str, *, max_new_tokens: int, batch_size: int,
-              adapters: list[str] | None = None) -> pd.DataFrame | dict[str, pd.DataFrame]:
-    """Greedy en→X translations of ``pairs`` as a segments table. With ``adapters`` (a model from
-    :func:`clika_utils.train.load_adapters`): every adapter translates every pair in mixed batches, and
-    the result is {adapter: segments table} (``system`` is then the adapter's name)."""
+def translate(lm, pairs, src: str, tgt: str, *, adapters: list[str], max_new_tokens: int,
+              batch_size: int) -> dict[str, pd.DataFrame]:
+    """Greedy src→tgt translations of ``pairs`` by every adapter of ``lm`` (a model from
+    :func:`clika_utils.train.load_adapters`; ``"__base__"``: none) in mixed batches: {adapter: segments
+    table}."""
     from ..evaluate import Engine
     records = instructions.translation(pairs, src, tgt, test=True)
     prompts = [alpaca_prompt(r["instruction"], r["input"]) for r in records]
-    engine = Engine(lm, batch_size=batch_size)
-    if adapters is None:
-        gens = {system: engine.generate(prompts, max_new_tokens)}
-    else:
-        flat = engine.generate(prompts * len(adapters), max_new_tokens,
-                               adapter_names=[a for a in adapters for _ in prompts])
-        gens = {a: flat[k * len(prompts): (k + 1) * len(prompts)] for k, a in enumerate(adapters)}
-    tables = {name: pd.DataFrame([{"system": name, "lang": tgt, "item_id": str(i), "source": s, "reference": t,
-                                   "hypothesis": qa.first_line(g)} for i, ((s, t), g) in enumerate(zip(pairs, out))])
-              for name, out in gens.items()}
-    return tables if adapters is not None else tables[system]
+    flat = Engine(lm, batch_size=batch_size).generate(prompts * len(adapters), max_new_tokens,
+                                                       adapter_names=[a for a in adapters for _ in prompts])
+    gens = {a: flat[k * len(prompts): (k + 1) * len(prompts)] for k, a in enumerate(adapters)}
+    return {name: pd.DataFrame([{"system": name, "lang": tgt, "item_id": str(i), "source": s, "reference": t,
+                                 "hypothesis": qa.first_line(g)} for i, ((s, t), g) in enumerate(zip(pairs, out))])
+            for name, out in gens.items()}
 
 
 def evaluate_adapters(model: str, jobs: dict, caches: dict, compute) -> dict[str, dict[str, pd.DataFrame]]:
@@ -225,15 +198,27 @@ def evaluate_adapters(model: str, jobs: dict, caches: dict, compute) -> dict[str
     in one pass: one base model carrying their adapters unmerged (the base model's adapter name is
     ``"__base__"``); ``compute(lm, adapters)`` gets {system: adapter name} of those systems and
     returns {system: {kind: table}}. Returns {system: {kind: table}}, fresh or read from the cache."""
-    todo = [s for s in jobs if not all(is_cached(path, key) for path, key in caches[s].values())]
+    digest = {s: {kind: _digest(key) for kind, (_, key) in kinds.items()} for s, kinds in caches.items()}
+    hit = {s: {kind: _is_cached(path, digest[s][kind]) for kind, (path, _) in kinds.items()}
+           for s, kinds in caches.items()}
+    todo = [s for s in jobs if not all(hit[s].values())]
     fresh = {}
     if todo:
         from ..train import load_adapters
         lm = load_adapters(model, {s: jobs[s] for s in todo if jobs[s] is not None})
         fresh = compute(lm, {s: ("__base__" if jobs[s] is None else s) for s in todo})
         del lm
-    return {s: {kind: cached(path, key, lambda s=s, kind=kind: fresh[s][kind])
-                for kind, (path, key) in caches[s].items()} for s in jobs}
+    out = {}
+    for s in jobs:
+        out[s] = {}
+        for kind, (path, key) in caches[s].items():
+            if hit[s][kind]:
+                out[s][kind] = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={"item_id": str})
+                continue
+            out[s][kind] = fresh[s][kind]
+            write_csv_atomic(out[s][kind], path)
+            write_json_atomic(path.with_suffix(".key.json"), {"digest": digest[s][kind], "key": key})
+    return out
 
 
 # ----------------------------------------------------------------------------------------------
