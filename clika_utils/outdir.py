@@ -7,9 +7,11 @@ this module:
   must be one plain component: no separator, no ``..``, not absolute, no control character.
 * :func:`claim` — an existing output folder must be a writable folder;
   when it holds files this command did not write (``ours`` says which are its), it is refused unless
-  the user says ``--overwrite`` (the convention of transformers' ``overwrite_output_dir``).
+  the user says ``--overwrite`` (the convention of transformers' ``overwrite_output_dir``). The
+  temporary of an atomic write a killed run did not finish counts as the file it was writing.
 * :func:`locked` — a lock file (the ``filelock`` package, as the Hugging Face libraries use) refuses a
-  second concurrent run on the same folder with a clear message instead of interleaving their lines.
+  second concurrent run on the same folder with a clear message instead of interleaving their lines;
+  once the lock is held, such unfinished writes are removed (no other writer can own them then).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import ConfigError
+from .io import unfinished_write_of
 
 LOCK_NAME = ".clika.lock"
 
@@ -51,6 +54,12 @@ def _writable_folder(path: Path) -> Path:
     return path
 
 
+def _unfinished_ours(entry: Path, ours: Callable[[Path], bool]) -> bool:
+    """Whether ``entry`` is an atomic-write temporary of a file ``ours`` accepts (left by a killed run)."""
+    target = unfinished_write_of(entry.name)
+    return target is not None and ours(entry.parent / target)
+
+
 def claim(path, ours: Callable[[Path], bool], *, what: str, overwrite: bool = False) -> Path:
     """Create or check the output folder ``path``. Entries for which ``ours(entry)`` is false are files
     this command did not write: their presence refuses the folder unless ``overwrite``."""
@@ -58,7 +67,8 @@ def claim(path, ours: Callable[[Path], bool], *, what: str, overwrite: bool = Fa
     if not path.exists():
         return path                       # created by :func:`locked`, which removes it again if the run fails
     path = _writable_folder(path)
-    foreign = sorted(p.name for p in path.iterdir() if p.name != LOCK_NAME and not ours(p))
+    foreign = sorted(p.name for p in path.iterdir()
+                     if p.name != LOCK_NAME and not ours(p) and not _unfinished_ours(p, ours))
     if foreign and not overwrite:
         shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
         raise ConfigError(f"{path}: holds files that {what} did not write ({shown}); choose an empty or new "
@@ -80,6 +90,9 @@ def locked(path, what: str):
     except Timeout:
         raise ConfigError(f"{path}: another {what} is writing into this folder (lock {path / LOCK_NAME}); wait "
                           "for it to finish or use another folder") from None
+    for leftover in path.glob(".*.tmp"):       # writes a killed holder of this lock did not finish
+        if leftover.is_file() and unfinished_write_of(leftover.name):
+            leftover.unlink()
     ok = False
     try:
         yield path

@@ -51,7 +51,7 @@ from pathlib import Path
 
 from .errors import ClikaError, ConfigError, DataError
 from .formats import Example, read_examples
-from .io import unfinished_write_of, write_csv_atomic, write_json_atomic
+from .io import write_csv_atomic, write_json_atomic
 
 IGNORE = -100
 METHODS = ("lora", "full")
@@ -325,10 +325,7 @@ def _claim_job_folder(out_dir: Path, overwrite: bool) -> None:
     if (out_dir / "ckpt").exists() and not (out_dir / "train.json").exists() and not overwrite:
         raise ConfigError(f"{out_dir}: holds checkpoints but no train.json; not a folder of this job")
     is_job = (out_dir / "train.json").exists()
-    ours = (lambda p: is_job and (p.name in JOB_FILES or unfinished_write_of(p.name) in JOB_FILES))
-    claim(out_dir, ours, what="clika train", overwrite=overwrite)
-    for leftover in (p for p in out_dir.glob(".*.tmp") if p.is_file() and unfinished_write_of(p.name) in JOB_FILES):
-        leftover.unlink()   # a write the killed run did not finish: resuming rewrites the file
+    claim(out_dir, lambda p: is_job and p.name in JOB_FILES, what="clika train", overwrite=overwrite)
 
 
 def _check_job(out_dir: Path, identity: dict) -> dict:

@@ -83,3 +83,25 @@ def test_sha256(tmp_path):
     p = tmp_path / "x"
     p.write_bytes(b"abc")
     assert sha256_file(p) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+def test_an_unfinished_write_of_a_killed_run_is_the_commands_own_file(tmp_path):
+    """Every command's folder (score, evaluate, train, lm-eval): the temporary of an atomic write a killed
+    run left counts as the file it was writing, and goes once the lock is held; a temporary of a file the
+    command does not write is still foreign."""
+    from clika_utils.errors import ConfigError
+    from clika_utils.io import unfinished_write_of
+    from clika_utils.outdir import claim, locked
+
+    out = tmp_path / "scores"
+    out.mkdir()
+    (out / "summary.csv").write_text("a\n", encoding="utf-8")
+    (out / ".summary.csv.k3x_9q2a.tmp").write_text("a\n1", encoding="utf-8")
+    assert unfinished_write_of(".summary.csv.k3x_9q2a.tmp") == "summary.csv" and unfinished_write_of(".x.tmp") is None
+    ours = (lambda p: p.name == "summary.csv")
+    claim(out, ours, what="clika score")
+    with locked(out, "clika score"):
+        assert sorted(p.name for p in out.iterdir()) == [".clika.lock", "summary.csv"]
+    (out / ".notes.txt.k3x_9q2a.tmp").write_text("mine", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"did not write \(\.notes\.txt\.k3x_9q2a\.tmp\)"):
+        claim(out, ours, what="clika score")
