@@ -1,17 +1,18 @@
-"""The papers' claims, declared once, and the one verdict rule.
+"""The papers' claims, declared once, and the one claims table.
 
 Each experiment module declares the claims it measures as :class:`PaperClaim` objects (``CLAIMS``: paper,
-statement, metric, expected direction, the results file the number comes from) and turns its results
-into report rows with ``claim_rows(results_dir)``; the report (:mod:`clika_utils.report`) iterates the
-experiments and knows no results schema. A claim whose notebook has not run gets a ``not run`` row.
+statement, metric, expected direction, the results file the number comes from, and the effect the paper
+states where it states one) and turns its results into rows of the claims table with
+``claim_rows(results_dir)``; the report (:mod:`clika_utils.report`) iterates the experiments, knows no
+results schema, and writes the rows as one CSV (:data:`ROW_COLUMNS`). A claim whose notebook has not run
+gets a ``not run`` row.
 
-:func:`verdict` is the rule every claim row and every claims table uses: *supported* / *contradicted*
-when the 95 % CI excludes the no-effect value (``null``) on the claimed / the opposite side,
-*inconclusive* when it includes it or is undefined. (Claims judged by a majority over languages —
-the scaling-law slopes, the middle-layer peaks — apply it per language and state their rule in the
-row.)
+Every row's verdict comes from :mod:`clika_utils.decide` (the one rule: supported / contradicted /
+no effect larger than δ / inconclusive / not measurable), with the effect, its 95 % CI, the equivalence
+margin δ, the minimum detectable effect at the run's sample size and — where the paper states an effect
+size — the sample size that would detect it. (Claims judged per language — the scaling-law slopes, the
+middle-layer peaks — are read as one effect averaged over the languages, stated in the row.)
 """
-
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -20,11 +21,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import decide
 from .errors import ConfigError
-from .metrics import percentile_ci
 
 EXPECTED = ("increase", "decrease")
-ROW_COLUMNS = ["paper", "claim", "notebook", "measured", "ci", "verdict", "note"]
+SOURCES = ("stored", "live", "")
+#: The claims table: one row per claim and measurement. ``effect``, ``lo``, ``hi``, ``mde`` and ``margin`` (δ)
+#: are on the effect scale (the measured value minus the no-effect value); ``n`` is the sample the CI
+#: resamples (items, places, questions, sentences, cells); ``n_needed`` the sample that would detect the
+#: paper's stated effect (empty where the paper states none).
+ROW_COLUMNS = ["paper", "claim", "notebook", "source", "metric", "measured", "ci", "effect", "lo", "hi", "mde",
+               "margin", "n", "n_needed", "verdict", "reason", "note"]
 
 
 @dataclass(frozen=True)
@@ -36,34 +43,56 @@ class PaperClaim:
     expected: str    #: "increase" or "decrease" of the effect against ``null``
     source: str      #: the results file(s) of the notebook the number comes from
     null: float = 0.0
+    stated_effect: float | None = None   #: the effect size the paper states, on the row's effect scale
 
     def __post_init__(self):
         if self.expected not in EXPECTED:
             raise ConfigError(f"claim {self.statement!r}: expected must be one of {EXPECTED}")
 
+    @property
+    def direction(self) -> int:
+        return 1 if self.expected == "increase" else -1
 
-def verdict(lo: float, hi: float, expected: str | int, null: float = 0.0) -> str:
-    """``supported`` if the CI [lo, hi] lies on the expected side of ``null``, ``contradicted`` if on the
-    other side, else (or undefined) ``inconclusive``. ``expected``: "increase"/"decrease" or +1/−1."""
+
+def direction(expected: str | int) -> int:
+    """+1 / −1 from "increase" / "decrease" (or ±1)."""
     if expected in (1, -1):
-        expected = "increase" if expected == 1 else "decrease"
+        return int(expected)
     if expected not in EXPECTED:
         raise ConfigError(f"expected must be one of {EXPECTED} (or +1/-1), got {expected!r}")
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        return "inconclusive"
-    if expected == "increase":
-        return "supported" if lo > null else "contradicted" if hi < null else "inconclusive"
-    return "supported" if hi < null else "contradicted" if lo > null else "inconclusive"
+    return 1 if expected == "increase" else -1
 
 
-def row(claim: "PaperClaim | str", notebook: str, measured: str = "", ci: str = "", verdict: str = "not run",
-        note: str = "", paper: str | None = None) -> dict:
-    """One row of the paper-vs-reproduction table (``claim``: a declared claim, or a statement refining
-    one, e.g. per target language, with ``paper``)."""
+def row(claim: "PaperClaim | str", notebook: str, measured: str = "", decision: dict | None = None, *,
+        source: str = "", metric: str = "", n: int | None = None, note: str = "", paper: str | None = None,
+        stated_effect: float | None = None, scale: float = 1.0, unit: str = "", verdict: str = "not run") -> dict:
+    """One row of the claims table (``claim``: a declared claim, or a statement refining one, e.g. per
+    target language, with ``paper``). ``decision``: :func:`clika_utils.decide.verdict_of`'s dict (without it
+    the row is ``verdict``, by default *not run*); ``scale``/``unit`` format the CI text (e.g. 1, "" or 1, "%")."""
     if isinstance(claim, PaperClaim):
+        stated_effect = claim.stated_effect if stated_effect is None else stated_effect
         paper, claim = claim.paper, claim.statement
-    return {"paper": paper, "claim": claim, "notebook": notebook[:2], "measured": measured, "ci": ci,
-            "verdict": verdict, "note": note}
+    if source not in SOURCES:
+        raise ConfigError(f"source must be one of {SOURCES}, got {source!r}")
+    out = {"paper": paper, "claim": claim, "notebook": notebook[:2], "source": source, "metric": metric,
+           "measured": measured, "ci": "", "effect": float("nan"), "lo": float("nan"), "hi": float("nan"),
+           "mde": float("nan"), "margin": float("nan"), "n": n, "n_needed": None, "verdict": verdict,
+           "reason": "", "note": note}
+    if decision is not None:
+        out.update({k: decision[k] for k in ("effect", "lo", "hi", "mde", "margin", "verdict", "reason")})
+        if np.isfinite(decision["lo"]):
+            out["ci"] = f"[{decision['lo'] * scale:+.3g}, {decision['hi'] * scale:+.3g}]{unit}"
+        if stated_effect is not None and n:
+            out["n_needed"] = decide.n_needed(int(n), decision["mde"], stated_effect)
+    return out
+
+
+def judge(claim: PaperClaim, estimate: float, summary: dict, metric: str, *, undefined: str = "",
+          null: float | None = None) -> dict:
+    """:func:`clika_utils.decide.verdict_of` for a declared claim: its direction and no-effect value, δ of
+    ``metric``."""
+    return decide.verdict_of(estimate, summary, claim.direction, decide.margin(metric),
+                             null=claim.null if null is None else null, undefined=undefined)
 
 
 def not_run(claims, notebook: str) -> list[dict]:
@@ -78,11 +107,11 @@ def read(results_dir, name: str) -> pd.DataFrame | None:
     return pd.read_csv(Path(results_dir) / f"{name}.csv")
 
 
-def mean_ci(values, n_boot: int = 1000, seed: int = 0) -> tuple[float, float, float]:
-    """Mean of the finite ``values`` and its percentile-bootstrap 95 % CI (resampling the values)."""
+def mean_summary(values, n_boot: int = 1000, seed: int = 0) -> tuple[float, dict]:
+    """Mean of the finite ``values`` and the :func:`clika_utils.decide.summarize` of its bootstrap replicates
+    (resampling the values)."""
     values = np.asarray(values, float)
     values = values[np.isfinite(values)]
     rng = np.random.default_rng(seed)
     boots = values[rng.integers(0, len(values), size=(n_boot, len(values)))].mean(1)
-    lo, hi = percentile_ci(boots)
-    return float(values.mean()), float(lo), float(hi)
+    return float(values.mean()), decide.summarize(boots)

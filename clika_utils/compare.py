@@ -13,9 +13,13 @@ stored and live systems alike. For a (derived, base) pair and each task and lang
   its CI is the percentile interval of the same mean taken over each bootstrap replicate (tasks are
   resampled independently of each other, pairs of one task share draws).
 
+RA is *not measurable* for a (pair, task) when either system's English accuracy is not above chance (the
+lower end of its 95 % CI at or below the task's chance level): a ratio to a coin toss says nothing about
+alignment. Those cells are left out (NaN in the table) and the claim row says how many.
+
 A :class:`Claim` states a paper claim as an expected sign of such a group mean; :func:`check_claims`
-gives ``supported`` (the 95 % CI excludes 0 on the expected side), ``contradicted`` (it excludes 0
-on the other side) or ``inconclusive``.
+gives the verdict of :mod:`clika_utils.decide` (supported / contradicted / no effect larger than δ /
+inconclusive / not measurable) with the minimum detectable effect at the run's sample size.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .claims import verdict
+from . import decide
 from .data import TASKS
 from .errors import ConfigError, DataError
 from .langs import LANGS
@@ -35,7 +39,7 @@ from .metrics import bootstrap_weights, lang_metric_samples, percentile_ci
 METRICS = ("accuracy", "ra", "en_co")
 DELTA_COLUMNS = ["derived", "base", "task", "lang", "metric", "derived_value", "base_value", "delta",
                  "delta_lo", "delta_hi", "n"]
-VERDICTS = ("supported", "contradicted", "inconclusive")
+VERDICTS = decide.VERDICTS
 
 
 def _chance(task: str) -> float:
@@ -69,7 +73,7 @@ class Comparison:
     """Paired bootstrap replicates of every (pair, task, lang, metric) Δ; see the module docstring."""
 
     def __init__(self, items: pd.DataFrame, pairs, *, n_boot: int = 1000, seed: int = 0, ra_variant: str = "ratio",
-                 co_variant: str = "jaccard", tasks=None, source: str = "items table"):
+                 co_variant: str = "jaccard", tasks=None, source: str = "items table", ra_gate: bool = True):
         if not pairs:
             raise ConfigError("no (derived, base) pairs to compare")
         known = set(items.system.unique())
@@ -78,6 +82,7 @@ class Comparison:
             raise ConfigError(f"{source}: no items for system(s) {absent}")
         self.n_boot, self.seed = n_boot, seed
         self.cells: dict[tuple, tuple[float, float, np.ndarray, int]] = {}
+        self.ra_excluded: dict[tuple, str] = {}    # (derived, base, task) -> why RA is not measurable there
         wanted = {s for p in pairs for s in p[:2]}
         groups = {k: g for k, g in items[items.system.isin(wanted)].groupby(["system", "task"], sort=False)}
         for task in tasks or items.task.unique():
@@ -100,6 +105,11 @@ class Comparison:
                 mb = lang_metric_samples(cb[[lb.index(x) for x in common]], common.index("en") if "en" in common
                                          else None, weights, chance=_chance(task), ra_variant=ra_variant,
                                          co_variant=co_variant)
+                ra_note = self._ra_gate(md, mb, common, task, derived, base) if ra_gate else ""
+                if ra_note:
+                    self.ra_excluded[(derived, base, task)] = ra_note
+                    nan_b = np.full((len(common), weights.shape[0]), np.nan)
+                    md["ra"] = mb["ra"] = (np.full(len(common), np.nan), nan_b)
                 for metric in METRICS:
                     (pd_, rd), (pb, rb) = md[metric], mb[metric]
                     for i, lang in enumerate(common):
@@ -107,6 +117,18 @@ class Comparison:
                                                                             rd[i] - rb[i], len(ids_d))
         if not self.cells:
             raise ConfigError(f"{source}: none of the pairs has both systems on a common task")
+
+    @staticmethod
+    def _ra_gate(md: dict, mb: dict, common: list, task: str, derived: str, base: str) -> str:
+        """Why RA is not measurable for this pair and task ("" when it is): English accuracy not above chance."""
+        if "en" not in common:
+            return ""
+        chance, i = _chance(task), common.index("en")
+        if not np.isfinite(chance):
+            return ""
+        at_chance = [s for s, m in ((derived, md), (base, mb)) if np.nanquantile(m["accuracy"][1][i], 0.025) <= chance]
+        return (f"{task}: English accuracy of {' and '.join(at_chance)} not above chance ({chance:.2f})"
+                if at_chance else "")
 
     def table(self, level: float = 0.95) -> pd.DataFrame:
         """One row per (pair, task, lang, metric): values, Δ and its paired CI."""
@@ -124,23 +146,29 @@ class Comparison:
 
     def group(self, pairs, metric: str, langs_of, level: float = 0.95) -> dict:
         """Mean Δ of ``metric`` over the cells of ``pairs`` whose language is in ``langs_of(pair)``
-        (a function of the (derived, base, …) tuple returning a set of languages)."""
+        (a function of the (derived, base, …) tuple returning a set of languages): ``delta``, the
+        :func:`~clika_utils.decide.summarize` of its replicates (``summary``), ``cells``, ``n`` (items per
+        language, summed over the tasks) and ``excluded`` (why RA cells were left out)."""
         if metric not in METRICS:
             raise ConfigError(f"unknown metric {metric!r}; expected one of {METRICS}")
-        points, reps = [], []
+        points, reps, items, excluded = [], [], {}, []
         for pair in pairs:
             wanted = set(langs_of(pair))
-            for (d, b, task, lang, m), (vd, vb, r, _) in self.cells.items():
+            if metric == "ra":
+                excluded += [why for (d, b, _), why in self.ra_excluded.items() if (d, b) == tuple(pair[:2])]
+            for (d, b, task, lang, m), (vd, vb, r, n) in self.cells.items():
                 if (d, b) == tuple(pair[:2]) and m == metric and lang in wanted and not np.isnan(vd - vb):
                     points.append(vd - vb)
                     reps.append(r)
+                    items[task] = n
         if not points:
-            return {"delta": float("nan"), "delta_lo": float("nan"), "delta_hi": float("nan"), "cells": 0}
+            return {"delta": float("nan"), "summary": decide.summarize([np.nan]), "cells": 0, "n": 0,
+                    "excluded": excluded}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)   # a replicate with every cell NaN stays NaN
             mean_reps = np.nanmean(np.vstack(reps), axis=0)
-        lo, hi = percentile_ci(mean_reps, level)
-        return {"delta": float(np.mean(points)), "delta_lo": float(lo), "delta_hi": float(hi), "cells": len(points)}
+        return {"delta": float(np.mean(points)), "summary": decide.summarize(mean_reps, level), "cells": len(points),
+                "n": int(sum(items.values())), "excluded": excluded}
 
 
 def deltas(items: pd.DataFrame, pairs, **kw) -> pd.DataFrame:
@@ -175,21 +203,39 @@ class Claim:
         raise ConfigError(f"unknown claim group {self.group!r}; expected target, others or non_en")
 
 
-CLAIM_COLUMNS = ["claim", "statement", "metric", "group", "expected", "pairs", "cells", "delta", "delta_lo",
-                 "delta_hi", "verdict"]
+CLAIM_COLUMNS = ["claim", "statement", "metric", "group", "expected", "pairs", "cells", "n", "delta", "delta_lo",
+                 "delta_hi", "tost_lo", "tost_hi", "mde", "margin", "verdict", "reason"]
+
+
+def claim_record(claim: str, statement: str, metric: str, group: str, direction: int, pairs: str, g: dict,
+                 margin_metric: str | None = None) -> dict:
+    """One row of a claims table from a group mean ``g`` (``delta``, ``summary``, ``cells``, ``n``,
+    optional ``excluded``), judged by :func:`clika_utils.decide.verdict_of`."""
+    excluded = g.get("excluded") or []
+    undefined = ""
+    if not g["cells"]:
+        undefined = ("not measurable: " + "; ".join(sorted(set(excluded)))) if excluded else "no pair available"
+    d = decide.verdict_of(g["delta"], g["summary"], direction, decide.margin(margin_metric or metric),
+                          undefined=undefined)
+    reason = d["reason"]
+    if excluded and g["cells"]:
+        reason = (reason + "; " if reason else "") + f"{len(excluded)} (pair, task) RA cell groups left out: " \
+            + "; ".join(sorted(set(excluded)))
+    return {"claim": claim, "statement": statement, "metric": metric, "group": group,
+            "expected": "increase" if direction > 0 else "decrease", "pairs": pairs, "cells": g["cells"],
+            "n": g["n"], "delta": g["delta"], "delta_lo": d["lo"], "delta_hi": d["hi"], "tost_lo": d["tost_lo"],
+            "tost_hi": d["tost_hi"], "mde": d["mde"], "margin": d["margin"], "verdict": d["verdict"],
+            "reason": reason}
 
 
 def check_claims(comparison: Comparison, claims: list[Claim], level: float = 0.95) -> pd.DataFrame:
-    """One row per claim: the group-mean Δ, its CI and the verdict."""
+    """One row per claim: the group-mean Δ, its CI, the TOST interval, the MDE and the verdict."""
     rows = []
     for c in claims:
         present = [p for p in c.pairs if any(k[:2] == tuple(p[:2]) for k in comparison.cells)]
         g = comparison.group(present, c.metric, c.langs_of, level)
-        rows.append({"claim": c.claim, "statement": c.statement, "metric": c.metric, "group": c.group,
-                     "expected": "increase" if c.direction > 0 else "decrease",
-                     "pairs": "; ".join(f"{p[0]} vs {p[1]}" for p in present), "cells": g["cells"],
-                     "delta": g["delta"], "delta_lo": g["delta_lo"], "delta_hi": g["delta_hi"],
-                     "verdict": verdict(g["delta_lo"], g["delta_hi"], c.direction) if g["cells"] else "inconclusive"})
+        rows.append(claim_record(c.claim, c.statement, c.metric, c.group, c.direction,
+                                 "; ".join(f"{p[0]} vs {p[1]}" for p in present), g))
     return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
 
 

@@ -245,11 +245,14 @@ class NLLComparison:
         return v - rv, r - rr
 
     def group(self, system: str, ref: str, langs, level: float = 0.95) -> dict:
-        """Mean Δ over ``langs`` (equal weight per language) with its bootstrap CI."""
+        """Mean Δ over ``langs`` (equal weight per language): ``delta``, the
+        :func:`~clika_utils.decide.summarize` of its bootstrap replicates, ``cells`` (languages) and ``n``
+        (documents per language)."""
+        from .decide import summarize
         langs = [lang for lang in self._langs(system, ref) if lang in set(langs)]
         if not langs:
-            return {"delta": float("nan"), "delta_lo": float("nan"), "delta_hi": float("nan"), "cells": 0}
+            return {"delta": float("nan"), "summary": summarize([np.nan]), "cells": 0, "n": 0}
         ds = [self.delta(system, ref, lang) for lang in langs]
-        lo, hi = percentile_ci(np.mean([r for _, r in ds], axis=0), level)
-        return {"delta": float(np.mean([d for d, _ in ds])), "delta_lo": float(lo), "delta_hi": float(hi),
-                "cells": len(langs)}
+        return {"delta": float(np.mean([d for d, _ in ds])),
+                "summary": summarize(np.mean([r for _, r in ds], axis=0), level), "cells": len(langs),
+                "n": int(self.values[(system, langs[0])][2])}

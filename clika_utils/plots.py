@@ -290,14 +290,18 @@ def loss_curves(curves: pd.DataFrame, *, group: str, title: str):
 
 
 def claims_forest(claims: pd.DataFrame, *, title: str, xlabel: str = "mean Δ (derived − base), 95% CI"):
-    """One row per claim: the group-mean Δ with its CI, coloured by verdict; the 0 line is 'no change'.
-    ``claims``: :func:`clika_utils.compare.check_claims` output (optionally with a ``source`` column)."""
+    """One row per claim: the group-mean Δ with its CI, coloured by verdict, over the shaded ±δ band of "no
+    effect"; the 0 line is 'no change'. ``claims``: :func:`clika_utils.compare.check_claims` output
+    (optionally with a ``source`` column)."""
     df = claims[claims["cells"] > 0].reset_index(drop=True)
     labels = [f"{r.source}: {r.claim}" if "source" in df.columns else r.claim for r in df.itertuples()]
-    colours = {"supported": HIGHLIGHT[2], "contradicted": HIGHLIGHT[0], "inconclusive": "grey"}
+    colours = {"supported": HIGHLIGHT[2], "contradicted": HIGHLIGHT[0], "no effect": "#1f77b4",
+               "inconclusive": "grey"}
     fig, ax = plt.subplots(figsize=(6.5, 0.32 * len(df) + 1.4))
     y = np.arange(len(df))[::-1]
     for k, r in enumerate(df.itertuples()):
+        if "margin" in df.columns and np.isfinite(r.margin):
+            ax.plot([-r.margin, r.margin], [y[k], y[k]], lw=7, color="#1f77b4", alpha=0.15, solid_capstyle="butt")
         ax.errorbar([r.delta], [y[k]], xerr=[[r.delta - r.delta_lo], [r.delta_hi - r.delta]], fmt="o",
                     color=colours[r.verdict], capsize=3, ms=4)
     for verdict, colour in colours.items():

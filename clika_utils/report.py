@@ -8,11 +8,17 @@
   experiment declares (``CLAIMS``), read from the profile's results by the experiment itself
   (``claim_rows``); the report knows no results schema (:mod:`clika_utils.claims`).
 
-Verdicts (:func:`clika_utils.claims.verdict`): *supported* / *contradicted* when the 95 % CI excludes the
-no-effect value on the claimed / the opposite side, *inconclusive* when it includes it, *not run* when
-the notebook's results are missing, *not measurable* when the metric is undefined (its reason in the
-row). Thresholds that need a choice are stated in the row (XRR "low" means below 0.5 on the published,
-chance-corrected transfer scale, where 0 is chance).
+The same table is written as one CSV, ``claims.csv`` in the profile's figures folder (``figures/claims.csv``
+for ``cpu``, committed with the figures) with a provenance sidecar naming every results file it was read
+from: paper, claim, source (stored outputs / live run), metric, effect, CI, minimum detectable effect,
+δ, sample size, the sample that would detect the paper's stated effect, verdict and its reason.
+
+Verdicts (:mod:`clika_utils.decide`, the one rule): *supported* / *contradicted* when the 95 % CI excludes
+the no-effect value on the claimed / the opposite side, *no effect* when two one-sided tests put the
+effect within ±δ, *inconclusive* otherwise (with the smallest effect the sample could detect), *not
+measurable* when the metric is undefined (its reason in the row), *not run* when the notebook's results
+are missing. Thresholds that need a choice are stated in the row (XRR "low" means below 0.5 on the
+published, chance-corrected transfer scale, where 0 is chance).
 Everything is local: the page loads no remote script, font or image.
 """
 
@@ -28,6 +34,7 @@ import yaml
 
 from .claims import ROW_COLUMNS
 from .config import derive_paths
+from .decide import DECIDED
 from .io import write_text_atomic
 from .settings import project_root, resolve
 
@@ -51,6 +58,26 @@ def results_dirs(profile: str, params_dir: Path | None = None) -> dict[str, Path
 def figures_dirs(profile: str, params_dir: Path | None = None) -> list[Path]:
     """The distinct figure folders of the profile's parameter files."""
     return sorted(set(_param_paths(profile, "figures_dir", params_dir).values()))
+
+
+def _claims_inputs(dirs: dict[str, Path]) -> list[Path]:
+    return sorted(p for d in dirs.values() if d is not None and Path(d).is_dir() for p in Path(d).glob("*.csv"))
+
+
+def write_claims(table: pd.DataFrame, dirs: dict[str, Path], out: Path, profile: str) -> Path:
+    """The claims table as ``out`` (CSV, deterministic bytes) with a sidecar hashing every results file read."""
+    from .io import write_csv_atomic
+    from .provenance import input_hashes, write_sidecar
+    write_csv_atomic(table, out)
+    write_sidecar(out, kind="claims table", parameters={"profile": profile}, seed=None,
+                  inputs=input_hashes(_claims_inputs(dirs), root=resolve(".")),
+                  extra={"verdicts": {k: int(v) for k, v in table.verdict.value_counts().sort_index().items()}})
+    return out
+
+
+def claims_path(profile: str, params_dir: Path | None = None) -> Path:
+    """Where the profile's claims table is written: ``claims.csv`` in its (first) figures folder."""
+    return figures_dirs(profile, params_dir)[0] / "claims.csv"
 
 
 def claims(dirs: dict[str, Path]) -> pd.DataFrame:
@@ -113,14 +140,21 @@ def build(profile: str, *, executed_dir: Path, out_dir: Path, params_dir: Path |
         for f in (png, png.with_suffix(".pdf"), png.with_name(png.name + ".provenance.json")):
             if f.exists():
                 shutil.copy2(f, fig_out / f.name)
-    table = claims(results_dirs(profile, params_dir))
+    dirs = results_dirs(profile, params_dir)
+    table = claims(dirs)
+    csv = write_claims(table, dirs, claims_path(profile, params_dir), profile)
+    shutil.copy2(csv, out_dir / csv.name)
     claim_rows = "".join(
         f"<tr><td>{html.escape(r.paper)}</td><td>{html.escape(r.claim)}</td>"
-        f"<td>{_nb_link(nb_out, _stem(runs, r.notebook), r.notebook)}</td>"
-        f"<td>{html.escape(r.measured)}</td><td>{html.escape(r.ci)}</td>"
-        f"<td class='{r.verdict.replace(' ', '-')}'>{html.escape(r.verdict)}</td><td>{html.escape(r.note)}</td></tr>"
-        for r in table.itertuples())
+        f"<td>{_nb_link(nb_out, _stem(runs, r.notebook), r.notebook)}</td><td>{html.escape(r.source)}</td>"
+        f"<td>{html.escape(r.measured)}</td><td>{html.escape(r.ci)}</td><td>{_num(r.mde)}</td><td>{_num(r.margin)}</td>"
+        f"<td>{'' if pd.isna(r.n) else int(r.n)}</td><td>{'' if pd.isna(r.n_needed) else int(r.n_needed)}</td>"
+        f"<td class='{r.verdict.replace(' ', '-')}'>{html.escape(r.verdict)}</td>"
+        f"<td>{html.escape(' '.join(x for x in (r.reason, r.note) if x))}</td></tr>"
+        for r in table.fillna({"reason": "", "note": "", "source": ""}).itertuples())
     counts = table.verdict.value_counts().to_dict()
+    live = table[table.source == "live"]
+    decided = int(live.verdict.isin(DECIDED).sum())
     tour = ("New here? Start with the <a href='notebooks/00_tour.html'>tour</a>."
             if (nb_out / "00_tour.html").exists() else "New here? Run and read notebooks/00_tour.ipynb first.")
     page = f"""<!doctype html>
@@ -130,10 +164,12 @@ def build(profile: str, *, executed_dir: Path, out_dir: Path, params_dir: Path |
 <p>{tour} Sections: <a href='#claims'>paper vs reproduction</a> · <a href='#notebooks'>notebooks</a> ·
 <a href='#figures'>figures</a>.</p>
 <h2 id="claims">Paper vs reproduction</h2>
-<p>{', '.join(f'{k}: {v}' for k, v in sorted(counts.items()))}. Verdicts read the 95 % CI; see each notebook
-for what was run and at what scale.</p>
-<table><tr><th>paper</th><th>claim</th><th>notebook</th><th>measured here</th><th>95 % CI</th><th>verdict</th>
-<th>note</th></tr>{claim_rows}</table>
+<p>{', '.join(f'{k}: {v}' for k, v in sorted(counts.items()))}; the live runs decide {decided} of their
+{len(live)} rows. Verdicts: the 95 % CI against the no-effect value, and two one-sided tests against ±δ
+("no effect"); "detectable" is the smallest effect the run's sample finds with 80 % power; "n needed" the
+sample that would detect the effect the paper states. The same table: <a href='{csv.name}'>{csv.name}</a>.</p>
+<table><tr><th>paper</th><th>claim</th><th>notebook</th><th>source</th><th>measured here</th><th>95 % CI of the effect</th>
+<th>detectable</th><th>δ</th><th>n</th><th>n needed</th><th>verdict</th><th>why / note</th></tr>{claim_rows}</table>
 <h2 id="notebooks">Executed notebooks</h2>
 <table><tr><th>notebook</th><th>status</th><th>seconds</th></tr>{''.join(nb_rows)}</table>
 <h2 id="figures">Figures</h2>
@@ -141,6 +177,10 @@ for what was run and at what scale.</p>
 </body></html>
 """
     return write_text_atomic(out_dir / "index.html", page)
+
+
+def _num(v) -> str:
+    return "" if pd.isna(v) else f"{v:.3g}"
 
 
 def _nb_link(nb_out: Path, stem: str, text: str) -> str:

@@ -375,19 +375,32 @@ def fit(df: pd.DataFrame, law: str, *, covariate: dict | None = None, n_boot: in
     return result
 
 
+#: The derived parameter :func:`param_table` adds to a log-linear fit: the mean over languages of a·ln 2, the
+#: score gained per doubling of the data (the scaling claim's effect).
+MEAN_SLOPE = "mean slope per doubling"
+
+
 def param_table(f: Fit, level: float = 0.95) -> pd.DataFrame:
-    """One row per parameter: estimate and bootstrap percentile CI (NaN without a bootstrap)."""
-    from .metrics import percentile_ci
+    """One row per parameter: estimate, bootstrap percentile CI and the rest of
+    :func:`clika_utils.decide.summarize` (``tost_lo``, ``tost_hi``, ``se``; NaN without a bootstrap). A
+    log-linear fit also gets :data:`MEAN_SLOPE`."""
+    from .decide import summarize
     if not f.converged:
         return pd.DataFrame([{"law": f.law, "param": None, "estimate": np.nan, "lo": np.nan, "hi": np.nan,
                               "converged": False, "message": f.message}])
+    ok = f.boot[f.boot.converged] if f.boot is not None else None
+    values = dict(f.params)
+    reps = {name: ok[name].to_numpy(float) for name in values if ok is not None and name in ok}
+    slopes = [name for name in values if name.startswith("a[")]
+    if f.law == "loglinear" and slopes:
+        values[MEAN_SLOPE] = float(np.mean([values[n] for n in slopes])) * np.log(2)
+        if all(n in reps for n in slopes):
+            reps[MEAN_SLOPE] = np.mean([reps[n] for n in slopes], axis=0) * np.log(2)
     rows = []
-    for name, est in f.params.items():
-        lo = hi = np.nan
-        if f.boot is not None and name in f.boot:
-            ok = f.boot[f.boot.converged]
-            lo, hi = percentile_ci(ok[name].to_numpy(float), level)
-        rows.append({"law": f.law, "param": name, "estimate": est, "lo": float(lo), "hi": float(hi),
+    for name, est in values.items():
+        sm = summarize(reps[name], level) if name in reps else summarize([np.nan])
+        rows.append({"law": f.law, "param": name, "estimate": est, "lo": sm["lo"], "hi": sm["hi"],
+                     "tost_lo": sm["tost_lo"], "tost_hi": sm["tost_hi"], "se": sm["se"],
                      "converged": True, "message": f.message})
     return pd.DataFrame(rows)
 

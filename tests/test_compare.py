@@ -29,7 +29,7 @@ HAND = {"d": {"en": [1, 1, 0, 0], "zh": [1, 0, 0, 0], "de": [0, 0, 1, 1]},
 
 
 def test_hand_computed_deltas():
-    t = C.Comparison(items_frame(HAND), [("d", "b", "zh")], n_boot=20).table().set_index(["lang", "metric"])
+    t = C.Comparison(items_frame(HAND), [("d", "b", "zh")], n_boot=20, ra_gate=False).table().set_index(["lang", "metric"])
     # zh: acc .25 vs 0; RA .25/.5 = .5 vs 0/.25 = 0; en-CO |{0}|/|{0,1}| = .5 vs 0/|{0}| = 0
     assert t.loc[("zh", "accuracy"), "delta"] == pytest.approx(0.25)
     assert t.loc[("zh", "ra"), "delta"] == pytest.approx(0.5)
@@ -67,7 +67,8 @@ def _naive_ci(spec, lang, metric, weights, level=0.95):
 def test_paired_ci_matches_an_independent_bootstrap():
     rng = np.random.default_rng(3)
     spec = {s: {lang: rng.integers(0, 2, 40).tolist() for lang in ("en", "zh", "de")} for s in ("d", "b")}
-    t = C.Comparison(items_frame(spec), [("d", "b", "zh")], n_boot=300, seed=7).table().set_index(["lang", "metric"])
+    t = C.Comparison(items_frame(spec), [("d", "b", "zh")], n_boot=300, seed=7,
+                     ra_gate=False).table().set_index(["lang", "metric"])
     weights = bootstrap_weights(40, 300, 7, "x_geo")
     for lang in ("zh", "de"):
         for metric in ("accuracy", "ra", "en_co"):
@@ -100,15 +101,31 @@ def test_group_mean_and_claim_verdicts():
               C.Claim("x", "absent pair", [("q", "b", "zh")], "en_co", "others", -1)]
     out = C.check_claims(cmp, claims).set_index("claim")
     assert out.loc["o", "delta"] == pytest.approx(-1.0)       # de only (he, ... absent)
-    assert out.loc["x", "cells"] == 0 and out.loc["x", "verdict"] == "inconclusive"
+    assert out.loc["x", "cells"] == 0 and out.loc["x", "verdict"] == "not measurable"
+    assert out.loc["x", "reason"] == "no pair available"
+    assert set(out.columns) >= {"mde", "margin", "tost_lo", "tost_hi", "n"} and out.loc["t", "n"] == 4
 
 
-@pytest.mark.parametrize("lo,hi,direction,expected", [
-    (0.1, 0.3, 1, "supported"), (0.1, 0.3, -1, "contradicted"), (-0.3, -0.1, -1, "supported"),
-    (-0.3, -0.1, 1, "contradicted"), (-0.1, 0.1, 1, "inconclusive"), (0.0, 0.2, 1, "inconclusive"),
-    (float("nan"), 0.2, 1, "inconclusive")])
-def test_verdict(lo, hi, direction, expected):
-    assert C.verdict(lo, hi, direction) == expected
+def test_ra_is_not_measurable_when_english_is_at_chance():
+    """x_geo has four options (chance 0.25): the base's English accuracy 1/4 is at chance, so RA of the pair
+    is left out; with both systems clearly above chance in English it is kept."""
+    cmp = C.Comparison(items_frame(HAND), [("d", "b", "zh")], n_boot=50)
+    assert cmp.table().query("metric == 'ra'").delta.isna().all()
+    row = C.check_claims(cmp, [C.Claim("r", "ra up", [("d", "b", "zh")], "ra", "target", 1)]).iloc[0]
+    assert row.verdict == "not measurable" and "English accuracy of d and b not above chance" in row.reason
+    good = {s: {"en": [1] * 18 + [0] * 2, "zh": [1] * 10 + [0] * 10} for s in ("d", "b")}
+    good["d"]["zh"] = [1] * 14 + [0] * 6
+    t = C.Comparison(items_frame(good), [("d", "b", "zh")], n_boot=50).table().set_index(["lang", "metric"])
+    assert t.loc[("zh", "ra"), "delta"] == pytest.approx(14 / 18 - 10 / 18)
+
+
+def test_claim_verdicts_use_the_equivalence_margin():
+    """Identical systems on many items: Δ = 0 with a tight CI is 'no effect', not 'inconclusive'."""
+    rng = np.random.default_rng(1)
+    same = {lang: rng.integers(0, 2, 400).tolist() for lang in ("en", "zh", "de")}
+    cmp = C.Comparison(items_frame({"d": same, "b": same}), [("d", "b", "zh")], n_boot=200)
+    out = C.check_claims(cmp, [C.Claim("a", "acc up", [("d", "b", "zh")], "accuracy", "target", 1)]).iloc[0]
+    assert out.delta == 0 and out.verdict == "no effect" and out.margin == 0.05
 
 
 def test_bad_input():

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from clika_utils import claims as claims_mod
 from clika_utils import plots, report
 
 
@@ -61,38 +62,50 @@ def page_problems(index: Path) -> tuple[list[str], int, int]:
 
 
 def _results(root: Path) -> dict:
-    """Results folders of a fake run, with numbers chosen so every verdict is known."""
+    """Results folders of a fake run, with numbers chosen so every verdict is known (summaries: the 95 %
+    interval lo/hi, the 90 % one tost_lo/tost_hi the equivalence test reads, the replicates' SD se)."""
     d = {s: root / s for s in ("01_performance_consistency", "03_conductivity", "06_cross_lingual_instruction_tuning",
                                "08_data_allocation", "09_representation_alignment")}
     for p in d.values():
         p.mkdir(parents=True)
     pd.DataFrame({"system": ["a"] * 4, "lang": ["en", "de", "zh", "ar"], "ra": [1.0, 0.8, 0.6, 0.7],
                   "en_co": [1.0, 0.6, 0.5, 0.6]}).to_csv(d["01_performance_consistency"] / "summary.csv", index=False)
-    pd.DataFrame([{"target_lang": "zh", "metric": "xrr", "value": 0.1, "lo": 0.0, "hi": 0.3, "n_type1": 8,
-                   "n_en_type1_correct": 8, "name_similarity": 0.0, "note": ""},
-                  {"target_lang": "de", "metric": "xrr", "value": 0.9, "lo": 0.7, "hi": 1.0, "n_type1": 8,
-                   "n_en_type1_correct": 8, "name_similarity": 0.8, "note": ""},
-                  {"target_lang": "de", "metric": "xrr_ratio", "value": 0.95, "lo": 0.8, "hi": 1.0, "n_type1": 8,
-                   "n_en_type1_correct": 8, "name_similarity": 0.8, "note": ""},
-                  {"target_lang": "ar", "metric": "xrr", "value": np.nan, "lo": np.nan, "hi": np.nan, "n_type1": 8,
+    summ = lambda lo, hi, tlo, thi, se: {"lo": lo, "hi": hi, "tost_lo": tlo, "tost_hi": thi, "se": se}  # noqa: E731
+    pd.DataFrame([{"target_lang": "zh", "metric": "xrr", "value": 0.1, **summ(0.0, 0.3, 0.02, 0.25, 0.08),
+                   "n_type1": 8, "n_en_type1_correct": 8, "name_similarity": 0.0, "note": ""},
+                  {"target_lang": "de", "metric": "xrr", "value": 0.9, **summ(0.7, 1.0, 0.75, 1.0, 0.08),
+                   "n_type1": 8, "n_en_type1_correct": 8, "name_similarity": 0.8, "note": ""},
+                  {"target_lang": "de", "metric": "xrr_ratio", "value": 0.95, **summ(0.8, 1.0, 0.85, 1.0, 0.05),
+                   "n_type1": 8, "n_en_type1_correct": 8, "name_similarity": 0.8, "note": ""},
+                  {"target_lang": "ar", "metric": "xrr", "value": np.nan, **summ(*[np.nan] * 5), "n_type1": 8,
                    "n_en_type1_correct": 0, "name_similarity": 0.0,
                    "note": "undefined: no item answered correctly in the source language (|C_s| = 0)"},
-                  {"target_lang": "de", "metric": "type1_over_type0", "value": 0.9, "lo": 0.7, "hi": 1.0, "n_type1": 8,
-                   "name_similarity": 0.8}]).to_csv(d["03_conductivity"] / "xrr.csv", index=False)
+                  {"target_lang": "fr", "metric": "xrr", "value": 0.52, **summ(0.44, 0.6, 0.46, 0.58, 0.04),
+                   "n_type1": 80, "n_en_type1_correct": 80, "name_similarity": 0.8, "note": ""},
+                  {"target_lang": "de", "metric": "type1_over_type0", "value": 0.9, **summ(0.7, 1.0, 0.75, 1.0, 0.08),
+                   "n_type1": 8, "name_similarity": 0.8}]).to_csv(d["03_conductivity"] / "xrr.csv", index=False)
+    gain = lambda lo, hi, tlo, thi, se: {"gain_lo": lo, "gain_hi": hi, "gain_tost_lo": tlo,  # noqa: E731
+                                         "gain_tost_hi": thi, "gain_se": se, "n": 16}
     pd.DataFrame([{"benchmark": "xquad", "metric": "f1", "system": "x-llama", "reference": "alpaca",
-                   "how": "mean_of_ratios", "langs": "ar+zh", "gain_pct": 50.0, "gain_lo": 10.0, "gain_hi": 90.0},
+                   "how": "mean_of_ratios", "langs": "ar+zh", "gain_pct": 50.0, **gain(10.0, 90.0, 15.0, 85.0, 20.0)},
                   {"benchmark": "xquad", "metric": "xllm_match", "system": "x-llama", "reference": "alpaca",
-                   "how": "mean_of_ratios", "langs": "ar+zh", "gain_pct": -5.0, "gain_lo": -30.0, "gain_hi": 20.0},
+                   "how": "mean_of_ratios", "langs": "ar+zh", "gain_pct": -5.0, **gain(-30.0, 20.0, -25, 15, 12.5)},
                   {"benchmark": "xquad", "metric": "token_contains", "system": "x-llama", "reference": "alpaca",
-                   "how": "mean_of_ratios", "langs": "ar+zh", "gain_pct": 1.0, "gain_lo": 0.5, "gain_hi": 2.0},
+                   "how": "mean_of_ratios", "langs": "ar+zh", "gain_pct": 1.0, **gain(0.5, 2.0, 0.6, 1.9, 0.4)},
                   {"benchmark": "xquad", "metric": "f1", "system": "m-llama", "reference": "alpaca",
-                   "how": "mean_of_ratios", "langs": "ar+zh", "gain_pct": np.nan, "gain_lo": np.nan,
-                   "gain_hi": np.nan}]).to_csv(d["06_cross_lingual_instruction_tuning"] / "gains.csv", index=False)
-    pd.DataFrame([{"metric": "chrf++", "budget": 48, "predicted": 1.0, "measured": -2.0, "lo": -3.0, "hi": -0.5,
-                   "verdict": "uniform better"}]).to_csv(d["08_data_allocation"] / "validation.csv", index=False)
-    pd.DataFrame([{"system": "base", "lang": lang, "metric": "cos_gap", "peak": 9, "peak_lo": lo, "peak_hi": hi,
-                   "n_layers": 18, "region": "middle"} for lang, lo, hi in (("de", 7, 10), ("zh", 6, 11), ("ar", 2, 16))]
+                   "how": "mean_of_ratios", "langs": "ar+zh", "gain_pct": np.nan, **gain(*[np.nan] * 5)}]
+                 ).to_csv(d["06_cross_lingual_instruction_tuning"] / "gains.csv", index=False)
+    pd.DataFrame([{"metric": "chrf++", "budget": 48, "n_langs": 3, "predicted": 1.0, "measured": -2.0,
+                   **summ(-3.0, -0.5, -2.8, -0.7, 0.6), "n": 24, "verdict": "contradicted"}]
+                 ).to_csv(d["08_data_allocation"] / "validation.csv", index=False)
+    pd.DataFrame([{"system": "base", "lang": lang, "metric": metric, "peak": 9, "peak_lo": 7, "peak_hi": 10,
+                   "n_layers": 18, "region": "middle"} for lang in ("de", "zh", "ar") for metric in ("cos_gap", "retrieval")]
                  ).to_csv(d["09_representation_alignment"] / "peaks.csv", index=False)
+    pd.DataFrame([{"system": "base", "metric": "cos_gap", "langs": "de+zh+ar", "n": 32, "advantage": 0.02,
+                   **summ(0.01, 0.03, 0.012, 0.028, 0.005)},
+                  {"system": "base", "metric": "retrieval", "langs": "de+zh+ar", "n": 32, "advantage": 0.0,
+                   **summ(-0.03, 0.03, -0.025, 0.025, 0.015)}]
+                 ).to_csv(d["09_representation_alignment"] / "middle.csv", index=False)
     return {k[:2] + k[2:]: v for k, v in d.items()}
 
 
@@ -100,21 +113,32 @@ def test_claims_verdicts_by_hand(tmp_path):
     t = report.claims(_results(tmp_path)).set_index("claim")
     pf = t.loc["LLMs are less accurate in non-English languages than in English (RA < 1)"]
     assert pf.verdict == "supported" and "mean RA 0.700" in pf.measured         # (0.8+0.6+0.7)/3
+    assert pf.effect == pytest.approx(0.7 - 1.0) and pf.source == "stored"
     ct = t.loc["Knowledge is less consistent across languages than accuracy suggests (en-CO below RA)"]
     assert "+0.133" in ct.measured and ct.verdict == "supported"               # (0.2+0.1+0.1)/3
     xrr = t[t.index.str.startswith("Knowledge conductivity is low")]
-    assert list(xrr.verdict) == ["supported", "contradicted", "not measurable"]  # zh hi 0.3 < 0.5; de lo 0.7 > 0.5
+    # zh: hi 0.3 < 0.5; de: lo 0.7 > 0.5; ar undefined; fr: 90 % interval 0.46..0.58 within 0.5 ± 0.1
+    assert list(xrr.verdict) == ["supported", "contradicted", "not measurable", "no effect"]
+    assert xrr.effect.iloc[0] == pytest.approx(0.1 - 0.5) and xrr.margin.iloc[0] == 0.1
+    assert xrr.mde.iloc[0] == pytest.approx((1.959964 + 0.841621) * 0.08, rel=1e-5)
     assert "ratio variant acc_l/acc_en 0.950" in xrr.note.iloc[1] and "|C_s| = 0" in xrr.measured.iloc[2]
     x = t.loc[["x-LLaMA (CoIT) beats Alpaca on non-English QA (paper: +27.83 % on average)"]]
     assert list(x.verdict) == ["supported", "inconclusive"]        # F1, then x-LLM's match; not token_contains
     assert "F1 gain +50.0 %" in x.measured.iloc[0] and "x-LLM match gain -5.0 %" in x.measured.iloc[1]
+    # the paper's +27.83 %: MDE 2.80 * 12.5 = 35.0 at 16 questions -> 16 * (35.0 / 27.83)^2 = 25.3 -> 26;
+    # the F1 row: 2.80 * 20 = 56.0 -> 16 * (56.0 / 27.83)^2 = 64.8 -> 65
+    assert x.n_needed.iloc[1] == 26 and x.n_needed.iloc[0] == 65
     m = t.loc["m-LLaMA (one multilingual model, MuIT) also beats Alpaca on non-English QA"]
-    assert m.verdict == "inconclusive" and "undefined" in m.measured
-    assert t.loc["Allocating the translation budget by the scaling laws beats equal shares"].verdict == "contradicted"
+    assert m.verdict == "not measurable" and "undefined" in m.measured
+    al = t.loc["Allocating the translation budget by the scaling laws beats equal shares"]
+    assert al.verdict == "contradicted" and al.margin == 3.0                  # 1 point x 3 languages
     mid = t.loc["Languages align best in the middle layers (x-LLaMA, paper body): base, cosine-gap"]
-    assert mid.verdict == "supported" and "2/3" in mid.ci                      # de and zh firmly in 6..11
+    assert mid.verdict == "supported" and "3/3" in mid.measured
+    mid = t.loc["Languages align best in the middle layers (x-LLaMA, paper body): base, retrieval"]
+    assert mid.verdict == "no effect" and mid.margin == 0.05
     for claim in t.index[t.notebook.isin(["04", "05", "07"])]:
         assert t.loc[claim].verdict == "not run"
+    assert list(report.claims(_results(tmp_path / "again")).columns) == claims_mod.ROW_COLUMNS
 
 
 def _fake_run(work: Path):

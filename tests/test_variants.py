@@ -54,10 +54,12 @@ def test_live_runs_refuse_bad_settings(tmp_path):
 
 
 def test_verdict_lines_state_the_numbers():
-    claims = pd.DataFrame([{"claim": "1a ra", "statement": "S", "cells": 4, "delta": 0.1, "delta_lo": 0.05,
-                            "delta_hi": 0.2, "verdict": "supported"},
-                           {"claim": "1c ra", "statement": "T", "cells": 0, "delta": float("nan"),
-                            "delta_lo": float("nan"), "delta_hi": float("nan"), "verdict": "inconclusive"}])
+    claims = pd.DataFrame([{"claim": "1a ra", "statement": "S", "cells": 4, "n": 30, "delta": 0.1, "delta_lo": 0.05,
+                            "delta_hi": 0.2, "margin": 0.05, "mde": 0.0712, "verdict": "supported", "reason": ""},
+                           {"claim": "1c ra", "statement": "T", "cells": 0, "n": 0, "delta": float("nan"),
+                            "delta_lo": float("nan"), "delta_hi": float("nan"), "margin": 0.05, "mde": float("nan"),
+                            "verdict": "not measurable", "reason": "no pair available"}])
     lines = shared.verdict_lines(claims, "stored")
-    assert lines[0] == "[stored] 1a ra: S — mean Δ +0.100 [+0.050, +0.200] over 4 cells: SUPPORTED."
-    assert "not tested" in lines[1]
+    assert lines[0] == ("[stored] 1a ra: S — mean Δ +0.100 [+0.050, +0.200] over 4 cells (30 items per language; "
+                        "δ 0.05, detectable 0.071): SUPPORTED.")
+    assert lines[1] == "[stored] 1c ra: T — no pair available: NOT MEASURABLE."

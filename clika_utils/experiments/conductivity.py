@@ -34,6 +34,7 @@ from ..config import ExperimentConfig
 from ..errors import ConfigError
 from ..fictional import Fictional, Place, fictional_dir, file_code, load_train
 from ..formats import Example, alpaca_prompt
+from ..decide import summarize
 from ..metrics import bootstrap_weights, chance_correct, percentile_ci, transfer, transfer_note
 from ..provenance import input_hashes, write_result_set
 from .shared import train_or_reuse
@@ -200,8 +201,9 @@ def xrr_table(items: pd.DataFrame, n_boot: int, seed: int, chance: float) -> pd.
                  "" if acc_en1 else "undefined: English type-1 accuracy is 0"),
                 ("type1_over_type0", acc_l1 / acc_l0 if acc_l0 else np.nan, rel_b,
                  "" if acc_l0 else f"undefined: {tl} type-0 accuracy is 0")):
-            lo, hi = percentile_ci(boot[None, :])
-            rows.append({"target_lang": tl, "metric": metric, "value": value, "lo": lo[0], "hi": hi[0],
+            sm = summarize(boot)
+            rows.append({"target_lang": tl, "metric": metric, "value": value, "lo": sm["lo"], "hi": sm["hi"],
+                         "tost_lo": sm["tost_lo"], "tost_hi": sm["tost_hi"], "se": sm["se"],
                          "acc_en_type1": acc_en1, "acc_l_type1": acc_l1, "acc_l_type0": acc_l0,
                          "n_type1": len(l1), "n_type0": len(l0), "n_en_type1_correct": n_en1,
                          "n_both_type1_correct": int((en1 * l1).sum()), "chance": chance,
@@ -339,16 +341,16 @@ def claim_rows(results_dir) -> list[dict]:
     rows = []
     ratio = x[x.metric == "xrr_ratio"].set_index("target_lang")["value"] if "xrr_ratio" in set(x.metric) else {}
     for r in x[x.metric == "xrr"].itertuples():
-        note = f"name similarity to English {r.name_similarity:.2f}"
+        note = f"name similarity to English {r.name_similarity:.2f}; effect = XRR − {cd.null:g}"
         if r.target_lang in ratio:
             note += f"; ratio variant acc_l/acc_en {ratio[r.target_lang]:.3f}"
         claim = f"{cd.statement}: taught in English, asked in {r.target_lang}"
-        if not np.isfinite(r.value):
-            rows.append(claims.row(claim, nb, f"XRR {r.note}", "", "not measurable", note, paper=cd.paper))
-            continue
-        rows.append(claims.row(claim, nb, f"XRR (transfer, chance-corrected) {r.value:.3f} ({int(r.n_en_type1_correct)} "
-                               f"of {int(r.n_type1)} places right in English)", f"[{r.lo:.3f}, {r.hi:.3f}]",
-                               claims.verdict(r.lo, r.hi, cd.expected, cd.null), note, paper=cd.paper))
+        decision = claims.judge(cd, r.value, r._asdict(), "xrr",
+                                undefined="" if np.isfinite(r.value) else f"XRR undefined: {r.note}")
+        measured = (f"XRR (transfer, chance-corrected) {r.value:.3f} ({int(r.n_en_type1_correct)} of "
+                    f"{int(r.n_type1)} places right in English)" if np.isfinite(r.value) else f"XRR {r.note}")
+        rows.append(claims.row(claim, nb, measured, decision, source="live", metric="xrr", n=int(r.n_type1),
+                               note=note, paper=cd.paper))
     return rows
 
 

@@ -38,7 +38,8 @@ from .. import claims, instructions, qa, translation
 from ..claims import PaperClaim
 from ..config import ExperimentConfig
 from ..errors import ConfigError
-from ..metrics import bootstrap_weights, percentile_ci
+from ..decide import summarize
+from ..metrics import bootstrap_weights
 from ..outdir import system_name
 from ..provenance import input_hashes
 from ..train import TrainConfig, job_record
@@ -93,7 +94,8 @@ def qa_gains(items: pd.DataFrame, *, label: str, langs, pairs, n_boot: int, seed
                     s_rep.append(w @ sa / len(ids))
                     r_rep.append(w @ sb / len(ids))
                     used.append(lang)
-                rows += _gain_rows(bench, metric, fam, ref, used, s_pt, r_pt, scale=100.0, reps=(s_rep, r_rep))
+                rows += [{**r, "n": len(ids)} for r in
+                         _gain_rows(bench, metric, fam, ref, used, s_pt, r_pt, scale=100.0, reps=(s_rep, r_rep))]
     return pd.DataFrame(rows)
 
 
@@ -105,11 +107,12 @@ def _gain_rows(bench: str, metric: str, fam: str, ref: str, used: list, s: list,
     rows = []
     for how in GAIN_HOW:
         point = float(gain(s, r, how))
-        lo, hi = percentile_ci(gain(np.array(reps[0]), np.array(reps[1]), how)) if reps else (np.nan, np.nan)
+        sm = summarize(gain(np.array(reps[0]), np.array(reps[1]), how) if reps else [np.nan])
         rows.append({"benchmark": bench, "metric": metric, "system": fam, "reference": ref, "how": how,
                      "langs": "+".join(used), "score": scale * float(np.mean(s)),
-                     "reference_score": scale * float(np.mean(r)), "gain_pct": point, "gain_lo": float(lo),
-                     "gain_hi": float(hi),
+                     "reference_score": scale * float(np.mean(r)), "gain_pct": point, "gain_lo": sm["lo"],
+                     "gain_hi": sm["hi"], "gain_tost_lo": sm["tost_lo"], "gain_tost_hi": sm["tost_hi"],
+                     "gain_se": sm["se"],
                      "note": "" if np.isfinite(point) else "undefined: the reference scores 0 in some language"})
     return rows
 
@@ -365,7 +368,7 @@ def findings(t: dict[str, pd.DataFrame], label: str) -> list[str]:
 QA_CLAIM_METRICS = {"f1": "F1", "xllm_match": "x-LLM match"}
 CLAIMS = [
     PaperClaim("x-LLaMA", "x-LLaMA (CoIT) beats Alpaca on non-English QA (paper: +27.83 % on average)",
-               "relative QA gain over Alpaca (F1, x-LLM match)", "increase", "gains.csv"),
+               "relative QA gain over Alpaca (F1, x-LLM match)", "increase", "gains.csv", stated_effect=27.83),
     PaperClaim("x-LLaMA", "m-LLaMA (one multilingual model, MuIT) also beats Alpaca on non-English QA",
                "relative QA gain over Alpaca (F1, x-LLM match)", "increase", "gains.csv"),
 ]
@@ -383,14 +386,16 @@ def claim_rows(results_dir) -> list[dict]:
             continue
         for r in sel.itertuples():
             name = QA_CLAIM_METRICS[r.metric]
-            if not np.isfinite(r.gain_pct):
-                rows.append(claims.row(claim, nb, f"{r.benchmark} {name} gain undefined ({r.langs}): a reference "
-                                       "score is 0", "", "inconclusive"))
-                continue
-            rows.append(claims.row(claim, nb, f"{r.benchmark} {name} gain {r.gain_pct:+.1f} % ({r.langs})",
-                                   f"[{r.gain_lo:+.1f}, {r.gain_hi:+.1f}] %",
-                                   claims.verdict(r.gain_lo, r.gain_hi, claim.expected, claim.null),
-                                   "relative gain, mean over languages; paired bootstrap over questions"))
+            summary = {"lo": r.gain_lo, "hi": r.gain_hi, "tost_lo": r.gain_tost_lo, "tost_hi": r.gain_tost_hi,
+                       "se": r.gain_se}
+            undefined = "" if np.isfinite(r.gain_pct) else "the relative gain is undefined: a reference score is 0"
+            measured = (f"{r.benchmark} {name} gain {r.gain_pct:+.1f} % ({r.langs})" if not undefined else
+                        f"{r.benchmark} {name} gain undefined ({r.langs})")
+            rows.append(claims.row(claim, nb, measured, claims.judge(claim, r.gain_pct, summary, "relative_gain_pct",
+                                                                     undefined=undefined),
+                                   source="live", metric=f"relative {name} gain (%)", n=int(r.n), unit=" %",
+                                   note="relative gain, mean over languages; paired bootstrap over questions "
+                                        "(n = questions per language)"))
     return rows
 
 

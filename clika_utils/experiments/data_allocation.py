@@ -26,9 +26,10 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from .. import allocation, claims, instructions, scaling, translation
+from .. import allocation, claims, decide, instructions, scaling, translation
 from ..claims import PaperClaim
 from ..config import ExperimentConfig
+from ..decide import summarize
 from ..errors import ConfigError
 from ..metrics import percentile_ci
 from ..models import fingerprint, resolve
@@ -86,9 +87,10 @@ def measured_gain(segments: pd.DataFrame, *, metric: str, weights=None, n_boot: 
                                                            part.reference.tolist(), lang, metric)
                 totals[plan] += w * score_of(stats.sum(0)) / len(seeds)
                 boot[plan] += w * np.array([score_of(stats[i].sum(0)) for i in idx]) / len(seeds)
-    lo, hi = percentile_ci(boot["optimal"] - boot["uniform"], level)
+    sm = summarize(boot["optimal"] - boot["uniform"], level)
     return {"optimal": totals["optimal"], "uniform": totals["uniform"],
-            "measured": totals["optimal"] - totals["uniform"], "lo": float(lo), "hi": float(hi)}
+            "measured": totals["optimal"] - totals["uniform"], "lo": sm["lo"], "hi": sm["hi"],
+            "tost_lo": sm["tost_lo"], "tost_hi": sm["tost_hi"], "se": sm["se"], "n": n}
 
 
 def _plan_name(alloc: dict, seed: int) -> str:
@@ -180,9 +182,9 @@ def execute(model: str, data_home, results_dir, jobs_dir, live_dir, *, scaling_d
                              "score": score_of(stats.sum(0))})
         tables["measured"] = pd.DataFrame(measured)
         got = measured_gain(seg, metric=metric, weights=weights, n_boot=n_boot, seed=seed)
-        verdict = ("optimal better" if got["lo"] > 0 else "uniform better" if got["hi"] < 0 else
-                   "no measurable difference")
-        tables["validation"] = pd.DataFrame([{"metric": metric, "law": law, "budget": budget,
+        margin = decide.margin("sum_points") * len(langs)      # 1 point per language (the score is a sum)
+        verdict = decide.verdict_of(got["measured"], got, +1, margin)["verdict"]
+        tables["validation"] = pd.DataFrame([{"metric": metric, "law": law, "budget": budget, "n_langs": len(langs),
                                               "predicted": gain["predicted"], "predicted_lo": gain["lo"],
                                               "predicted_hi": gain["hi"], **got, "verdict": verdict,
                                               "identical_plans": plans["optimal"] == plans["uniform"]}])
@@ -231,9 +233,12 @@ def claim_rows(results_dir) -> list[dict]:
     if v is None or v.empty or "measured" not in v:
         return claims.not_run(CLAIMS, nb)
     r = v.iloc[0]
+    langs = int(r.n_langs) if "n_langs" in v else 1
+    decision = decide.verdict_of(r.measured, r.to_dict(), al.direction, decide.margin("sum_points") * langs)
     return [claims.row(al, nb, f"Σ {r.metric} optimal − uniform {r.measured:+.2f} (predicted {r.predicted:+.2f}), "
-                       f"budget {int(r.budget)}", f"[{r.lo:+.2f}, {r.hi:+.2f}]",
-                       claims.verdict(r.lo, r.hi, al.expected, al.null), "paired bootstrap over test sentences")]
+                       f"budget {int(r.budget)}", decision, source="live", metric=f"Σ {r.metric} over languages",
+                       n=int(r.n) if "n" in v else None,
+                       note="paired bootstrap over test sentences (n per language); δ = 1 point per language")]
 
 
 # ----------------------------------------------------------------------------------------------

@@ -116,12 +116,14 @@ def claim_rows(results_dir) -> list[dict]:
         return claims.not_run(CLAIMS, nb)
     pf, ct = CLAIMS
     cells = s[(s.lang != "en") & s.ra.notna() & s.en_co.notna()]
-    m, lo, hi = claims.mean_ci(cells.ra.to_numpy())
+    m, summary = claims.mean_summary(cells.ra.to_numpy())
     rows = [claims.row(pf, nb, f"mean RA {m:.3f} over {len(cells)} stored system×language×stream cells",
-                       f"[{lo:.3f}, {hi:.3f}]", claims.verdict(lo, hi, pf.expected, pf.null), "bootstrap over cells")]
-    m, lo, hi = claims.mean_ci((cells.ra - cells.en_co).to_numpy())
-    rows.append(claims.row(ct, nb, f"mean RA − en-CO {m:+.3f} over the same cells", f"[{lo:+.3f}, {hi:+.3f}]",
-                           claims.verdict(lo, hi, ct.expected, ct.null), "bootstrap over cells"))
+                       claims.judge(pf, m, summary, "ra"), source="stored", metric="ra", n=len(cells),
+                       note="bootstrap over cells; effect = RA − 1")]
+    m, summary = claims.mean_summary((cells.ra - cells.en_co).to_numpy())
+    rows.append(claims.row(ct, nb, f"mean RA − en-CO {m:+.3f} over the same cells",
+                           claims.judge(ct, m, summary, "en_co"), source="stored", metric="ra − en_co",
+                           n=len(cells), note="bootstrap over cells"))
     return rows
 
 

@@ -23,8 +23,8 @@ from typing import ClassVar
 import pandas as pd
 
 from .. import corpus, lineage, settings
-from ..claims import PaperClaim, verdict
-from ..compare import CLAIM_COLUMNS, Claim
+from ..claims import PaperClaim
+from ..compare import CLAIM_COLUMNS, Claim, claim_record
 from ..config import ExperimentConfig
 from ..data import TASKS
 from ..errors import ConfigError
@@ -145,12 +145,9 @@ def nll_claims(cmp: corpus.NLLComparison, cpt: str, mixed: str, base: str, targe
                        "loss, same budget)", mixed, cpt, others, -1)]
     rows = []
     for claim, statement, system, ref, group_langs, direction in spec:
-        g = cmp.group(system, ref, group_langs)
-        rows.append({"claim": claim, "statement": statement, "metric": "nll_per_token",
-                     "group": "target" if group_langs == [target] else "others",
-                     "expected": "increase" if direction > 0 else "decrease", "pairs": f"{system} vs {ref}", **g,
-                     "verdict": verdict(g["delta_lo"], g["delta_hi"], direction) if g["cells"] else "inconclusive"})
-    return pd.DataFrame(rows)[CLAIM_COLUMNS]
+        rows.append(claim_record(claim, statement, "nll_per_token", "target" if group_langs == [target] else "others",
+                                 direction, f"{system} vs {ref}", cmp.group(system, ref, group_langs)))
+    return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
 
 
 PRETRAINING_FILES = ("lineage", "stored_deltas", "stored_claims", "live_training", "live_streams", "live_deltas",

@@ -240,23 +240,34 @@ CLAIMS = [PaperClaim("x-LLaMA", "Translation quality grows with the amount of tr
 
 
 def claim_rows(results_dir) -> list[dict]:
-    """Per fitted metric: supported when every language's log-linear slope CI lies above 0,
-    contradicted when one lies below, with the BIC-preferred law and its extrapolation error."""
+    """Per fitted metric: the mean over languages of the log-linear slope per doubling of the data
+    (:data:`clika_utils.scaling.MEAN_SLOPE`, bootstrap over the grid's jobs) judged by the one verdict rule, with
+    each language's slope, the BIC-preferred law and its extrapolation error stated."""
     laws, params, nb, (sl,) = claims.read(results_dir, "laws"), claims.read(results_dir, "params"), Config.NOTEBOOK, CLAIMS
     if laws is None or params is None:
         return claims.not_run(CLAIMS, nb)
     rows = []
     for metric, lw in laws.groupby("metric", sort=False):
         best = lw[lw.preferred.astype(bool)]
-        slope = params[(params.metric == metric) & (params.law == "loglinear") & params.param.str.startswith("a[")]
-        lo, hi = float(slope.lo.min()), float(slope.hi.max())
-        per_lang = [claims.verdict(a, b, sl.expected) for a, b in zip(slope.lo, slope.hi)]
-        verdict = ("supported" if per_lang and all(v == "supported" for v in per_lang) else
-                   "contradicted" if "contradicted" in per_lang else "inconclusive")
+        loglin = params[(params.metric == metric) & (params.law == "loglinear")]
+        slope = loglin[loglin.param.str.startswith("a[", na=False)]
+        mean = loglin[loglin.param == scaling.MEAN_SLOPE]
         pref = best.law.iloc[0] if len(best) else "none converged"
         mae = f", leave-largest-out error {best.lolo_mae.iloc[0]:.2f}" if len(best) else ""
-        rows.append(claims.row(sl, nb, f"{metric}: log-linear slope > 0 in {int((slope.lo > 0).sum())}/{len(slope)} "
-                               f"languages; BIC prefers {pref}{mae}", f"slopes' CIs span [{lo:.2f}, {hi:.2f}]", verdict))
+        per_lang = ", ".join(f"{p[2:-1]} {e * np.log(2):+.2f}" for p, e in zip(slope.param, slope.estimate))
+        if mean.empty:
+            rows.append(claims.row(sl, nb, f"{metric}: the log-linear fit did not converge",
+                                   claims.judge(sl, np.nan, {}, "slope_per_doubling", undefined="no log-linear fit"),
+                                   source="live", metric=f"{metric} per doubling"))
+            continue
+        m = mean.iloc[0]
+        sizes = claims.read(results_dir, "table")
+        rows.append(claims.row(sl, nb, f"{metric}: {m.estimate:+.2f} points per doubling of the data, mean over "
+                               f"{len(slope)} languages ({per_lang}); BIC prefers {pref}{mae}",
+                               claims.judge(sl, m.estimate, m.to_dict(), "slope_per_doubling"), source="live",
+                               metric=f"{metric} per doubling", n=None if sizes is None else int(len(sizes) // max(
+                                   1, sizes.metric.nunique() if "metric" in sizes else 1)),
+                               note="bootstrap over the grid's jobs; n = scored jobs"))
     return rows
 
 

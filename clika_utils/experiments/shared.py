@@ -119,10 +119,11 @@ def verdict_lines(claims: pd.DataFrame, where: str) -> list[str]:
     out = []
     for r in claims.itertuples():
         if not r.cells:
-            out.append(f"[{where}] {r.claim}: {r.statement} — no pair available, not tested.")
+            out.append(f"[{where}] {r.claim}: {r.statement} — {r.reason}: {r.verdict.upper()}.")
             continue
         out.append(f"[{where}] {r.claim}: {r.statement} — mean Δ {r.delta:+.3f} "
-                   f"[{r.delta_lo:+.3f}, {r.delta_hi:+.3f}] over {r.cells} cells: {r.verdict.upper()}.")
+                   f"[{r.delta_lo:+.3f}, {r.delta_hi:+.3f}] over {r.cells} cells ({r.n} items per language; "
+                   f"δ {r.margin:g}, detectable {r.mde:.3f}): {r.verdict.upper()}.")
     return out
 
 
@@ -156,7 +157,7 @@ def chance_note(summary: pd.DataFrame) -> list[str]:
 
 
 def verdict_count(claims: pd.DataFrame) -> str:
-    c = claims[claims.cells > 0].verdict.value_counts()
+    c = claims.verdict.value_counts()
     return ", ".join(f"{c.get(v, 0)} {v}" for v in VERDICTS)
 
 
@@ -254,19 +255,28 @@ def task_records(lang: str, task_facts: int) -> list[dict]:
     return instructions.cldr_task(chosen, "en") + instructions.cldr_task(chosen, lang)
 
 
+#: How each claims table of notebooks 04/05 is labelled in the claims table: (source, what was measured).
+TABLE_SOURCES = {"stored_claims": ("stored", "stored outputs"), "live_claims": ("live", "live CLiKA streams"),
+                 "nll_claims": ("live", "live held-out loss"), "probe_claims": ("live", "live CLDR probe")}
+
+
 def claims_table_rows(results_dir, notebook: str, tables, declared) -> list[dict]:
-    """Report rows from claims tables (``tables``: their names, e.g. ``stored_claims``) as
+    """Rows of the claims table from claims tables (``tables``: their names, e.g. ``stored_claims``) as
     :func:`clika_utils.compare.check_claims` writes them; the ``declared`` claims as *not run* when none
     of the tables exists."""
     rows = []
     for name in tables:
         t = claims.read(results_dir, name)
-        source = name.replace("_claims", "")
+        source, what = TABLE_SOURCES[name]
         for r in ([] if t is None else t.itertuples()):
-            if not r.cells:
-                rows.append(claims.row(r.statement, notebook, f"{source}: no pair available", "", "not run",
-                                       paper="CLiKA"))
+            if not r.cells and r.reason == "no pair available":
+                rows.append(claims.row(r.statement, notebook, f"{what}: no pair available", paper="CLiKA",
+                                       source=source, metric=r.metric))
                 continue
-            rows.append(claims.row(r.statement, notebook, f"{source}: mean Δ {r.delta:+.3f} over {int(r.cells)} cells",
-                                   f"[{r.delta_lo:+.3f}, {r.delta_hi:+.3f}]", r.verdict, paper="CLiKA"))
+            decision = {"effect": r.delta, "lo": r.delta_lo, "hi": r.delta_hi, "mde": r.mde, "margin": r.margin,
+                        "verdict": r.verdict, "reason": "" if pd.isna(r.reason) else r.reason}
+            measured = (f"{what}: mean Δ {r.delta:+.3f} over {int(r.cells)} cells" if r.cells else f"{what}: no cell")
+            rows.append(claims.row(r.statement, notebook, measured, decision, paper="CLiKA", source=source,
+                                   metric=r.metric, n=int(r.n), note=f"{r.pairs}; n = items per language"
+                                   if source == "live" and name != "nll_claims" else str(r.pairs)))
     return rows or claims.not_run(declared, notebook)
