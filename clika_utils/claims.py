@@ -115,3 +115,15 @@ def mean_summary(values, n_boot: int = 1000, seed: int = 0) -> tuple[float, dict
     rng = np.random.default_rng(seed)
     boots = values[rng.integers(0, len(values), size=(n_boot, len(values)))].mean(1)
     return float(values.mean()), decide.summarize(boots)
+
+
+SHOWN = ["claim", "source", "measured", "ci", "mde", "margin", "n", "n_needed", "verdict", "reason"]
+
+
+def shown(rows: list[dict]) -> pd.DataFrame:
+    """The claims-table rows a notebook displays (its own rows of ``claims.csv``): the columns of
+    :data:`SHOWN`, MDE and δ rounded, the columns a notebook has no use for left out."""
+    t = pd.DataFrame(rows, columns=ROW_COLUMNS)[SHOWN]
+    return t.assign(mde=t.mde.astype(float).round(3), margin=t.margin.astype(float)).rename(
+        columns={"ci": "95 % CI of the effect", "mde": "detectable (80 % power)", "margin": "δ",
+                 "n_needed": "n for the paper's effect"})

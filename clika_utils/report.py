@@ -75,6 +75,26 @@ def write_claims(table: pd.DataFrame, dirs: dict[str, Path], out: Path, profile:
     return out
 
 
+def claims_summary(table: pd.DataFrame) -> str:
+    """A Markdown table of verdict counts by paper and source (stored outputs / live runs) — what the README
+    shows between its ``<!-- claims:begin -->`` and ``<!-- claims:end -->`` markers (a test keeps it equal
+    to ``figures/claims.csv``)."""
+    from .decide import VERDICTS
+    verdicts = [v for v in (*VERDICTS, "not run") if v in set(table.verdict)]
+    lines = ["| paper | source | rows | " + " | ".join(verdicts) + " | decided |",
+             "|---|---|---|" + "---|" * len(verdicts) + "---|"]
+    for (paper, source), g in table.groupby(["paper", "source"], sort=True):
+        counts = g.verdict.value_counts()
+        decided = int(g.verdict.isin(DECIDED).sum())
+        lines.append(f"| {paper} | {source} | {len(g)} | " + " | ".join(str(int(counts.get(v, 0))) for v in verdicts)
+                     + f" | {decided} ({100 * decided / len(g):.0f} %) |")
+    live = table[table.source == "live"]
+    decided = int(live.verdict.isin(DECIDED).sum())
+    lines.append(f"| **all** | **live** | **{len(live)}** | " + " | ".join(
+        str(int((live.verdict == v).sum())) for v in verdicts) + f" | **{decided} ({100 * decided / max(1, len(live)):.0f} %)** |")
+    return "\n".join(lines)
+
+
 def claims_path(profile: str, params_dir: Path | None = None) -> Path:
     """Where the profile's claims table is written: ``claims.csv`` in its (first) figures folder."""
     return figures_dirs(profile, params_dir)[0] / "claims.csv"
@@ -207,7 +227,12 @@ def main(argv=None) -> int:
     ap.add_argument("profile", nargs="?", default="cpu")
     ap.add_argument("--out", type=Path, default=None, help="report folder (default reports/, or reports/<profile>/ "
                                                             "for profiles other than cpu)")
+    ap.add_argument("--summary", action="store_true", help="print the verdict-count table of the profile's claims.csv "
+                                                            "(the README's block) and exit")
     args = ap.parse_args(argv)
+    if args.summary:
+        print(claims_summary(pd.read_csv(claims_path(args.profile), keep_default_na=False, na_values=[""])))
+        return 0
     page = build(args.profile, executed_dir=resolve(Path("outputs") / "executed" / args.profile),
                  out_dir=args.out or default_out(args.profile))
     print(f"report: {page}")

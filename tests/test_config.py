@@ -83,3 +83,17 @@ def test_params_files_hold_no_derived_output_location():
     for f in sorted((ROOT / "params").glob("*/*.yaml")):
         text = f.read_text(encoding="utf-8")
         assert f"outputs/{f.stem}/" not in text, f"{f.relative_to(ROOT)} spells out a derived path"
+
+
+def test_cpu_profile_pins_its_precision():
+    """The cpu profile's numbers must not depend on the reader's CPU: `precision: auto` would train in bf16 on
+    CPUs with native bf16 and in fp32 elsewhere, so every cpu params file that trains pins fp32."""
+    import yaml
+    from clika_utils.settings import project_root
+    training = 0
+    for p in sorted((project_root() / "params").glob("*/cpu.yaml")):
+        cfg = (yaml.safe_load(p.read_text(encoding="utf-8")) or {}).get("train_config")
+        if cfg is not None:
+            training += 1
+            assert cfg.get("precision") == "fp32", f"{p}: train_config.precision must be fp32"
+    assert training >= 6

@@ -182,3 +182,23 @@ def test_figure_provenance_in_the_report_names_the_results(tmp_path, monkeypatch
     report.build("cpu", executed_dir=executed, out_dir=tmp_path / "reports", params_dir=tmp_path / "params")
     side = json.loads((tmp_path / "reports" / "figures" / "demo.png.provenance.json").read_text(encoding="utf-8"))
     assert side["caption"] == "a demo figure" and list(side["inputs"]) == ["res/01/t.csv"]
+
+
+def test_the_committed_claims_table_decides_most_live_rows_and_the_readme_cites_it():
+    """figures/claims.csv is the cpu run's claims table: the report's columns, a sidecar naming the results it
+    was read from, at least 75 % of the live rows decided (supported / contradicted / no effect), and the
+    README's verdict counts equal to the table's."""
+    from clika_utils.decide import DECIDED
+    from clika_utils.settings import project_root
+    root = project_root()
+    path = root / "figures" / "claims.csv"
+    t = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    assert list(t.columns) == claims_mod.ROW_COLUMNS
+    assert set(t.verdict) <= set(claims_mod.decide.VERDICTS) | {"not run"} and "not run" not in set(t.verdict)
+    side = json.loads((root / "figures" / "claims.csv.provenance.json").read_text(encoding="utf-8"))
+    assert side["kind"] == "claims table" and len(side["inputs"]) > 20
+    live = t[t.source == "live"]
+    assert len(live) >= 40 and live.verdict.isin(DECIDED).mean() >= 0.75
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- claims:begin -->")[1].split("<!-- claims:end -->")[0]
+    assert block.strip() == report.claims_summary(t).strip()

@@ -31,10 +31,10 @@ import pandas as pd
 from .. import claims, settings
 from ..claims import PaperClaim
 from ..config import ExperimentConfig
+from ..decide import summarize
 from ..errors import ConfigError
 from ..fictional import Fictional, Place, fictional_dir, file_code, load_train
 from ..formats import Example, alpaca_prompt
-from ..decide import summarize
 from ..metrics import bootstrap_weights, chance_correct, percentile_ci, transfer, transfer_note
 from ..provenance import input_hashes, write_result_set
 from .shared import train_or_reuse

@@ -37,8 +37,8 @@ import pandas as pd
 from .. import claims, instructions, qa, translation
 from ..claims import PaperClaim
 from ..config import ExperimentConfig
-from ..errors import ConfigError
 from ..decide import summarize
+from ..errors import ConfigError
 from ..metrics import bootstrap_weights
 from ..outdir import system_name
 from ..provenance import input_hashes
@@ -386,14 +386,15 @@ def claim_rows(results_dir) -> list[dict]:
             continue
         for r in sel.itertuples():
             name = QA_CLAIM_METRICS[r.metric]
-            summary = {"lo": r.gain_lo, "hi": r.gain_hi, "tost_lo": r.gain_tost_lo, "tost_hi": r.gain_tost_hi,
-                       "se": r.gain_se}
+            summary = {"lo": r.gain_lo, "hi": r.gain_hi, "tost_lo": getattr(r, "gain_tost_lo", np.nan),
+                       "tost_hi": getattr(r, "gain_tost_hi", np.nan), "se": getattr(r, "gain_se", np.nan)}
             undefined = "" if np.isfinite(r.gain_pct) else "the relative gain is undefined: a reference score is 0"
             measured = (f"{r.benchmark} {name} gain {r.gain_pct:+.1f} % ({r.langs})" if not undefined else
                         f"{r.benchmark} {name} gain undefined ({r.langs})")
             rows.append(claims.row(claim, nb, measured, claims.judge(claim, r.gain_pct, summary, "relative_gain_pct",
                                                                      undefined=undefined),
-                                   source="live", metric=f"relative {name} gain (%)", n=int(r.n), unit=" %",
+                                   source="live", metric=f"relative {name} gain (%)",
+                                   n=int(r.n) if np.isfinite(getattr(r, "n", np.nan)) else None, unit=" %",
                                    note="relative gain, mean over languages; paired bootstrap over questions "
                                         "(n = questions per language)"))
     return rows

@@ -30,7 +30,7 @@ from ..langs import LANGS, check_langs
 from ..outdir import system_name
 from ..train import TrainConfig
 from .shared import (METRIC_NAMES, accuracy_summary, chance_note, claims_block, claims_table_rows, evaluate_live,
-                     live_claims, load_tables, loader, stored, train_or_reuse, write)
+                     live_claims, load_tables, loader, probe_live, probe_questions, stored, train_or_reuse, write)
 
 #: multilingual vs English-only instruction tuning of the same base (llama_7b) — claim 2c
 MULTI_VS_ENGLISH_IT = [("m_llama", "Stanford_Alpaca", "multi")]
@@ -67,21 +67,6 @@ def instruction_examples(facts: list[cldr.Fact], langs) -> list[Example]:
     return [Example(alpaca_prompt(q), a) for _, q, a in cldr.instructions(facts, langs)]
 
 
-def probe(lm, qa: pd.DataFrame, system: str) -> pd.DataFrame:
-    """Multiple-choice CLDR probe: an item is correct iff the gold option has the highest summed
-    log-probability as the response to the Alpaca-formatted question (lm-evaluation-harness ``acc``)."""
-    from ..evaluate import Engine
-    engine = Engine(lm)
-    prefix = engine.shared_prefix([alpaca_prompt(q) for q in qa.question.unique()])   # the Alpaca header, once
-    scored = engine.continuation_logprobs_many([alpaca_prompt(q) for q in qa.question],
-                                               [list(o) for o in qa.options], prefix)
-    rows = []
-    for r, (scores, _) in zip(qa.itertuples(), scored):
-        rows.append({"system": system, "task": "cldr", "lang": r.lang, "item_id": r.item_id,
-                     "fact": r.fact, "correct": int(int(np.argmax(scores)) == r.gold)})
-    return pd.DataFrame(rows)
-
-
 def instruction_live(model: str, data_dir, models_dir, live_dir, *, label: str, it_langs, train_facts: int,
                      heldout_fraction: float, probe_items: int, train_config: dict, eval_limit: int,
                      eval_tasks=None, eval_langs=None, batch_size: int = 16, n_boot: int = 1000, seed: int = 0,
@@ -95,28 +80,22 @@ def instruction_live(model: str, data_dir, models_dir, live_dir, *, label: str, 
     tasks, langs = list(eval_tasks or TASKS), list(eval_langs or LANGS)
     cfg = TrainConfig.from_dict({**train_config, "seed": seed})
     cldr.check_templates()
-    all_facts = cldr.facts()
-    train_pool, held = cldr.split(all_facts, heldout_fraction)
+    train_pool, _ = cldr.split(cldr.facts(), heldout_fraction)
     rng = np.random.default_rng(seed)
     chosen = [train_pool[i] for i in sorted(rng.choice(len(train_pool), min(train_facts, len(train_pool)),
                                                        replace=False))]
-    held_sel = [held[i] for i in sorted(rng.choice(len(held), min(probe_items, len(held)), replace=False))]
-    qa = cldr.qa_table(held_sel, langs, seed=seed, pool=all_facts)
+    qa = probe_questions(langs, heldout_fraction=heldout_fraction, probe_items=probe_items, seed=seed)
     base_sys = system_name(label, "base")
-    models, training = {base_sys: loader(model, None)}, []
+    models, jobs, training = {base_sys: loader(model, None)}, {base_sys: None}, []
     for variant, lang_set in (("it-en", ["en"]), ("it-multi", it_langs)):
         job = Path(models_dir) / variant
         info = train_or_reuse(model, instruction_examples(chosen, lang_set), job, cfg, num_processes, progress)
         training.append({"variant": variant, "langs": "+".join(lang_set), "facts": len(chosen), **info})
         models[system_name(label, variant)] = loader(model, job)
+        jobs[system_name(label, variant)] = job
     items = evaluate_live(models, data_dir, live_dir, tasks=tasks, langs=langs, limit=eval_limit or None,
                           batch_size=batch_size, progress=progress)
-    probe_items_df = []
-    for system, load in models.items():
-        lm = load()
-        probe_items_df.append(probe(lm, qa, system))
-        del lm
-    probe_df = pd.concat(probe_items_df, ignore_index=True)
+    probe_df = probe_live(model, models, jobs, qa, live_dir)
     en_sys, multi_sys = system_name(label, "it-en"), system_name(label, "it-multi")
     variants = {multi_sys: "+".join(it_langs), en_sys: "en"}
     contrast = [(multi_sys, en_sys, "+".join(it_langs))]

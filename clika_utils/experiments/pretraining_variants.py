@@ -34,7 +34,7 @@ from ..outdir import system_name
 from ..provenance import input_hashes
 from ..train import TrainConfig
 from .shared import (METRIC_NAMES, accuracy_summary, chance_note, claims_block, claims_table_rows, evaluate_live,
-                     live_claims, load_tables, loader, stored, train_or_reuse, write)
+                     live_claims, load_tables, loader, probe_live, probe_questions, stored, train_or_reuse, write)
 
 #: mixed-pretrained vs continued-pretrained models of the same size and target (zh) — claim 1c
 MIXED_VS_CONTINUED = [("baichuan2_7b_base", "chinese_llama2_7b", "zh"),
@@ -62,6 +62,7 @@ def pretraining_claims(systems) -> list[Claim]:
 def pretraining_live(model: str, data_dir, text_home, models_dir, live_dir, *, label: str, target: str, mix_langs,
                      budget: int, block: int, heldout_fraction: float, train_config: dict, eval_limit: int,
                      eval_tasks=None, eval_langs=None, nll_docs: int = 8, nll_max_tokens: int = 128,
+                     probe_items: int = 0, probe_heldout_fraction: float = 0.3,
                      corpora: dict | None = None, batch_size: int = 16, n_boot: int = 1000, seed: int = 0,
                      num_processes: int = 1, progress: bool = True) -> tuple[dict, list]:
     """Continued (target only) vs mixed (equal shares of ``mix_langs``) pretraining with the same token
@@ -90,20 +91,29 @@ def pretraining_live(model: str, data_dir, text_home, models_dir, live_dir, *, l
         "mixed": corpus.mixture(train_docs, {lang: 1.0 for lang in mix_langs}, tok, budget, block, seed),
     }
     base_sys = system_name(label, "base")
-    models, training, compositions = {base_sys: loader(model, None)}, [], []
+    models, jobs, training, compositions = {base_sys: loader(model, None)}, {base_sys: None}, [], []
     for variant, (texts, comp) in streams.items():
         job = Path(models_dir) / variant
         info = train_or_reuse(model, [Example("", t) for t in texts], job, cfg, num_processes, progress)
         training.append({"variant": variant, "tokens": int(comp.tokens.sum()), **info})
         compositions.append(comp.assign(variant=variant))
         models[system_name(label, variant)] = loader(model, job)
+        jobs[system_name(label, variant)] = job
     items = evaluate_live(models, data_dir, live_dir, tasks=tasks, langs=langs, limit=eval_limit or None,
                           batch_size=batch_size, progress=progress)
     cpt, mixed = system_name(label, f"cpt-{target}"), system_name(label, "mixed")
     mix_targets = "+".join(mix_langs)
+    declared = _pretraining_live_claims(cpt, mixed, base_sys, target)
     deltas, claims = live_claims(items, base_sys, {cpt: target, mixed: mix_targets},
-                                  [(mixed, cpt, target)], n_boot, seed,
-                                  _pretraining_live_claims(cpt, mixed, base_sys, target))
+                                  [(mixed, cpt, target)], n_boot, seed, declared)
+    probe_tables = {}
+    if probe_items:
+        qa = probe_questions(langs, heldout_fraction=probe_heldout_fraction, probe_items=probe_items, seed=seed)
+        probe_df = probe_live(model, models, jobs, qa, live_dir)
+        p_deltas, p_claims = live_claims(probe_df.drop(columns="fact"), base_sys, {cpt: target, mixed: mix_targets},
+                                         [(mixed, cpt, target)], n_boot, seed, declared)
+        probe_tables = {"probe_items": probe_df, "probe_deltas": p_deltas, "probe_claims": p_claims}
+        items = pd.concat([items, probe_df.drop(columns="fact")], ignore_index=True)
     per_doc = []
     for system, load in models.items():
         lm = load()
@@ -116,7 +126,7 @@ def pretraining_live(model: str, data_dir, text_home, models_dir, live_dir, *, l
     tables = {"nll_claims": nll_claims(nll_cmp, cpt, mixed, base_sys, target, langs),
               "live_training": pd.DataFrame(training), "live_streams": pd.concat(compositions, ignore_index=True),
               "live_deltas": deltas, "live_claims": claims, "live_nll": nll,
-              "live_summary": accuracy_summary(items)}
+              "live_summary": accuracy_summary(items), **probe_tables}
     return tables, inputs
 
 
@@ -152,17 +162,20 @@ def nll_claims(cmp: corpus.NLLComparison, cpt: str, mixed: str, base: str, targe
 
 PRETRAINING_FILES = ("lineage", "stored_deltas", "stored_claims", "live_training", "live_streams", "live_deltas",
                      "live_claims", "live_nll", "nll_claims", "live_summary")
+PROBE_FILES = ("probe_items", "probe_deltas", "probe_claims")      #: written when ``probe_items`` > 0
 
 
 def load(results_dir) -> dict[str, pd.DataFrame]:
-    """The tables :func:`run` wrote, keyed by name."""
-    return load_tables(results_dir, PRETRAINING_FILES)
+    """The tables :func:`run` wrote, keyed by name (the probe's when it ran)."""
+    present = [n for n in PROBE_FILES if (Path(results_dir) / f"{n}.csv").exists()]
+    return load_tables(results_dir, PRETRAINING_FILES + tuple(present))
 
 
 def execute(model: str, data_dir, text_home, results_dir, models_dir, live_dir, *, items_csv=None,
             label: str, target: str, mix_langs, budget: int, block: int, heldout_fraction: float,
             train_config: dict, eval_limit: int, eval_tasks=None, eval_langs=None, nll_docs: int = 8,
-            nll_max_tokens: int = 128, corpora: dict | None = None, batch_size: int = 16,
+            nll_max_tokens: int = 128, probe_items: int = 0, probe_heldout_fraction: float = 0.3,
+            corpora: dict | None = None, batch_size: int = 16,
             n_boot: int = 1000, seed: int = 0, num_processes: int = 1, parameters: dict | None = None,
             progress: bool = True) -> dict:
     """Notebook 04: stored comparisons + the live controlled experiment; writes every table of
@@ -172,13 +185,15 @@ def execute(model: str, data_dir, text_home, results_dir, models_dir, live_dir, 
                                    mix_langs=mix_langs, budget=budget, block=block,
                                    heldout_fraction=heldout_fraction, train_config=train_config,
                                    eval_limit=eval_limit, eval_tasks=eval_tasks, eval_langs=eval_langs,
-                                   nll_docs=nll_docs, nll_max_tokens=nll_max_tokens, corpora=corpora,
+                                   nll_docs=nll_docs, nll_max_tokens=nll_max_tokens, probe_items=probe_items,
+                                   probe_heldout_fraction=probe_heldout_fraction, corpora=corpora,
                                    batch_size=batch_size, n_boot=n_boot, seed=seed, num_processes=num_processes,
                                    progress=progress)
     inputs.update(input_hashes(files, root=text_home))
     params = {"model": model, "label": label, "target": target, "mix_langs": list(mix_langs),
               "budget": budget, "block": block, "heldout_fraction": heldout_fraction, "train_config": train_config,
               "eval_limit": eval_limit, "nll_docs": nll_docs, "nll_max_tokens": nll_max_tokens, "n_boot": n_boot,
+              "probe_items": probe_items, "probe_heldout_fraction": probe_heldout_fraction,
               "corpora": corpora, **(parameters or {})}
     return write({**tables, **live}, results_dir, parameters=params, seed=seed, inputs=inputs)
 
@@ -188,6 +203,9 @@ def findings(t: dict[str, pd.DataFrame]) -> list[str]:
     out += claims_block(t["live_claims"], "Live controlled run", "live")
     out += chance_note(t["live_summary"])
     out += claims_block(t["nll_claims"], "Live controlled run, held-out language-model loss", "live loss")
+    if "probe_claims" in t:
+        out += claims_block(t["probe_claims"], "Live controlled run, held-out CLDR facts (above chance in English)",
+                            "probe")
     d = t["live_nll"].dropna(subset=["delta"])
     for (system, ref), part in d.groupby(["system", "reference"], sort=False):
         out.append(f"Δ NLL/token {system} − {ref}: " + ", ".join(
@@ -202,15 +220,15 @@ def findings(t: dict[str, pd.DataFrame]) -> list[str]:
 CLAIMS = [
     PaperClaim("CLiKA", "Continued pretraining raises the target language's alignment (claim 1a)",
                "Δ accuracy, RA, en-CO (stored and live); Δ held-out NLL (live)", "increase",
-               "stored_claims.csv, live_claims.csv, nll_claims.csv"),
+               "stored_claims.csv, live_claims.csv, nll_claims.csv, probe_claims.csv"),
     PaperClaim("CLiKA", "Continued pretraining lowers the other languages' alignment (claim 1b)",
                "Δ accuracy, RA, en-CO (stored and live); Δ held-out NLL (live)", "decrease",
-               "stored_claims.csv, live_claims.csv, nll_claims.csv"),
+               "stored_claims.csv, live_claims.csv, nll_claims.csv, probe_claims.csv"),
     PaperClaim("CLiKA", "Mixed pretraining costs the other languages less than continued pretraining (claim 1c)",
                "Δ RA, en-CO (stored and live); Δ held-out NLL (live)", "increase",
-               "stored_claims.csv, live_claims.csv, nll_claims.csv"),
+               "stored_claims.csv, live_claims.csv, nll_claims.csv, probe_claims.csv"),
 ]
-CLAIM_TABLES = ("stored_claims", "live_claims", "nll_claims")
+CLAIM_TABLES = ("stored_claims", "live_claims", "nll_claims", "probe_claims")
 
 
 def claim_rows(results_dir) -> list[dict]:
@@ -245,6 +263,8 @@ class Config(ExperimentConfig):
     eval_langs: list
     nll_docs: int
     nll_max_tokens: int
+    probe_items: int
+    probe_heldout_fraction: float
     batch_size: int
     num_processes: int
     n_boot: int
@@ -265,5 +285,6 @@ def run(config: Config, *, progress: bool = True) -> dict[str, Path]:
                    mix_langs=c.mix_langs, budget=c.budget, block=c.block, heldout_fraction=c.heldout_fraction,
                    train_config=c.train_config, eval_limit=c.eval_limit, eval_tasks=c.eval_tasks or None,
                    eval_langs=c.eval_langs or None, nll_docs=c.nll_docs, nll_max_tokens=c.nll_max_tokens,
+                   probe_items=c.probe_items, probe_heldout_fraction=c.probe_heldout_fraction,
                    corpora=c.corpora or None, batch_size=c.batch_size, n_boot=c.n_boot, seed=c.seed,
                    num_processes=c.num_processes, parameters=c.record(), progress=progress)

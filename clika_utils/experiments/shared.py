@@ -80,6 +80,64 @@ def loader(model: str, job: Path | None):
     return (lambda: load_model(model)) if job is None else (lambda: load_trained(job))
 
 
+# ----------------------------------------------------------------------------------------------
+# the held-out CLDR probe (notebooks 04 and 05): facts the model is above chance on in English
+
+
+def probe_questions(langs, *, heldout_fraction: float, probe_items: int, seed: int) -> pd.DataFrame:
+    """Multiple-choice questions on ``probe_items`` CLDR facts of the held-out split (all of them when
+    ``probe_items`` is at least its size) in ``langs``; the same table for notebooks 04 and 05 with the
+    same parameters, so the base model's answers are shared."""
+    from .. import cldr
+    all_facts = cldr.facts()
+    _, held = cldr.split(all_facts, heldout_fraction)
+    if probe_items < 1:
+        raise ConfigError(f"probe_items must be at least 1, got {probe_items}")
+    pick = sorted(np.random.default_rng([seed, 5]).choice(len(held), min(probe_items, len(held)), replace=False))
+    return cldr.qa_table([held[i] for i in pick], langs, seed=seed, pool=all_facts)
+
+
+def probe(lm, qa: pd.DataFrame, system: str) -> pd.DataFrame:
+    """Multiple-choice CLDR probe: an item is correct iff the gold option has the highest summed
+    log-probability as the response to the Alpaca-formatted question (lm-evaluation-harness ``acc``)."""
+    from ..evaluate import Engine
+    engine = Engine(lm)
+    prefix = engine.shared_prefix([alpaca_prompt(q) for q in qa.question.unique()])   # the Alpaca header, once
+    scored = engine.continuation_logprobs_many([alpaca_prompt(q) for q in qa.question],
+                                               [list(o) for o in qa.options], prefix)
+    rows = []
+    for r, (scores, _) in zip(qa.itertuples(), scored):
+        rows.append({"system": system, "task": "cldr", "lang": r.lang, "item_id": r.item_id,
+                     "fact": r.fact, "correct": int(int(np.argmax(scores)) == r.gold)})
+    return pd.DataFrame(rows)
+
+
+def probe_live(model: str, models: dict, jobs: dict, qa: pd.DataFrame, live_dir) -> pd.DataFrame:
+    """:func:`probe` of every system (``models``: name -> loader; ``jobs``: name -> job folder or None for the
+    base model), each cached in ``<live_dir>-probe/<system>.csv`` (beside the evaluation folder, which
+    ``clika evaluate`` owns) under a key of the model (its training job's record) and the questions: a
+    system probed before on the same questions is read, not rerun."""
+    out = []
+    qa_digest = _digest(qa.astype(str).to_dict("list"))
+    for system, load in models.items():
+        job = jobs.get(system)
+        key = {"system": system, "model": model, "questions": qa_digest,
+               "job": None if job is None else {k: v for k, v in job_record(job).items() if k in ("job", "steps",
+                                                                                                  "final_loss")}}
+        path = Path(live_dir).with_name(Path(live_dir).name + "-probe") / f"{system}.csv"
+        digest = _digest(key)
+        if _is_cached(path, digest):
+            out.append(pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={"item_id": str}))
+            continue
+        lm = load()
+        table = probe(lm, qa, system)
+        del lm
+        write_csv_atomic(table, path)
+        write_json_atomic(path.with_suffix(".key.json"), {"digest": digest, "key": key})
+        out.append(pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={"item_id": str}))
+    return pd.concat(out, ignore_index=True)
+
+
 def train_or_reuse(model: str, examples: list[Example], job: Path, cfg: TrainConfig, num_processes: int,
                    progress: bool, accelerate_config: str | None = None) -> dict:
     """Train the job in ``job`` on ``examples`` (or reuse it: :func:`clika_utils.train.run_job` does not train
