@@ -39,7 +39,6 @@ from .io import write_text_atomic
 from .settings import project_root, resolve
 
 
-
 def _param_paths(profile: str, key: str, params_dir: Path | None) -> dict[str, Path]:
     params_dir = params_dir or project_root() / "params"
     out = {}
