@@ -74,3 +74,18 @@ def test_tost_keeps_its_error_rate_and_mde_gives_its_power_in_simulation():
     assert abs(false_pos - 0.05) <= mc(0.05) + 0.01
     assert np.median(calls["mde"]) == pytest.approx(target_mde, rel=0.08)
     assert mde(_normal_reps(0, se)) == pytest.approx(target_mde, rel=1e-3)
+
+
+def test_summary_and_null_shift():
+    """A stored summary gives the same verdict as the replicates it came from; a no-effect value other than 0
+    (XRR against the 0.5 threshold) shifts every bound."""
+    from clika_utils.decide import summarize, verdict_of
+    reps = _normal_reps(0.3, 0.05)
+    s = summarize(reps)
+    assert s["lo"] == pytest.approx(0.3 - 1.95996 * 0.05, rel=1e-3) and s["tost_hi"] == pytest.approx(0.3 + 1.64485 * 0.05, rel=1e-3)
+    assert verdict_of(0.3, s, +1, 0.1) == decide(0.3, reps, +1, 0.1)
+    d = verdict_of(0.3, s, -1, 0.1, null=0.5)                 # XRR 0.3 below 0.5: the claimed direction
+    assert d["verdict"] == "supported" and d["effect"] == pytest.approx(-0.2) and d["hi"] == pytest.approx(-0.2 + 1.96 * 0.05, rel=1e-2)
+    assert verdict_of(0.52, summarize(_normal_reps(0.52, 0.02)), -1, 0.1, null=0.5)["verdict"] == "no effect"
+    assert verdict_of(0.3, s, +1, 0.1, undefined="English at chance")["reason"] == "English at chance"
+    assert summarize([np.nan] * 3 + [0.1, 0.2])["defined"] is False
