@@ -54,21 +54,12 @@ class PaperClaim:
         return 1 if self.expected == "increase" else -1
 
 
-def direction(expected: str | int) -> int:
-    """+1 / −1 from "increase" / "decrease" (or ±1)."""
-    if expected in (1, -1):
-        return int(expected)
-    if expected not in EXPECTED:
-        raise ConfigError(f"expected must be one of {EXPECTED} (or +1/-1), got {expected!r}")
-    return 1 if expected == "increase" else -1
-
-
 def row(claim: "PaperClaim | str", notebook: str, measured: str = "", decision: dict | None = None, *,
         source: str = "", metric: str = "", n: int | None = None, note: str = "", paper: str | None = None,
-        stated_effect: float | None = None, scale: float = 1.0, unit: str = "", verdict: str = "not run") -> dict:
+        stated_effect: float | None = None, unit: str = "", verdict: str = "not run") -> dict:
     """One row of the claims table (``claim``: a declared claim, or a statement refining one, e.g. per
     target language, with ``paper``). ``decision``: :func:`clika_utils.decide.verdict_of`'s dict (without it
-    the row is ``verdict``, by default *not run*); ``scale``/``unit`` format the CI text (e.g. 1, "" or 1, "%")."""
+    the row is ``verdict``, by default *not run*); ``unit`` follows the CI text (e.g. " %")."""
     if isinstance(claim, PaperClaim):
         stated_effect = claim.stated_effect if stated_effect is None else stated_effect
         paper, claim = claim.paper, claim.statement
@@ -81,7 +72,7 @@ def row(claim: "PaperClaim | str", notebook: str, measured: str = "", decision: 
     if decision is not None:
         out.update({k: decision[k] for k in ("effect", "lo", "hi", "mde", "margin", "verdict", "reason")})
         if np.isfinite(decision["lo"]):
-            out["ci"] = f"[{decision['lo'] * scale:+.3g}, {decision['hi'] * scale:+.3g}]{unit}"
+            out["ci"] = f"[{decision['lo']:+.3g}, {decision['hi']:+.3g}]{unit}"
         if stated_effect is not None and n:
             out["n_needed"] = decide.n_needed(int(n), decision["mde"], stated_effect)
     return out

@@ -126,7 +126,7 @@ class Comparison:
         chance, i = _chance(task), common.index("en")
         if not np.isfinite(chance):
             return ""
-        at_chance = [s for s, m in ((derived, md), (base, mb)) if np.nanquantile(m["accuracy"][1][i], 0.025) <= chance]
+        at_chance = [s for s, m in ((derived, md), (base, mb)) if percentile_ci(m["accuracy"][1][i])[0] <= chance]
         return (f"{task}: English accuracy of {' and '.join(at_chance)} not above chance ({chance:.2f})"
                 if at_chance else "")
 

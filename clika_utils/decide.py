@@ -29,6 +29,7 @@ import math
 import numpy as np
 
 from .errors import ConfigError
+from .metrics import percentile_ci
 
 VERDICTS = ("supported", "contradicted", "no effect", "inconclusive", "not measurable")
 DECIDED = ("supported", "contradicted", "no effect")
@@ -72,9 +73,8 @@ def summarize(replicates, level: float = 0.95) -> dict:
     nan = float("nan")
     if finite.size < max(2, r.size / 2):
         return {"lo": nan, "hi": nan, "tost_lo": nan, "tost_hi": nan, "se": nan, "defined": False}
-    alpha = 1 - level
-    lo, hi = np.quantile(finite, [alpha / 2, 1 - alpha / 2])
-    tlo, thi = np.quantile(finite, [alpha, 1 - alpha])
+    lo, hi = percentile_ci(finite, level)
+    tlo, thi = percentile_ci(finite, 2 * level - 1)             # each one-sided test at α = 1 − level
     return {"lo": float(lo), "hi": float(hi), "tost_lo": float(tlo), "tost_hi": float(thi),
             "se": float(finite.std(ddof=1)), "defined": True}
 
@@ -109,8 +109,7 @@ def verdict_of(estimate: float, summary: dict, direction: int, delta: float, *, 
     s = {k: float(summary.get(k, float("nan"))) - (null if k != "se" else 0.0) for k in SUMMARY_KEYS}
     out = {"effect": float(estimate) - null, **{k: s[k] for k in SUMMARY_KEYS if k != "se"}, "margin": delta,
            "mde": mde_of(s["se"], level), "verdict": "", "reason": ""}
-    if undefined or not math.isfinite(out["effect"]) or not summary.get("defined", math.isfinite(s["lo"])) \
-            or not math.isfinite(s["lo"]):
+    if undefined or not math.isfinite(out["effect"]) or not summary.get("defined", True) or not math.isfinite(s["lo"]):
         out.update(verdict="not measurable", reason=undefined or "the effect is undefined (no estimate, or most "
                                                                  "bootstrap replicates undefined)")
         return out

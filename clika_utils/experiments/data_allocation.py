@@ -93,6 +93,11 @@ def measured_gain(segments: pd.DataFrame, *, metric: str, weights=None, n_boot: 
             "tost_lo": sm["tost_lo"], "tost_hi": sm["tost_hi"], "se": sm["se"], "n": n}
 
 
+def gain_margin(n_langs: int) -> float:
+    """δ of the measured gain, a sum over ``n_langs`` languages: one point per language."""
+    return decide.margin("sum_points") * n_langs
+
+
 def _plan_name(alloc: dict, seed: int) -> str:
     return "-".join(f"{lang}{x}" for lang, x in sorted(alloc.items())) + f"-s{seed}"
 
@@ -182,8 +187,7 @@ def execute(model: str, data_home, results_dir, jobs_dir, live_dir, *, scaling_d
                              "score": score_of(stats.sum(0))})
         tables["measured"] = pd.DataFrame(measured)
         got = measured_gain(seg, metric=metric, weights=weights, n_boot=n_boot, seed=seed)
-        margin = decide.margin("sum_points") * len(langs)      # 1 point per language (the score is a sum)
-        verdict = decide.verdict_of(got["measured"], got, +1, margin)["verdict"]
+        verdict = decide.verdict_of(got["measured"], got, +1, gain_margin(len(langs)))["verdict"]
         tables["validation"] = pd.DataFrame([{"metric": metric, "law": law, "budget": budget, "n_langs": len(langs),
                                               "predicted": gain["predicted"], "predicted_lo": gain["lo"],
                                               "predicted_hi": gain["hi"], **got, "verdict": verdict,
@@ -233,8 +237,8 @@ def claim_rows(results_dir) -> list[dict]:
     if v is None or v.empty or "measured" not in v:
         return claims.not_run(CLAIMS, nb)
     r = v.iloc[0]
-    langs = int(r.n_langs) if "n_langs" in v else 1
-    decision = decide.verdict_of(r.measured, r.to_dict(), al.direction, decide.margin("sum_points") * langs)
+    decision = decide.verdict_of(r.measured, r.to_dict(), al.direction,
+                                 gain_margin(int(r.n_langs) if "n_langs" in v else 1))
     return [claims.row(al, nb, f"Σ {r.metric} optimal − uniform {r.measured:+.2f} (predicted {r.predicted:+.2f}), "
                        f"budget {int(r.budget)}", decision, source="live", metric=f"Σ {r.metric} over languages",
                        n=int(r.n) if "n" in v else None,

@@ -246,7 +246,7 @@ def claim_rows(results_dir) -> list[dict]:
     laws, params, nb, (sl,) = claims.read(results_dir, "laws"), claims.read(results_dir, "params"), Config.NOTEBOOK, CLAIMS
     if laws is None or params is None:
         return claims.not_run(CLAIMS, nb)
-    rows = []
+    rows, jobs = [], claims.read(results_dir, "table")
     for metric, lw in laws.groupby("metric", sort=False):
         best = lw[lw.preferred.astype(bool)]
         loglin = params[(params.metric == metric) & (params.law == "loglinear")]
@@ -261,12 +261,11 @@ def claim_rows(results_dir) -> list[dict]:
                                    source="live", metric=f"{metric} per doubling"))
             continue
         m = mean.iloc[0]
-        sizes = claims.read(results_dir, "table")
         rows.append(claims.row(sl, nb, f"{metric}: {m.estimate:+.2f} points per doubling of the data, mean over "
                                f"{len(slope)} languages ({per_lang}); BIC prefers {pref}{mae}",
                                claims.judge(sl, m.estimate, m.to_dict(), "slope_per_doubling"), source="live",
-                               metric=f"{metric} per doubling", n=None if sizes is None else int(len(sizes) // max(
-                                   1, sizes.metric.nunique() if "metric" in sizes else 1)),
+                               metric=f"{metric} per doubling",
+                               n=None if jobs is None else int((jobs.metric == metric).sum()),
                                note="bootstrap over the grid's jobs; n = scored jobs"))
     return rows
 

@@ -134,6 +134,7 @@ def probe_live(model: str, models: dict, jobs: dict, qa: pd.DataFrame, live_dir)
         del lm
         write_csv_atomic(table, path)
         write_json_atomic(path.with_suffix(".key.json"), {"digest": digest, "key": key})
+        # read back, as a cached run does: a fresh and a cached run then hand on the same dtypes and values
         out.append(pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={"item_id": str}))
     return pd.concat(out, ignore_index=True)
 
