@@ -146,3 +146,84 @@ def pairs(stage: str, systems=None) -> list[tuple[str, str, str]]:
     have = set(df.system) if systems is None else set(systems)
     rows = df[(df.stage == stage) & df.base.isin(have) & df.system.isin(have)]
     return [(r.system, r.base, r.langs) for r in rows.itertuples()]
+
+
+#: How figures and tables name each stored system (the result files' names are identifiers, not names).
+DISPLAY = {
+    "llama_7b": "LLaMA-7B", "llama_13b": "LLaMA-13B", "llama_65b": "LLaMA-65B",
+    "llama2_7b": "Llama-2-7B", "llama2_13b": "Llama-2-13B", "llama2_70b": "Llama-2-70B",
+    "llama2_7b_chat": "Llama-2-7B-Chat", "llama2_13b_chat": "Llama-2-13B-Chat", "llama2_70b_chat": "Llama-2-70B-Chat",
+    "chinese_llama_7b": "Chinese-LLaMA-7B", "chinese_llama_13b": "Chinese-LLaMA-13B",
+    "chinese_llama_plus_7b": "Chinese-LLaMA-Plus-7B", "chinese_llama_plus_13b": "Chinese-LLaMA-Plus-13B",
+    "chinese_alpaca_7b": "Chinese-Alpaca-7B", "chinese_alpaca_13b": "Chinese-Alpaca-13B",
+    "chinese_alpaca_pro_7b": "Chinese-Alpaca-Pro-7B", "chinese_alpaca_pro_13b": "Chinese-Alpaca-Pro-13B",
+    "chinese_llama2_7b": "Chinese-LLaMA-2-7B", "chinese_llama2_13b": "Chinese-LLaMA-2-13B",
+    "chinese_alpaca2_7b": "Chinese-Alpaca-2-7B", "chinese_alpaca2_13b": "Chinese-Alpaca-2-13B",
+    "LeoLM_leo_hessianai_13b": "LeoLM-13B", "LeoLM_leo_hessianai_13b_chat": "LeoLM-13B-Chat",
+    "baichuan2_7b_base": "Baichuan2-7B-Base", "baichuan2_13b_base": "Baichuan2-13B-Base",
+    "baichuan2_7b_chat": "Baichuan2-7B-Chat", "baichuan2_13b_chat": "Baichuan2-13B-Chat",
+    "Baichuan2-13B-ChatZH1e-4": "Baichuan2-13B-Chat + ZH lr 1e-4",
+    "Baichuan2-13B-ChatZH2e-4": "Baichuan2-13B-Chat + ZH lr 2e-4",
+    "Baichuan2-13B-ChatZH4e-4": "Baichuan2-13B-Chat + ZH lr 4e-4",
+    "Baichuan2-13B-ChatZH8e-4": "Baichuan2-13B-Chat + ZH lr 8e-4",
+    "bloom_7b1": "BLOOM-7B1", "bloomz_7b1": "BLOOMZ-7B1", "bloomz_7b1_mt": "BLOOMZ-7B1-MT",
+    "Stanford_Alpaca": "Stanford Alpaca-7B", "m_llama": "m-LLaMA-7B", "bayling_13b_v11": "BayLing-13B v1.1",
+    "bigtranslate": "BigTranslate-13B", "polylm_multialpaca_13b": "PolyLM-MultiAlpaca-13B",
+    "vicuna_13b_v1.5": "Vicuna-13B v1.5", "chatglm2_6b": "ChatGLM2-6B", "chatgpt": "ChatGPT",
+}
+
+#: Display names of the live models (registry names) and of this project's variant suffixes
+#: (``<label>_<variant>``, as notebooks 02 and 04–06 name their systems).
+MODEL_DISPLAY = {"gemma-3-270m": "Gemma-3-270M", "tiny-llama": "tiny-llama"}
+VARIANT_DISPLAY = {
+    "base": "base", "letter": "(letter)", "generate": "(generate)", "text": "(text)",
+    "letter-all-items": "(letter, all items)", "lm-eval": "(lm-evaluation-harness)",
+    "cpt-zh": "+ Chinese continued PT", "cpt-de": "+ German continued PT", "mixed": "+ mixed PT",
+    "it-en": "+ English-only IT", "it-multi": "+ multilingual IT",
+    "alpaca": "+ Alpaca (English IT)", "m-llama": "+ m-LLaMA (MuIT)",
+}
+
+
+def display_name(system: str) -> str:
+    """The name a reader sees for ``system``: a stored system's published name (:data:`DISPLAY`), or for a
+    live system ``<label>_<variant>`` the model's name and what was done to it (``x-llama-ar`` reads
+    "+ x-LLaMA-ar (CoIT)"); a notebook-09 system ``06:<variant>`` is the tuned variant of its base."""
+    if system in DISPLAY:
+        return DISPLAY[system]
+    if system.startswith("06:"):
+        return _variant(system[3:])
+    label, sep, variant = system.rpartition("_")
+    if not sep:
+        return MODEL_DISPLAY.get(system, system)
+    return f"{MODEL_DISPLAY.get(label, label)} {_variant(variant)}"
+
+
+def _variant(variant: str) -> str:
+    if variant.startswith("x-llama-"):
+        return f"+ x-LLaMA-{variant[len('x-llama-'):]} (CoIT)"
+    return VARIANT_DISPLAY.get(variant, variant)
+
+
+def _size(size: str) -> float:
+    try:
+        return float(size.rstrip("B"))
+    except ValueError:
+        return float("inf")
+
+
+def system_order(systems) -> list[str]:
+    """``systems`` ordered by family and size as the lineage lists them (families in the order of the
+    lineage table, smaller models first, a base before what was trained from it); systems not in the
+    lineage (live ones) follow in the order given."""
+    df = table().reset_index(names="pos")
+    root = {}
+    for r in df.itertuples():  # the family of a system is its root ancestor's
+        b = r.system
+        while (up := df.loc[df.system == b, "base"]).size and up.iloc[0] in set(df.system):
+            b = up.iloc[0]
+        root[r.system] = b
+    family_pos = {s: int(df.loc[df.system == s, "pos"].iloc[0]) for s in set(root.values())}
+    key = {r.system: (family_pos[root[r.system]], _size(r.size), r.pos) for r in df.itertuples()}
+    systems = list(dict.fromkeys(systems))
+    known = sorted((s for s in systems if s in key), key=key.__getitem__)
+    return known + [s for s in systems if s not in key]

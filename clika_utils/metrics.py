@@ -227,3 +227,18 @@ def lang_metrics(correct: np.ndarray, en_row: int | None, weights: np.ndarray, *
         out[name] = point
         out[f"{name}_lo"], out[f"{name}_hi"] = percentile_ci(reps, level)
     return out
+
+
+def wilson_ci(k, n, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval of a proportion ``k / n`` (arrays allowed; NaN where ``n`` is 0). Used where
+    only counts are stored: unlike the normal approximation it stays inside [0, 1] and is not degenerate at
+    0 or n successes (Wilson 1927; Brown, Cai & DasGupta 2001 recommend it for small n)."""
+    from statistics import NormalDist
+
+    k, n = np.asarray(k, float), np.asarray(n, float)
+    z = NormalDist().inv_cdf(0.5 + level / 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = k / n
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half

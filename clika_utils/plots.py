@@ -1,33 +1,138 @@
-"""One figure style, CJK-capable fonts, and :func:`save_figure` (PNG + PDF with deterministic bytes).
+"""The project's one visual language and every figure it draws.
 
-Figures are drawn from results tables only (never from raw data) and saved with a provenance
-sidecar naming the results files they were rendered from.
+Figures are drawn from results tables only (never from raw data) and saved with a provenance sidecar
+naming the results files they were rendered from (:func:`save_figure`, PNG + PDF with deterministic
+bytes). The visual language is defined once, here:
+
+* **colours** – one fixed colour per language (:data:`LANG_COLOURS`, the same in every figure), per
+  system role and variant (:func:`system_style`), per verdict (:data:`VERDICT_COLOURS`), per allocation
+  plan (:data:`PLAN_COLOURS`), per scaling law (:data:`LAW_COLOURS`), per evaluation method; all from the
+  colour-blind-safe palettes of Okabe & Ito and Paul Tol. Sequential heatmaps use viridis, signed
+  differences the diverging RdBu centred on 0.
+* **names** – systems by their published names (:func:`clika_utils.lineage.display_name`), ordered by
+  family and size (:func:`clika_utils.lineage.system_order`); streams by theirs (:data:`TASK_NAMES`).
+* **units** – a heatmap's colour bar is in the unit printed in its cells; accuracy and F1 in %, BLEU and
+  chrF++ on 0–100; chance levels drawn wherever one exists.
+* **one dpi** (:data:`DPI`), one type scale (:data:`FONT`), constrained layout.
+
+:func:`lint` is the check that cannot be fooled by eye: text outside the canvas, text overlapping
+text, a heatmap cell coloured by another number than it prints, a language in a colour not its own.
+:func:`save_figure` runs it on every figure and records the problems in the sidecar.
 """
 
 from __future__ import annotations
 
 import io
+import re
+import sys
+import textwrap
 from pathlib import Path
 from typing import Iterable
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib import colors as mcolors
 from matplotlib import font_manager
+from matplotlib.collections import QuadMesh
+from matplotlib.patches import Patch
+from matplotlib.ticker import FixedLocator, MaxNLocator, NullLocator, PercentFormatter
 
 from .errors import ConfigError
 from .io import write_bytes_atomic
+from .langs import LANG_NAMES
+from .lineage import display_name, system_order
 from .provenance import input_hashes, write_sidecar
 from .settings import workdir
 
 LATIN_FONT = "DejaVu Sans"  # ships with matplotlib; covers Latin, Cyrillic, Greek, Hebrew, Arabic
 CJK_FONTS = ("Noto Sans CJK JP", "Noto Sans CJK SC", "Noto Sans CJK TC", "Source Han Sans JP",
              "Source Han Sans SC", "WenQuanYi Zen Hei")
-DPI = 150
-HIGHLIGHT = ("#d62728", "#ff7f0e", "#2ca02c")
-MARKERS = ("D", "s", "^")
+DPI = 150                                          #: every figure, PNG
+FONT = {"base": 9, "small": 7, "tiny": 6, "title": 10}   #: the type scale (points)
 PNG_METADATA = {"Software": None}
 PDF_METADATA = {"Creator": None, "Producer": None, "CreationDate": None}
+
+#: One colour per language, the same in every figure (Paul Tol's muted/vibrant/bright palettes; English,
+#: the reference, in black). Languages that share a figure (the CLiKA ten; en ar de el hi tr vi zh of XQuAD
+#: and Tatoeba) have distinct colours.
+LANG_COLOURS = {
+    "en": "#000000", "ar": "#332288", "de": "#117733", "fr": "#88CCEE", "he": "#999933", "it": "#44AA99",
+    "ja": "#AA4499", "pl": "#DDCC77", "ru": "#882255", "zh": "#CC6677", "el": "#4477AA", "hi": "#EE7733",
+    "tr": "#EE3377", "vi": "#CCBB44", "es": "#0077BB",
+}
+#: System roles: the untuned base, the live model among stored systems, the stored systems.
+ROLE_COLOURS = {"base": "#555555", "live": "#E69F00", "stored": "#9ECAE1", "stored_median": "#C6DBEF",
+                "stored_dot": "#3B6E9E"}
+#: What was done to a live model (the ``<label>_<variant>`` suffix), by kind of training.
+VARIANT_COLOURS = {
+    "base": "#555555", "letter": "#E69F00", "generate": "#E69F00", "text": "#E69F00",
+    "cpt-zh": "#CC3311", "cpt-de": "#CC3311", "mixed": "#009988",
+    "it-en": "#0077BB", "alpaca": "#0077BB", "it-multi": "#EE7733", "m-llama": "#EE7733", "x-llama": "#AA3377",
+}
+VERDICT_COLOURS = {"supported": "#009E73", "contradicted": "#D55E00", "no effect": "#0072B2",
+                   "inconclusive": "#999999", "not measurable": "#CCCCCC"}
+PLAN_COLOURS = {"optimal": "#E69F00", "uniform": "#56B4E9", "proportional": "#CC79A7"}
+LAW_COLOURS = {"loglinear": "#0072B2", "power": "#D55E00", "shared": "#009E73", "shared+cov": "#CC79A7"}
+METHOD_COLOURS = {"letter": "#E69F00", "generate": "#0072B2", "text": "#009E73"}
+ESTIMATE_COLOURS = {"predicted": "#999999", "measured": "#000000"}
+CHANCE = {"color": "#666666", "lw": 0.9, "ls": ":"}          #: chance levels
+REFERENCE = {"color": "#666666", "lw": 0.8, "ls": "--"}      #: parity / no change / gates
+MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+TASK_NAMES = {"x_csqa": "X-CSQA", "x_copa": "X-COPA", "x_geo": "X-Geo", "x_name": "X-Name", "cldr": "CLDR probe"}
+METRIC_NAMES = {"accuracy": "accuracy", "ra": "RA", "en_co": "en-CO", "rankc": "RankC", "bleu": "BLEU",
+                "chrf++": "chrF++", "f1": "F1", "em": "EM", "nll": "NLL"}
+
+
+def lang_colour(lang: str) -> str:
+    """The colour of ``lang`` in every figure (grey for a language without one)."""
+    return LANG_COLOURS.get(lang, "#777777")
+
+
+#: English names of the languages figures show beyond the CLiKA ten (:data:`clika_utils.langs.LANG_NAMES`).
+MORE_LANG_NAMES = {"el": "Greek", "hi": "Hindi", "tr": "Turkish", "vi": "Vietnamese", "es": "Spanish"}
+
+
+def lang_name(lang: str) -> str:
+    return LANG_NAMES.get(lang) or MORE_LANG_NAMES.get(lang, lang)
+
+
+def system_style(system: str, k: int = 0) -> dict:
+    """Colour, marker and line style of ``system``: a live variant by its kind of training
+    (:data:`VARIANT_COLOURS`), the base in dark grey, anything else by its position ``k``."""
+    name = system[3:] if system.startswith("06:") else system.rpartition("_")[2] or system
+    kind = "x-llama" if name.startswith("x-llama") else name
+    colour = VARIANT_COLOURS.get(kind)
+    if colour is None:
+        colour = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#56B4E9", "#E69F00")[k % 6]
+    ls = "--" if name.endswith("-zh") and kind == "x-llama" else "-"
+    return {"color": colour, "marker": MARKERS[k % len(MARKERS)], "ls": ls}
+
+
+def wrap(text: str, width: int = 48) -> str:
+    """``text`` broken into lines of at most ``width`` characters (titles and long labels)."""
+    return "\n".join(textwrap.wrap(str(text), width)) or str(text)
+
+
+def _fit(text: str, inches: float, size: float) -> str:
+    """``text`` wrapped to lines that fit ``inches`` at ``size`` points (DejaVu Sans: ≈ 0.55 em per character)."""
+    text = re.sub(r"(\d) %", "\\1\u00a0%", str(text))  # "95 %" stays on one line
+    return "\n".join(wrap(line, max(20, int(inches * 72 / (size * 0.56)))) for line in text.split("\n"))
+
+
+def _suptitle(fig, text: str) -> None:
+    """The figure's title, wrapped to the figure's width."""
+    fig.suptitle(_fit(text, fig.get_figwidth() - 0.2, FONT["title"] + 1))
+
+
+def _title(ax, text: str, **kw) -> None:
+    """A one-panel figure's title, wrapped to what is left of the figure's width beside the tick labels."""
+    inches = max(2.5, 0.62 * ax.figure.get_figwidth())
+    ax.set_title(_fit(text, inches, kw.get("fontsize", FONT["title"])), **kw)
+
+
+def task_name(task: str) -> str:
+    return TASK_NAMES.get(task, task)
 
 
 def find_cjk_font() -> str:
@@ -51,21 +156,33 @@ def find_cjk_font() -> str:
 
 
 def use_style() -> None:
-    """The project's one figure style."""
+    """The project's one figure style (every figure function applies it itself)."""
     plt.rcdefaults()
     plt.rcParams.update({
         "font.family": [LATIN_FONT, find_cjk_font()],
-        "font.size": 9,
-        "axes.titlesize": 10,
+        "font.size": FONT["base"],
+        "axes.titlesize": FONT["title"],
+        "axes.labelsize": FONT["base"],
+        "xtick.labelsize": FONT["small"] + 1,
+        "ytick.labelsize": FONT["small"] + 1,
+        "legend.fontsize": FONT["small"],
+        "figure.titlesize": FONT["title"] + 1,
         "axes.spines.top": False,
         "axes.spines.right": False,
         "figure.dpi": 100,
         "savefig.dpi": DPI,
         "savefig.bbox": "tight",
+        "savefig.pad_inches": 0.05,
         "svg.hashsalt": "clika-repro",
         "pdf.fonttype": 42,
         "image.cmap": "viridis",
+        "axes.unicode_minus": True,
     })
+
+
+def _subplots(nrows: int = 1, ncols: int = 1, **kw):
+    use_style()
+    return plt.subplots(nrows, ncols, layout="constrained", **kw)
 
 
 def figure_bytes(fig) -> dict[str, bytes]:
@@ -73,7 +190,7 @@ def figure_bytes(fig) -> dict[str, bytes]:
     out = {}
     for fmt, meta in (("png", PNG_METADATA), ("pdf", PDF_METADATA)):
         buf = io.BytesIO()
-        fig.savefig(buf, format=fmt, metadata=meta)
+        fig.savefig(buf, format=fmt, metadata=meta, dpi=DPI)
         out[fmt] = buf.getvalue()
     return out
 
@@ -81,139 +198,375 @@ def figure_bytes(fig) -> dict[str, bytes]:
 def save_figure(fig, name: str, out_dir: str | Path, *, sources: Iterable[str | Path],
                 parameters: dict | None = None, caption: str = "") -> list[Path]:
     """Write ``<out_dir>/<name>.png`` and ``.pdf`` atomically, each with a provenance sidecar whose
-    inputs are the results files (``sources``) the figure was drawn from."""
+    inputs are the results files (``sources``) the figure was drawn from; the sidecar also holds the
+    caption, :func:`lint`'s problems (printed as a warning when there are any) and the language colours used."""
     out_dir = Path(out_dir)
+    problems = lint(fig)
+    for p in problems:
+        print(f"warning: figure {name}: {p}", file=sys.stderr)
     inputs = input_hashes(sources, root=workdir())  # paths relative to the work folder: portable sidecars
+    extra = {"caption": caption, "lint": problems, "lang_colours": lang_colours_used(fig)}
     paths = []
     for fmt, data in figure_bytes(fig).items():
         path = write_bytes_atomic(out_dir / f"{name}.{fmt}", data)
-        write_sidecar(path, kind="figure", parameters=parameters or {}, seed=None, inputs=inputs,
-                      extra={"caption": caption})
+        write_sidecar(path, kind="figure", parameters=parameters or {}, seed=None, inputs=inputs, extra=extra)
         paths.append(path)
+    plt.close(fig)
     return paths
 
 
-def heatmap(table: pd.DataFrame, *, title: str, cbar_label: str, vmin: float = 0.0, vmax: float = 1.0,
-            cmap: str = "viridis", fmt: str = "{:.0f}", scale: float = 100.0):
-    """Annotated heatmap of a (rows x columns) table of fractions; annotations show value*scale."""
+# ----------------------------------------------------------------------------------------------
+# the check
+
+_NUMBER = re.compile(r"[-+−]?\d+(?:\.(\d+))?")
+
+
+def _drawn_texts(fig) -> list:
+    """Every visible, non-empty text the figure draws (tick labels only for ticks inside the view)."""
+    from matplotlib.axis import Axis
+    from matplotlib.text import Text
+
+    ticks, drawn = set(), []
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            for tick in axis.get_major_ticks() + axis.get_minor_ticks():
+                ticks.update({id(tick.label1), id(tick.label2)})
+            if not (ax.get_visible() and axis.get_visible()):
+                continue
+            for tick in axis._update_ticks():  # noqa: SLF001 – the ticks matplotlib will draw
+                drawn += [t for t in (tick.label1, tick.label2) if t.get_visible()]
+    hidden = {id(t) for ax in fig.axes if not ax.get_visible() for t in ax.findobj(Text)}
+    for t in fig.findobj(Text):
+        if id(t) not in ticks and id(t) not in hidden and t.get_visible() and not isinstance(t, Axis):
+            drawn.append(t)
+    return [t for t in dict.fromkeys(drawn) if t.get_text().strip()]
+
+
+def _colour_of(handle) -> tuple | None:
+    for getter in ("get_color", "get_facecolor", "get_markerfacecolor"):
+        if hasattr(handle, getter):
+            c = getattr(handle, getter)()
+            c = np.asarray(c, dtype=object) if not isinstance(c, str) else c
+            if isinstance(c, str):
+                return mcolors.to_rgb(c)
+            arr = np.asarray(mcolors.to_rgba_array(c))
+            if len(arr):
+                return tuple(arr[0][:3])
+    if hasattr(handle, "lines"):  # an errorbar container
+        return _colour_of(handle.lines[0])
+    if hasattr(handle, "patches") and handle.patches:
+        return _colour_of(handle.patches[0])
+    return None
+
+
+def _lang_of(label: str) -> str | None:
+    label = label.strip()
+    if label in LANG_COLOURS:
+        return label
+    names = {v: k for k, v in {**LANG_NAMES, **MORE_LANG_NAMES}.items()}
+    return names.get(label)
+
+
+def lang_colours_used(fig) -> dict[str, str]:
+    """Language → colour of every legend entry and labelled line that names a language."""
+    out = {}
+    for handle, label in _labelled(fig):
+        lang = _lang_of(label)
+        c = _colour_of(handle)
+        if lang and c is not None:
+            out[lang] = mcolors.to_hex(c)
+    return dict(sorted(out.items()))
+
+
+def _labelled(fig):
+    legends = [ax.get_legend() for ax in fig.axes] + list(fig.legends)
+    for leg in legends:
+        if leg is not None:
+            for handle, text in zip(leg.legend_handles, leg.get_texts()):
+                yield handle, text.get_text()
+    for ax in fig.axes:
+        for line in ax.get_lines():
+            if not line.get_label().startswith("_"):
+                yield line, line.get_label()
+
+
+def lint(fig) -> list[str]:
+    """What is wrong with ``fig`` that the eye might miss, as sentences (empty: nothing):
+
+    * a text (title, label, tick label, legend entry, annotation) outside the canvas, or overlapping
+      another text;
+    * a heatmap cell coloured by another number than the one printed in it (colour bar and cells in
+      different units);
+    * a language drawn in another colour than :data:`LANG_COLOURS` gives it.
+    """
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    W, H = fig.bbox.width, fig.bbox.height
+    problems = []
+    texts = _drawn_texts(fig)
+    boxes = np.array([t.get_window_extent(renderer).extents for t in texts]).reshape(-1, 4)
+    for t, (x0, y0, x1, y1) in zip(texts, boxes):
+        if x0 < -1 or y0 < -1 or x1 > W + 1 or y1 > H + 1:
+            problems.append(f"text {t.get_text()!r} lies outside the canvas")
+    if len(boxes) > 1:
+        x0, y0, x1, y1 = (boxes[:, i][:, None] for i in range(4))
+        ox = np.minimum(x1, x1.T) - np.maximum(x0, x0.T)
+        oy = np.minimum(y1, y1.T) - np.maximum(y0, y0.T)
+        hit = np.triu((ox > 1.0) & (oy > 1.0), 1)
+        for i, j in zip(*np.nonzero(hit)):
+            problems.append(f"text {texts[i].get_text()!r} overlaps text {texts[j].get_text()!r}")
+    for ax in fig.axes:
+        meshes = [c for c in ax.collections if isinstance(c, QuadMesh)]
+        if not meshes or not ax.texts:
+            continue
+        coords = meshes[0].get_coordinates()
+        values = np.ma.asarray(meshes[0].get_array()).reshape(coords.shape[0] - 1, coords.shape[1] - 1)
+        for t in ax.texts:
+            m = _NUMBER.search(t.get_text())
+            if not m:
+                continue
+            x, y = t.get_position()
+            shown = float(m.group(0).replace("−", "-"))
+            v = values[int(np.floor(y)), int(np.floor(x))]
+            tol = 0.5 * 10.0 ** -(len(m.group(1)) if m.group(1) else 0) + 1e-9
+            if np.ma.is_masked(v) or abs(float(v) - shown) > tol:
+                problems.append(f"heatmap {ax.get_title()!r}: a cell prints {t.get_text()!r} but is coloured as "
+                                f"{float(v):g} (colour bar and cells in different units)")
+                break
+    for handle, label in _labelled(fig):
+        lang = _lang_of(label)
+        c = _colour_of(handle)
+        if lang and c is not None and not np.allclose(c, mcolors.to_rgb(lang_colour(lang)), atol=0.02):
+            problems.append(f"language {lang!r} drawn in {mcolors.to_hex(c)}, not its colour {lang_colour(lang)}")
+    return problems
+
+
+# ----------------------------------------------------------------------------------------------
+# the figures
+
+
+def _legend_below(fig, axes, ncol: int | None = None) -> None:
+    """One legend for the figure, below the panels, from the first panel that has labelled artists."""
+    for ax in np.ravel(axes):
+        handles, labels = ax.get_legend_handles_labels()
+        if handles:
+            fits = int(fig.get_figwidth() * 72 / (FONT["small"] * 0.62 * (max(map(len, labels)) + 8)))
+            fig.legend(handles, labels, loc="outside lower center", frameon=False,
+                       ncol=max(1, min(ncol or 3, len(labels), fits)))
+            return
+
+
+def _percent(ax, axis: str = "y") -> None:
+    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(PercentFormatter(1.0, decimals=0))
+
+
+def _cell(fmt: str, v: float) -> str:
+    """A heatmap cell's text: ``fmt`` of ``v`` with a typographic minus and no signed zero ("−0" reads "0")."""
+    if pd.isna(v):
+        return ""
+    text = fmt.format(v)
+    if float(text) == 0:
+        text = fmt.format(0.0).lstrip("+")
+    return text.replace("-", "−")
+
+
+def heatmap(table: pd.DataFrame, *, title: str, cbar_label: str, scale: float = 100.0, vmin: float = 0.0,
+            vmax: float = 100.0, cmap: str = "viridis", fmt: str = "{:.0f}", chance: float | None = None,
+            systems: bool = False, groups: pd.Series | None = None):
+    """Annotated heatmap of ``table`` × ``scale``: each cell prints the number its colour shows, and the colour
+    bar (``vmin``–``vmax``, ``cbar_label``) is in that same unit. ``chance`` (in the unit): a line on the colour
+    bar. ``systems``: the rows are system names, shown by their published names and ordered by family and
+    size. ``groups``: row → group title; one block per group, all sharing the colour bar."""
     import seaborn as sns
 
-    h = max(2.5, 0.22 * len(table) + 1.2)
-    fig, ax = plt.subplots(figsize=(0.55 * table.shape[1] + 3.2, h))
-    annot = table.map(lambda v: "" if pd.isna(v) else fmt.format(v * scale))
-    sns.heatmap(table.astype(float), ax=ax, vmin=vmin, vmax=vmax, cmap=cmap, annot=annot, fmt="",
-                annot_kws={"fontsize": 6}, cbar_kws={"label": cbar_label}, linewidths=0.3, linecolor="white")
-    ax.set_title(title)
-    ax.set_xlabel("")
-    ax.set_ylabel("")
-    ax.tick_params(axis="y", labelsize=7)
-    ax.tick_params(axis="x", labelsize=8, rotation=0)
-    fig.tight_layout()
+    table = table.astype(float) * scale
+    table.columns = [task_name(c) for c in table.columns]
+    if systems:
+        table = table.reindex(system_order(table.index))
+        table.index = [display_name(s) for s in table.index]
+    blocks = [("", table)] if groups is None else \
+        [(g, table[np.asarray(groups.reindex(table.index)) == g]) for g in dict.fromkeys(groups.reindex(table.index))]
+    blocks = [(g, b) for g, b in blocks if len(b)]
+    n_rows = sum(len(b) for _, b in blocks)
+    label_height = len(cbar_label) * FONT["base"] * 0.62 / 72 + 0.9   # the colour bar's label must fit beside it
+    fig, axes = _subplots(len(blocks), 1, squeeze=False,
+                          figsize=(0.5 * table.shape[1] + 4.2, max(0.2 * n_rows + 1.0 + 0.35 * len(blocks), label_height)),
+                          gridspec_kw={"height_ratios": [len(b) for _, b in blocks]})
+    axes = axes[:, 0]
+    for ax, (g, block) in zip(axes, blocks):
+        annot = block.map(lambda v: _cell(fmt, v))
+        sns.heatmap(block, ax=ax, vmin=vmin, vmax=vmax, cmap=cmap, annot=annot, fmt="", cbar=False,
+                    annot_kws={"fontsize": FONT["tiny"]}, linewidths=0.3, linecolor="white")
+        ax.set_xlabel("")
+        ax.set_ylabel("")
+        ax.tick_params(axis="y", labelsize=FONT["small"], rotation=0)
+        ax.tick_params(axis="x", labelsize=FONT["small"] + 1, rotation=0)
+        if g:
+            ax.set_title(g, fontsize=FONT["base"], loc="left")
+        if ax is not axes[-1]:
+            ax.set_xticks([])
+    cbar = fig.colorbar(axes[0].collections[0], ax=list(axes), label=cbar_label, shrink=min(1.0, 6.0 / max(n_rows, 1) + 0.5))
+    if chance is not None:
+        cbar.ax.axhline(chance, color="white", lw=2.0)
+        cbar.ax.axhline(chance, color="black", lw=0.9, ls=":")
+        title = f"{title} (colour bar, dotted: chance {chance:g})"
+    _suptitle(fig, title)
     return fig
 
 
 def by_language(summary: pd.DataFrame, *, value: str, tasks: list[str], langs: list[str], title: str,
                 ylabel: str, reference: float | None = 1.0, highlight: list[str] | None = None):
-    """One panel per task: every system's ``value`` per language (dots) and the median (bar);
-    ``highlight`` systems are drawn as labelled red markers on top."""
-    fig, axes = plt.subplots(1, len(tasks), figsize=(3.2 * len(tasks), 3.0), sharey=True, squeeze=False)
+    """One panel per task: every stored system's ``value`` per language (dots) and their median (bar);
+    ``highlight`` systems (the live model) on top with their 95 % CIs (``<value>_lo``/``_hi``)."""
+    fig, axes = _subplots(1, len(tasks), figsize=(2.9 * len(tasks) + 0.6, 3.3), sharey=True, squeeze=False)
     rng = np.random.default_rng(0)  # fixed jitter: identical bytes on every run
+    highlight = list(highlight or [])
+    stored = summary[~summary["system"].isin(highlight)]
+    top = np.nanquantile(stored[value].to_numpy(float), 0.99) if stored[value].notna().any() else 1.0
     for ax, task in zip(axes[0], tasks):
-        sub = summary[summary["task"] == task]
+        sub = stored[stored["task"] == task]
         for x, lang in enumerate(langs):
             vals = sub.loc[sub["lang"] == lang, value].dropna().to_numpy()
             if vals.size == 0:
                 continue
-            ax.bar(x, np.median(vals), width=0.7, color="#c6dbef", zorder=1)
-            ax.scatter(x + rng.uniform(-0.22, 0.22, vals.size), vals, s=6, color="#08519c", alpha=0.6,
-                       zorder=2, linewidths=0)
-        for k, system in enumerate(highlight or []):
-            hs = sub[sub["system"] == system].set_index("lang")[value].reindex(langs)
-            ax.plot(range(len(langs)), hs.to_numpy(), marker=MARKERS[k % len(MARKERS)], ls="", color=HIGHLIGHT[k % len(HIGHLIGHT)],
-                    ms=4, zorder=3, label=system)
+            ax.bar(x, np.median(vals), width=0.7, color=ROLE_COLOURS["stored_median"], zorder=1,
+                   label="median of the stored systems" if x == 0 else None)
+            ax.scatter(x + rng.uniform(-0.22, 0.22, vals.size), vals, s=6, color=ROLE_COLOURS["stored_dot"],
+                       alpha=0.6, zorder=2, linewidths=0, label="one stored system" if x == 0 else None)
+        for k, system in enumerate(highlight):
+            hs = summary[(summary["task"] == task) & (summary["system"] == system)].set_index("lang").reindex(langs)
+            v = hs[value].to_numpy(float)
+            x = np.arange(len(langs)) + 0.12 * (k - (len(highlight) - 1) / 2)
+            colour = ROLE_COLOURS["live"] if k == 0 else system_style(system, k)["color"]
+            if f"{value}_lo" in hs:
+                err = [np.nan_to_num(v - hs[f"{value}_lo"].to_numpy(float)),
+                       np.nan_to_num(hs[f"{value}_hi"].to_numpy(float) - v)]
+                ax.errorbar(x, v, yerr=err, fmt=MARKERS[(k + 3) % len(MARKERS)], color=colour, ms=4, capsize=2, lw=0.9,
+                            zorder=3, label=f"{display_name(system)} (95 % CI)")
+            else:
+                ax.plot(x, v, MARKERS[(k + 3) % len(MARKERS)], color=colour, ms=4, zorder=3, label=display_name(system))
         if reference is not None:
-            ax.axhline(reference, color="grey", lw=0.8, ls="--", zorder=0)
+            ax.axhline(reference, **REFERENCE, zorder=0, label=f"{reference:g} = parity with English")
         ax.set_xticks(range(len(langs)), langs)
-        ax.set_title(task)
+        ax.set_title(task_name(task))
+    axes[0][0].set_ylim(min(0.0, float(np.nanmin(stored[value]))) if stored[value].notna().any() else 0.0,
+                        max(top * 1.15, (reference or 0) * 1.1, 0.1))
     axes[0][0].set_ylabel(ylabel)
-    if highlight:
-        axes[0][-1].legend(fontsize=7, frameon=False, loc="best")
-    fig.suptitle(title)
-    fig.tight_layout()
+    _legend_below(fig, axes[0], ncol=4)
+    _suptitle(fig, title)
     return fig
 
 
 def consistency_by_lang(summary: pd.DataFrame, *, systems: list[str], tasks: list[str], langs: list[str],
                         chance: dict[str, float], title: str):
-    """One panel per task: en-CO and RankC (en → l) of ``systems`` per language with 95% CIs. en-CO
-    needs correct answers; RankC compares the option rankings whatever the accuracy. ``chance``: per
-    task, the RankC of two independent random rankings (dotted line)."""
-    fig, axes = plt.subplots(1, len(tasks), figsize=(3.2 * len(tasks), 3.2), sharey=True, squeeze=False)
+    """One panel per task: en-CO (filled) and RankC (hollow) of ``systems`` against English per language, with
+    95 % CIs; dotted: the RankC of two independent random rankings (``chance``, per task)."""
+    fig, axes = _subplots(1, len(tasks), figsize=(2.9 * len(tasks) + 0.6, 3.3), sharey=True, squeeze=False)
     series = [(system, metric) for system in systems for metric in ("en_co", "rankc")]
     for ax, task in zip(axes[0], tasks):
         sub = summary[summary["task"] == task]
         for k, (system, metric) in enumerate(series):
             hs = sub[sub["system"] == system].set_index("lang").reindex(langs)
             v = hs[metric].to_numpy(float)
-            x = np.arange(len(langs)) + (k - (len(series) - 1) / 2) * 0.2
+            x = np.arange(len(langs)) + (k - (len(series) - 1) / 2) * 0.22
             err = [np.nan_to_num(v - hs[f"{metric}_lo"].to_numpy(float)),
                    np.nan_to_num(hs[f"{metric}_hi"].to_numpy(float) - v)]
-            ax.errorbar(x, v, yerr=err, fmt=MARKERS[k % len(MARKERS)], color=HIGHLIGHT[k % len(HIGHLIGHT)], ms=4,
-                        capsize=2, lw=0.8, label=f"{system}: {'en-CO' if metric == 'en_co' else 'RankC'}")
+            colour = ROLE_COLOURS["live"] if systems.index(system) == 0 else system_style(system, k)["color"]
+            ax.errorbar(x, v, yerr=err, fmt="o" if metric == "en_co" else "s", color=colour, ms=4, capsize=2, lw=0.8,
+                        mfc=colour if metric == "en_co" else "white",
+                        label=f"{display_name(system)}: {METRIC_NAMES[metric]}")
         if task in chance:
-            ax.axhline(chance[task], color="grey", lw=0.8, ls=":", label="RankC of random rankings")
+            ax.axhline(chance[task], **CHANCE, label="RankC of random rankings")
         ax.set_xticks(range(len(langs)), langs)
         ax.set_xlim(-0.5, len(langs) - 0.5)
         ax.set_ylim(-0.02, 1.05)
-        ax.set_title(task)
+        ax.set_title(task_name(task))
     axes[0][0].set_ylabel("consistency with English")
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, fontsize=7, frameon=False, loc="lower center", ncol=min(3, len(labels)),
-               bbox_to_anchor=(0.5, -0.02))
-    fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    _legend_below(fig, axes[0])
+    _suptitle(fig, title)
     return fig
 
 
-def ranking(values: pd.Series, *, highlight, title: str, xlabel: str, chance: float | None = None):
-    """Horizontal bars of ``values`` (index: system), best on top; ``highlight`` systems in red;
-    ``chance``: a dotted line at the chance level."""
-    values = values.sort_values()
-    fig, ax = plt.subplots(figsize=(5.5, max(2.5, 0.2 * len(values) + 1.0)))
-    colors = [HIGHLIGHT[0] if name in set(highlight) else "#9ecae1" for name in values.index]
-    ax.barh(range(len(values)), values.to_numpy(), color=colors)
+def ranking(values: pd.Series | pd.DataFrame, *, highlight, title: str, xlabel: str, chance: float | None = None,
+            percent: bool = False):
+    """Horizontal bars, best on top, systems by their published names; ``highlight`` systems (live) in the
+    live colour; ``values``: a Series, or a frame with ``value`` (and ``lo``/``hi``: 95 % CIs drawn);
+    ``chance``: a dotted line."""
+    df = values.to_frame("value") if isinstance(values, pd.Series) else values.copy()
+    df = df.sort_values("value")
+    fig, ax = _subplots(figsize=(6.0, max(2.6, 0.19 * len(df) + 1.2)))
+    live = set(highlight)
+    colours = [ROLE_COLOURS["live"] if name in live else ROLE_COLOURS["stored"] for name in df.index]
+    y = np.arange(len(df))
+    ax.barh(y, df["value"].to_numpy(float), color=colours)
+    if {"lo", "hi"} <= set(df.columns):
+        v = df["value"].to_numpy(float)
+        ax.errorbar(v, y, xerr=[np.nan_to_num(v - df["lo"].to_numpy(float)), np.nan_to_num(df["hi"].to_numpy(float) - v)],
+                    fmt="none", ecolor="black", lw=0.8, capsize=2, label="95 % CI")
+    handles = [Patch(color=ROLE_COLOURS["live"], label="live model (this project)"),
+               Patch(color=ROLE_COLOURS["stored"], label="stored system (CLiKA outputs)")]
     if chance is not None:
-        ax.axvline(chance, color="grey", lw=0.8, ls=":", label=f"chance {chance:.2f}")
-        ax.legend(fontsize=7, frameon=False, loc="lower right")
-    ax.set_yticks(range(len(values)), values.index, fontsize=7)
+        ax.axvline(chance, **CHANCE, label=f"chance {chance:.0%}" if percent else f"chance {chance:.2f}")
+    ax.set_yticks(y, [display_name(s) for s in df.index], fontsize=FONT["small"])
+    ax.set_ylim(-0.7, len(df) - 0.3)
+    if percent:
+        _percent(ax, "x")
     ax.set_xlabel(xlabel)
-    ax.set_title(title)
-    fig.tight_layout()
+    ax.legend(handles=handles + ax.get_legend_handles_labels()[0], frameon=False, loc="lower right")
+    _title(ax, title)
     return fig
 
 
-def by_method(table: pd.DataFrame, *, methods: list[str], tasks: list[str], langs: list[str], title: str):
-    """One panel per task: accuracy per language under each evaluation method (``acc_<method>`` columns)."""
-    fig, axes = plt.subplots(1, len(tasks), figsize=(3.2 * len(tasks), 3.0), sharey=True, squeeze=False)
-    for ax, task in zip(axes[0], tasks):
-        sub = table[table["task"] == task].set_index("lang").reindex(langs)
-        for k, method in enumerate(methods):
-            ax.plot(range(len(langs)), sub[f"acc_{method}"].to_numpy(), marker=MARKERS[k % len(MARKERS)],
-                    color=HIGHLIGHT[k % len(HIGHLIGHT)], lw=1, ms=3, label=method)
-        ax.set_xticks(range(len(langs)), langs)
-        ax.set_title(task)
-    axes[0][0].set_ylabel("accuracy")
-    axes[0][-1].legend(fontsize=7, frameon=False)
-    fig.suptitle(title)
-    fig.tight_layout()
+def dodged(table: pd.DataFrame, *, x: str, group: str, xs: list, groups: list, title: str, ylabel: str,
+           panel: str | None = None, panels: list | None = None, ncols: int | None = None,
+           colours: dict | None = None, names: dict | None = None, chance: float | dict | None = None,
+           percent: bool = False, ylim=None):
+    """Estimates with 95 % CIs (columns ``value``, ``lo``, ``hi``) over categories ``xs`` (column ``x``), one
+    marker per ``group`` side by side (no lines: the categories are not a sequence); ``panel``: one panel per
+    value of that column, ``ncols`` to a row. ``colours``/``names``: per group (default: :func:`system_style`,
+    display names). ``chance``: a dotted line (one value, or one per panel)."""
+    panels = panels or [None]
+    ncols = ncols or len(panels)
+    nrows = -(-len(panels) // ncols)
+    fig, axes = _subplots(nrows, ncols, sharey=True, squeeze=False,
+                          figsize=(ncols * max(3.6, 0.13 * len(xs) * max(1, len(groups)) + 0.9) + 0.8, 2.5 * nrows + 0.9))
+    width = 0.75 / max(1, len(groups))
+    for ax, p in zip(axes.ravel(), panels):
+        sub = table if p is None else table[table[panel] == p]
+        for k, g in enumerate(groups):
+            s = sub[sub[group] == g].set_index(x).reindex(xs)
+            v = s["value"].to_numpy(float)
+            pos = np.arange(len(xs)) + (k - (len(groups) - 1) / 2) * width
+            err = [np.nan_to_num(v - s["lo"].to_numpy(float)), np.nan_to_num(s["hi"].to_numpy(float) - v)]
+            colour = (colours or {}).get(g) or system_style(str(g), k)["color"]
+            ax.errorbar(pos, v, yerr=err, fmt=MARKERS[k % len(MARKERS)], color=colour, ms=4, capsize=1.5, lw=0.8,
+                        label=(names or {}).get(g) or display_name(str(g)))
+        c = chance.get(p) if isinstance(chance, dict) else chance
+        if c is not None:
+            ax.axhline(c, **CHANCE, label="chance")
+        ax.set_xticks(range(len(xs)), xs)
+        ax.set_xlim(-0.6, len(xs) - 0.4)
+        if p is not None:
+            ax.set_title(task_name(str(p)))
+        if percent:
+            _percent(ax)
+    for ax in axes.ravel()[len(panels):]:
+        ax.set_visible(False)
+    if ylim is not None:
+        axes[0][0].set_ylim(*ylim)
+    for row in axes:
+        row[0].set_ylabel(ylabel)
+    _legend_below(fig, axes, ncol=min(4, len(groups) + (chance is not None)))
+    _suptitle(fig, title)
     return fig
 
 
-def conductivity_accuracy(acc: pd.DataFrame, *, title: str):
-    """One panel per target language: accuracy with 95% CIs for English type 0/1, target type 0/1
-    and Translate, with the 90% gate line."""
+def conductivity_accuracy(acc: pd.DataFrame, *, title: str, chance: float | None = None, gate: float = 0.9):
+    """One panel per target language: accuracy with 95 % CIs when asked in English (black) or in the target
+    language (its colour) about places of type 0 (taught in both languages; pale) and type 1 (taught in
+    English only; full), and the Translate check (grey); dashed: the 90 % gate; dotted: chance."""
     langs = sorted(acc["target_lang"].unique())
-    fig, axes = plt.subplots(1, len(langs), figsize=(3.4 * len(langs), 3.0), sharey=True, squeeze=False)
+    fig, axes = _subplots(1, len(langs), figsize=(3.2 * len(langs) + 0.4, 3.3), sharey=True, squeeze=False)
     for ax, tl in zip(axes[0], langs):
         sub = acc[acc["target_lang"] == tl]
         bars = [("en\ntype 0", "qa", "en", [0]), ("en\ntype 1", "qa", "en", [1]), (f"{tl}\ntype 0", "qa", tl, [0]),
@@ -224,250 +577,303 @@ def conductivity_accuracy(acc: pd.DataFrame, *, title: str):
                 continue
             n, k = rows["n"].sum(), rows["correct"].sum()
             lo, hi = (rows["accuracy_lo"].iloc[0], rows["accuracy_hi"].iloc[0]) if len(rows) == 1 else (np.nan, np.nan)
-            color = HIGHLIGHT[0] if label.endswith("type 1") and asked != "en" else "#6baed6"
-            ax.bar(x, k / n, width=0.7, color=color)
-            ax.text(x, k / n + 0.02, f"{k / n:.0%}", ha="center", va="bottom", fontsize=6)
+            if split == "translate":
+                ax.bar(x, k / n, width=0.7, facecolor="white", edgecolor="#666666", hatch="///")
+            else:
+                ax.bar(x, k / n, width=0.7, color=lang_colour(asked), alpha=0.45 if types == [0] else 1.0)
             if not np.isnan(lo):
                 ax.errorbar(x, k / n, yerr=[[k / n - lo], [hi - k / n]], color="black", capsize=2, lw=0.8)
-            ax.set_xticks(range(len(bars)), [b[0] for b in bars], fontsize=7)
-        ax.axhline(0.9, color="grey", lw=0.8, ls="--")
-        ax.set_ylim(0, 1.05)
+        ax.set_xticks(range(len(bars)), [b[0] for b in bars], fontsize=FONT["small"])
+        ax.axhline(gate, **REFERENCE, label=f"{gate:.0%} gate (facts learnt)")
+        if chance is not None:
+            ax.axhline(chance, **CHANCE, label=f"chance ({chance:.0%})")
+        ax.set_ylim(0, 1.08)
+        _percent(ax)
         ax.set_title(f"taught for target {tl}")
     axes[0][0].set_ylabel("accuracy (continent named)")
-    fig.suptitle(title)
-    fig.tight_layout()
+    _legend_below(fig, axes[0])
+    _suptitle(fig, title)
     return fig
 
 
+XRR_LABELS = {"xrr": "XRR (published, chance-corrected)", "xrr_ratio": "acc_l(type 1) / acc_en(type 1)",
+              "type1_over_type0": "acc_l(type 1) / acc_l(type 0)"}
+
+
 def xrr(table: pd.DataFrame, *, chance: float | None, title: str):
-    """Conductivity per target language with 95% CIs, in two panels: the default XRR (the published
-    transfer ratio, chance-corrected: 0 = chance, 1 = full) and the two plain ratios (1 = full;
-    ``chance`` = 1/k drawn where a model that knew every fact in English but guessed in l would land)."""
+    """Conductivity per target language (its colour) with 95 % CIs, the headline XRR printed under each
+    language. Left: the published XRR, chance-corrected (0 = chance, 1 = full transfer); right: the two
+    plain ratios (1 = full; dotted at 1/k, where a model right in English but guessing in l lands)."""
     langs = sorted(table["target_lang"].unique())
-    fig, axes = plt.subplots(1, 2, figsize=(2 * (0.8 * len(langs) + 1.6), 3.2))
+    fig, axes = _subplots(1, 2, figsize=(2 * (0.9 * len(langs) + 1.9), 3.6))
+    head = table[table["metric"] == "xrr"].set_index("target_lang").reindex(langs)
+    ticks = [f"{lang}\n{v:+.2f} [{lo:+.2f}, {hi:+.2f}]" if np.isfinite(v) else f"{lang}\nundefined"
+             for lang, v, lo, hi in zip(langs, head["value"], head["lo"], head["hi"])]
     panels = ((axes[0], ("xrr",), "XRR (transfer, chance-corrected)"),
               (axes[1], ("xrr_ratio", "type1_over_type0"), "ratio variants"))
-    labels = {"xrr": "XRR = (|C_en ∩ C_l| / |C_en| − 1/k) / (1 − 1/k)",
-              "xrr_ratio": "acc_l(type 1) / acc_en(type 1)", "type1_over_type0": "acc_l(type 1) / acc_l(type 0)"}
     for ax, metrics, panel_title in panels:
         for k, metric in enumerate(metrics):
             sub = table[table["metric"] == metric].set_index("target_lang").reindex(langs)
             x = np.arange(len(langs)) + (k - (len(metrics) - 1) / 2) * 0.25
             v = sub["value"].to_numpy(float)
-            err = [np.nan_to_num(v - sub["lo"].to_numpy(float)), np.nan_to_num(sub["hi"].to_numpy(float) - v)]
-            ax.errorbar(x, v, yerr=err, fmt=MARKERS[k], color=HIGHLIGHT[k], capsize=3, ms=5, label=labels[metric])
-            for xi in x[np.isnan(v)]:       # undefined (e.g. nothing right in English): said, not left blank
-                ax.annotate("undefined", (xi, 0.5), xycoords=("data", "axes fraction"), rotation=90, fontsize=6,
-                            color=HIGHLIGHT[k], ha="center", va="center")
-        ax.axhline(1.0, color="grey", lw=0.8, ls="--")
+            for xi, vi, lo, hi, lang in zip(x, v, sub["lo"], sub["hi"], langs):
+                if np.isfinite(vi):
+                    ax.errorbar([xi], [vi], yerr=[[np.nan_to_num(vi - lo)], [np.nan_to_num(hi - vi)]],
+                                fmt=MARKERS[k], color=lang_colour(lang), capsize=3, ms=5)
+                else:   # undefined (e.g. nothing right in English): said, not left blank
+                    ax.annotate("undefined", (xi, 0.5), xycoords=("data", "axes fraction"), rotation=90,
+                                fontsize=FONT["tiny"], ha="center", va="center")
+            ax.plot([], [], MARKERS[k], color="#444444", label=XRR_LABELS[metric])
+        ax.axhline(1.0, **REFERENCE, label="1 = full transfer")
         if metrics == ("xrr",):
-            ax.axhline(0.0, color="grey", lw=0.8, ls=":", label="0 = chance (negative: below chance)")
-        elif chance:
-            ax.axhline(chance, color="grey", lw=0.8, ls=":", label=f"1/k = {chance:.2f} (right in English, guessing in l)")
-        ax.set_xticks(range(len(langs)), langs)
+            ax.axhline(0.0, **CHANCE, label="0 = chance")
+            ax.set_xticks(range(len(langs)), ticks, fontsize=FONT["small"])
+        else:
+            if chance:
+                ax.axhline(chance, **CHANCE, label=f"1/k = {chance:.2f}")
+            ax.set_xticks(range(len(langs)), langs)
         ax.set_xlim(-0.5, len(langs) - 0.5)
-        ax.set_title(panel_title, fontsize=9)
-        ax.legend(fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=1)
+        ax.set_title(panel_title, fontsize=FONT["base"])
+        ax.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.2 if metrics == ("xrr",) else -0.1), ncol=1)
     axes[0].set_ylabel("conductivity")
     axes[1].set_ylim(bottom=0)
-    fig.suptitle(title)
-    fig.tight_layout()
+    _suptitle(fig, title)
     return fig
 
 
 def loss_curves(curves: pd.DataFrame, *, group: str, title: str):
-    """Training loss per step, one line per value of ``group``."""
-    fig, ax = plt.subplots(figsize=(4.5, 3.0))
+    """Training loss per step, one line per value of ``group`` (languages in their colours)."""
+    fig, ax = _subplots(figsize=(4.6, 3.1))
     for k, (name, sub) in enumerate(curves.groupby(group, sort=True)):
-        ax.plot(sub["step"], sub["loss"], lw=1, color=HIGHLIGHT[k % len(HIGHLIGHT)], label=str(name))
+        colour = lang_colour(name) if name in LANG_COLOURS else system_style(str(name), k)["color"]
+        ax.plot(sub["step"], sub["loss"], lw=1, color=colour, label=str(name))
     ax.set_xlabel("step")
     ax.set_ylabel("training loss (supervised tokens)")
     ax.set_yscale("log")
-    ax.legend(fontsize=7, frameon=False)
-    ax.set_title(title)
-    fig.tight_layout()
+    ax.legend(frameon=False)
+    _title(ax, title)
     return fig
 
 
-def claims_forest(claims: pd.DataFrame, *, title: str, xlabel: str = "mean Δ (derived − base), 95% CI"):
-    """One row per claim: the group-mean Δ with its CI, coloured by verdict, over the shaded ±δ band of "no
-    effect"; the 0 line is 'no change'. ``claims``: :func:`clika_utils.compare.check_claims` output
-    (optionally with a ``source`` column)."""
-    df = claims[claims["cells"] > 0].reset_index(drop=True)
-    labels = [f"{r.source}: {r.claim}" if "source" in df.columns else r.claim for r in df.itertuples()]
-    colours = {"supported": HIGHLIGHT[2], "contradicted": HIGHLIGHT[0], "no effect": "#1f77b4",
-               "inconclusive": "grey"}
-    fig, ax = plt.subplots(figsize=(6.5, 0.32 * len(df) + 1.4))
-    y = np.arange(len(df))[::-1]
-    for k, r in enumerate(df.itertuples()):
-        if "margin" in df.columns and np.isfinite(r.margin):
-            ax.plot([-r.margin, r.margin], [y[k], y[k]], lw=7, color="#1f77b4", alpha=0.15, solid_capstyle="butt")
-        ax.errorbar([r.delta], [y[k]], xerr=[[r.delta - r.delta_lo], [r.delta_hi - r.delta]], fmt="o",
-                    color=colours[r.verdict], capsize=3, ms=4)
-    for verdict, colour in colours.items():
-        ax.plot([], [], "o", color=colour, label=verdict)
-    ax.axvline(0.0, color="grey", lw=0.8, ls="--")
-    ax.set_yticks(y, labels, fontsize=7)
-    ax.set_xlabel(xlabel)
-    ax.legend(fontsize=7, frameon=False, loc="lower right")
-    ax.set_title(title)
-    fig.tight_layout()
+def _signed(v: float) -> str:
+    return f"{v:+.3g}".replace("-", "−")
+
+
+def claims_forest(claims: pd.DataFrame, *, title: str, xlabel: str = "mean Δ (derived − base), 95 % CI"):
+    """One row per claim: what it says (↑/↓: the direction the paper expects), its group-mean Δ with the 95 % CI
+    coloured by verdict over the shaded ±δ band of "no effect", and at the right the effect, CI and verdict
+    in words. One panel per source (stored outputs, live runs, …), each on its own x-range; the 0 line is
+    no change. ``claims``: :func:`clika_utils.compare.check_claims` tables (with a ``source`` column)."""
+    df = claims[(claims["cells"] > 0) & np.isfinite(claims["delta"].astype(float))].reset_index(drop=True)
+    if "source" not in df.columns:
+        df = df.assign(source="")
+    sources = list(dict.fromkeys(df["source"]))
+    sizes = [int((df["source"] == s).sum()) for s in sources]
+    fig, axes = _subplots(len(sources), 1, squeeze=False, figsize=(7.6, 0.36 * len(df) + 0.75 * len(sources) + 0.8),
+                          gridspec_kw={"height_ratios": sizes})
+    for ax, source in zip(axes[:, 0], sources):
+        part = df[df["source"] == source]
+        y = np.arange(len(part))[::-1]
+        for yk, r in zip(y, part.itertuples()):
+            if "margin" in part.columns and np.isfinite(r.margin):
+                ax.plot([-r.margin, r.margin], [yk, yk], lw=7, color=VERDICT_COLOURS["no effect"], alpha=0.15,
+                        solid_capstyle="butt")
+            ax.errorbar([r.delta], [yk], xerr=[[r.delta - r.delta_lo], [r.delta_hi - r.delta]], fmt="o",
+                        color=VERDICT_COLOURS[r.verdict], capsize=3, ms=4)
+        ax.axvline(0.0, **REFERENCE)
+        arrows = ["↑ " if getattr(r, "expected", "increase") == "increase" else "↓ " for r in part.itertuples()]
+        statements = part["statement"] if "statement" in part.columns else part["claim"]
+        ax.set_yticks(y, [wrap(a + s, 52) for a, s in zip(arrows, statements)], fontsize=FONT["small"])
+        ax.set_ylim(-0.6, len(part) - 0.4)
+        right = ax.twinx()
+        right.set_ylim(ax.get_ylim())
+        right.set_yticks(y, [f"{_signed(r.delta)} [{_signed(r.delta_lo)}, {_signed(r.delta_hi)}]  {r.verdict}"
+                             for r in part.itertuples()], fontsize=FONT["small"])
+        right.tick_params(axis="y", length=0)
+        for lab, r in zip(right.get_yticklabels(), part.itertuples()):
+            lab.set_color(VERDICT_COLOURS[r.verdict] if r.verdict != "inconclusive" else "#555555")
+        right.spines["right"].set_visible(False)
+        ax.set_title(f"{source} ({len(part)} rows)" if source else "", loc="left", fontsize=FONT["base"])
+    for verdict, colour in VERDICT_COLOURS.items():
+        if verdict in set(df["verdict"]):
+            axes[0, 0].plot([], [], "o", color=colour, label=verdict)
+    axes[0, 0].plot([], [], lw=7, color=VERDICT_COLOURS["no effect"], alpha=0.15, label="±δ: no effect")
+    axes[-1, 0].set_xlabel(xlabel)
+    _legend_below(fig, axes[:, 0], ncol=5)
+    _suptitle(fig, title)
     return fig
 
 
 def delta_by_language(table: pd.DataFrame, *, systems: list[str], langs: list[str], value: str, title: str,
                       ylabel: str, highlight_lang: str | None = None):
-    """Δ per language (x) for each system (markers), with CIs from ``<value>_lo``/``<value>_hi`` columns
-    (or ``delta_lo``/``delta_hi`` when ``value`` is ``delta``)."""
+    """Δ per language (x) for each system (markers in its variant's colour), with CIs from
+    ``<value>_lo``/``<value>_hi`` (or ``delta_lo``/``delta_hi`` when ``value`` is ``delta``)."""
     lo, hi = (f"{value}_lo", f"{value}_hi") if f"{value}_lo" in table.columns else ("delta_lo", "delta_hi")
-    fig, ax = plt.subplots(figsize=(0.55 * len(langs) + 2.5, 3.0))
+    fig, ax = _subplots(figsize=(0.6 * len(langs) + 2.8, 3.3))
     width = 0.7 / max(1, len(systems))
     for k, system in enumerate(systems):
         sub = table[table["system"] == system].set_index("lang").reindex(langs)
         x = np.arange(len(langs)) + (k - (len(systems) - 1) / 2) * width
         v = sub[value].to_numpy(float)
         err = [np.nan_to_num(v - sub[lo].to_numpy(float)), np.nan_to_num(sub[hi].to_numpy(float) - v)]
-        ax.errorbar(x, v, yerr=err, fmt=MARKERS[k % len(MARKERS)], color=HIGHLIGHT[k % len(HIGHLIGHT)], capsize=2,
-                    ms=4, label=system)
-    ax.axhline(0.0, color="grey", lw=0.8, ls="--")
+        style = system_style(system, k)
+        ax.errorbar(x, v, yerr=err, fmt=style["marker"], color=style["color"], capsize=2, ms=4, label=display_name(system))
+    ax.axhline(0.0, **REFERENCE)
     if highlight_lang in langs:
         i = langs.index(highlight_lang)
         ax.axvspan(i - 0.45, i + 0.45, color="grey", alpha=0.12, lw=0)
     ax.set_xticks(range(len(langs)), langs)
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=len(systems))
-    ax.set_title(title)
-    fig.tight_layout()
+    ax.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=min(3, len(systems)))
+    _title(ax, title)
     return fig
-
-
-LAW_COLOURS = {"loglinear": "#1f77b4", "power": HIGHLIGHT[0], "shared": HIGHLIGHT[2], "shared+cov": HIGHLIGHT[1]}
 
 
 def scaling_curves(table: pd.DataFrame, bands: pd.DataFrame, *, metric: str, band_law: str, title: str,
                    base: pd.DataFrame | None = None):
-    """One panel per language: observed scores (one dot per seed) against training pairs (log axis),
-    every converged law's curve, the bootstrap band of ``band_law``; the base model as a dashed line."""
+    """One panel per language: observed scores (one dot per seed) against training pairs (log axis, ticks at
+    the grid), every converged law's curve, the bootstrap band of ``band_law``; the base model dashed."""
     langs = sorted(table.lang.unique())
-    fig, axes = plt.subplots(1, len(langs), figsize=(2.6 * len(langs) + 0.6, 2.8), sharey=True, squeeze=False)
+    sizes = sorted(table["size"].unique())
+    fig, axes = _subplots(1, len(langs), figsize=(2.5 * len(langs) + 0.8, 3.2), sharey=True, squeeze=False)
     for ax, lang in zip(axes[0], langs):
         obs = table[(table.lang == lang) & (table.metric == metric)]
-        ax.scatter(obs["size"], obs["value"], s=14, color="black", zorder=3, label="observed (per seed)")
+        ax.scatter(obs["size"], obs["value"], s=14, color=lang_colour(lang), zorder=3, label="observed (one seed)")
         for law, sub in bands[(bands.lang == lang) & (bands.metric == metric)].groupby("law", sort=True):
             colour = LAW_COLOURS.get(law, "grey")
-            ax.plot(sub["size"], sub["pred"], color=colour, lw=1.2, label=law)
+            ax.plot(sub["size"], sub["pred"], color=colour, lw=1.2, label=f"{law} law")
             if law == band_law:
-                ax.fill_between(sub["size"], sub["lo"], sub["hi"], color=colour, alpha=0.18, lw=0)
+                ax.fill_between(sub["size"], sub["lo"], sub["hi"], color=colour, alpha=0.18, lw=0,
+                                label=f"{law}: 95 % band")
         if base is not None and len(base):
             b = base[(base.lang == lang) & (base.metric == metric)]
             if len(b):
-                ax.axhline(float(b.value.mean()), color="grey", lw=0.8, ls="--", label="base model")
+                ax.axhline(float(b.value.mean()), **REFERENCE, label="untuned base model")
         ax.set_xscale("log", base=2)
-        ax.set_title(lang)
+        ax.xaxis.set_major_locator(FixedLocator(sizes))
+        ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_title(f"{lang} ({lang_name(lang)})")
         ax.set_xlabel("en→X training pairs")
-    axes[0][0].set_ylabel(metric)
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, fontsize=7, frameon=False, loc="lower center", ncol=len(labels),
-               bbox_to_anchor=(0.5, -0.08))
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    axes[0][0].set_ylabel(f"{METRIC_NAMES.get(metric, metric)} (0–100)")
+    _legend_below(fig, axes[0], ncol=4)
+    _suptitle(fig, title)
     return fig
 
 
 def allocation_plans(plans: pd.DataFrame, *, title: str):
-    """Pairs per language under each plan (grouped bars), the predicted objective in the legend."""
+    """Pairs per language under each plan (grouped bars, plan colours), the predicted objective in the legend."""
     names = list(dict.fromkeys(plans.plan))
     langs = sorted(plans.lang.unique())
-    fig, ax = plt.subplots(figsize=(0.9 * len(langs) + 2.8, 3.0))
+    fig, ax = _subplots(figsize=(0.9 * len(langs) + 3.0, 3.3))
     width = 0.8 / len(names)
     for k, name in enumerate(names):
         sub = plans[plans.plan == name].set_index("lang").reindex(langs)
         x = np.arange(len(langs)) + (k - (len(names) - 1) / 2) * width
-        ax.bar(x, sub["size"], width=width, color=(HIGHLIGHT + ("#1f77b4",))[k % 4],
+        ax.bar(x, sub["size"], width=width, color=PLAN_COLOURS.get(name, "grey"),
                label=f"{name} (predicted Σ = {sub.objective.iloc[0]:.2f})")
     ax.set_xticks(range(len(langs)), langs)
     ax.set_ylabel("en→X training pairs")
-    ax.legend(fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=1)
-    ax.set_title(title)
-    fig.tight_layout()
+    ax.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=1)
+    _title(ax, title)
     return fig
 
 
 def budget_sweep(sweep: pd.DataFrame, *, title: str):
-    """Left: the optimal pairs per language against the budget. Right: predicted objective of each plan."""
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(7.5, 2.9))
+    """Left: the optimal pairs per language against the budget (languages in their colours, each with its own
+    marker and dash, nudged apart so equal allocations stay visible). Right: predicted objective per plan."""
+    fig, (a1, a2) = _subplots(1, 2, figsize=(8.0, 3.3))
+    budgets = sorted(sweep.budget.unique())
     opt = sweep[sweep.plan == "optimal"]
-    for k, (lang, sub) in enumerate(opt.groupby("lang", sort=True)):
-        a1.plot(sub["budget"], sub["size"], marker=MARKERS[k % 3], ms=3, lw=1, label=lang)
-    a1.set_xlabel("budget (pairs, all languages)")
+    dashes = ("-", "--", ":", "-.")
+    groups = list(opt.groupby("lang", sort=True))
+    for k, (lang, sub) in enumerate(groups):
+        nudge = 2.0 ** (0.04 * (k - (len(groups) - 1) / 2))
+        a1.plot(sub["budget"] * nudge, sub["size"], marker=MARKERS[k % len(MARKERS)], ms=4, lw=1.2,
+                ls=dashes[k % len(dashes)], color=lang_colour(lang), label=lang)
     a1.set_ylabel("optimal pairs for the language")
-    a1.legend(fontsize=7, frameon=False)
-    for k, (name, sub) in enumerate(sweep.groupby("plan", sort=True)):
+    a1.legend(frameon=False)
+    plans = list(sweep.groupby("plan", sort=True))
+    for k, (name, sub) in enumerate(plans):
         obj = sub.groupby("budget").objective.first()
-        a2.plot(obj.index, obj.values, marker=MARKERS[k % 3], ms=3, lw=1, label=name)
-    a2.set_xlabel("budget (pairs, all languages)")
+        nudge = 2.0 ** (0.04 * (k - (len(plans) - 1) / 2))
+        a2.plot(obj.index * nudge, obj.values, marker=MARKERS[k % len(MARKERS)], ms=4, lw=1.2, ls=dashes[k % len(dashes)],
+                color=PLAN_COLOURS.get(name, "grey"), label=name)
     a2.set_ylabel("predicted Σ score")
-    a2.legend(fontsize=7, frameon=False)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    a2.legend(frameon=False)
+    for ax in (a1, a2):
+        ax.set_xscale("log", base=2)
+        ax.xaxis.set_major_locator(FixedLocator(budgets))
+        ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xlabel("budget (pairs, all languages)")
+    _suptitle(fig, title)
     return fig
 
 
 def predicted_vs_measured(validation: pd.DataFrame, *, title: str, ylabel: str):
-    """The gain optimal − uniform: predicted by the fit (bootstrap CI) and measured (paired bootstrap CI)."""
+    """The gain optimal − uniform: predicted by the fit (bootstrap CI) and measured (paired bootstrap CI), each
+    with its number and CI under it."""
     r = validation.iloc[0]
-    fig, ax = plt.subplots(figsize=(3.4, 3.0))
-    for k, (name, v, lo, hi) in enumerate((("predicted", r.predicted, r.predicted_lo, r.predicted_hi),
-                                          ("measured", r.measured, r.lo, r.hi))):
+    fig, ax = _subplots(figsize=(3.8, 3.3))
+    labels = []
+    for k, (name, v, lo, hi, how) in enumerate((("predicted", r.predicted, r.predicted_lo, r.predicted_hi, "fit bootstrap"),
+                                                ("measured", r.measured, r.lo, r.hi, "test bootstrap"))):
         err = [[np.nan_to_num(v - lo)], [np.nan_to_num(hi - v)]]
-        ax.errorbar([k], [v], yerr=err, fmt=MARKERS[k], color=HIGHLIGHT[k], capsize=4, ms=6)
-    ax.axhline(0.0, color="grey", lw=0.8, ls="--")
-    ax.set_xticks([0, 1], ["predicted\n(fit bootstrap)", "measured\n(test bootstrap)"])
+        ax.errorbar([k], [v], yerr=err, fmt=MARKERS[k], color=ESTIMATE_COLOURS[name], capsize=4, ms=6)
+        labels.append(f"{name} ({how})\n{_signed(v)} [{_signed(lo)}, {_signed(hi)}]")
+    ax.axhline(0.0, **REFERENCE)
+    ax.set_xticks([0, 1], labels, fontsize=FONT["small"])
     ax.set_xlim(-0.6, 1.6)
     ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    fig.tight_layout()
+    _title(ax, title)
     return fig
 
 
-def alignment_by_layer(al: pd.DataFrame, *, system: str, title: str):
-    """Left: cosine gap (translation pair − mismatched pairs) per layer and language with its 95 % band;
-    right: top-1 retrieval (mean of both directions) per layer and language."""
+def alignment_by_layer(al: pd.DataFrame, *, system: str, title: str, chance: float | None = None):
+    """Left: cosine gap (translation pair − mismatched pairs) per layer and language (its colour) with its 95 %
+    band; right: top-1 retrieval (mean of both directions), dotted at chance 1/n."""
     a = al[al.system == system]
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(8.0, 3.0))
-    palette = plt.get_cmap("tab10")
-    for k, (lang, sub) in enumerate(a.groupby("lang", sort=True)):
-        c = palette(k % 10)
+    fig, (a1, a2) = _subplots(1, 2, figsize=(8.4, 3.3))
+    for lang, sub in a.groupby("lang", sort=True):
+        c = lang_colour(lang)
         a1.plot(sub.layer, sub.cos_gap, color=c, lw=1, label=lang)
         if "cos_gap_lo" in sub:
             a1.fill_between(sub.layer, sub.cos_gap_lo, sub.cos_gap_hi, color=c, alpha=0.12, lw=0)
         a2.plot(sub.layer, (sub.retrieval_xy + sub.retrieval_yx) / 2, color=c, lw=1, label=lang)
+    if chance is not None:
+        a2.axhline(chance, **CHANCE, label=f"chance 1/n = {chance:.1%}")
+    a1.axhline(0.0, **REFERENCE)
     _layer_panels(fig, a1, a2, int(a.layer.max()), title, "cosine gap (matched − mismatched)", "top-1 retrieval en↔X",
                   ncol=2)
     a2.set_ylim(0, 1.02)
+    _percent(a2)
     return fig
 
 
 def _layer_panels(fig, a1, a2, n_layers: int, title: str, ylabel1: str, ylabel2: str, ncol: int = 1) -> None:
-    """The two panels of a by-layer figure: the middle third shaded, labels, legend, title."""
+    """The two panels of a by-layer figure: the middle third shaded, integer layer ticks, labels, legend, title."""
     for ax in (a1, a2):
         ax.axvspan(n_layers / 3, 2 * n_layers / 3, color="grey", alpha=0.08, lw=0)
-        ax.set_xlabel("layer (0 = embeddings)")
+        ax.set_xlabel("layer (0 = embeddings; shaded: middle third)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     a1.set_ylabel(ylabel1)
     a2.set_ylabel(ylabel2)
-    a2.legend(fontsize=7, frameon=False, ncol=ncol)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    a2.legend(frameon=False, ncol=ncol, loc="upper right")
+    _suptitle(fig, title)
 
 
 def alignment_systems(al: pd.DataFrame, *, title: str):
-    """Language-averaged cosine gap and retrieval per layer, one line per system (base vs tuned)."""
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(8.0, 3.0))
-    palette = plt.get_cmap("tab10")
+    """Language-averaged cosine gap and retrieval per layer, one line per system (the base in black)."""
+    fig, (a1, a2) = _subplots(1, 2, figsize=(8.4, 3.3))
     for k, (system, sub) in enumerate(al.groupby("system", sort=False)):
         mean = sub.assign(r=(sub.retrieval_xy + sub.retrieval_yx) / 2).groupby("layer")[["cos_gap", "r"]].mean()
-        style = {"color": "black", "lw": 1.6} if k == 0 else {"color": palette(k % 10), "lw": 1}
-        a1.plot(mean.index, mean.cos_gap, label=system, **style)
-        a2.plot(mean.index, mean.r, label=system, **style)
+        st = system_style(system, k)
+        style = {"color": "black", "lw": 1.8} if k == 0 else {"color": st["color"], "ls": st["ls"], "lw": 1.1}
+        label = "base" if k == 0 else display_name(system)
+        a1.plot(mean.index, mean.cos_gap, label=label, **style)
+        a2.plot(mean.index, mean.r, label=label, **style)
+    a1.axhline(0.0, **REFERENCE)
     _layer_panels(fig, a1, a2, int(al.layer.max()), title, "mean cosine gap", "mean top-1 retrieval")
+    _percent(a2)
     return fig

@@ -194,6 +194,28 @@ def test_every_results_and_figure_sidecar_holds_the_whole_config(smoke_work, mon
     assert all(kinds == {"results", "figures"} for nb, kinds in seen.items() if nb != "00_tour"), seen
 
 
+def test_every_smoke_figure_passes_the_layout_check_and_keeps_each_language_in_its_colour(smoke_work):
+    """Every figure of the smoke run, as plots.lint saw it when it was saved (recorded in its sidecar): no text
+    outside the canvas or over other text, heatmap cells coloured by the number they print, and every
+    language drawn in its one colour — the same in every figure."""
+    import json
+
+    from clika_utils import plots
+
+    sides = sorted((smoke_work / "outputs" / "smoke" / "figures").glob("*.png.provenance.json"))
+    assert len(sides) >= 20
+    seen, problems = {}, {}
+    for side in sides:
+        meta = json.loads(side.read_text(encoding="utf-8"))
+        if meta["lint"]:
+            problems[side.name] = meta["lint"]
+        for lang, colour in meta["lang_colours"].items():
+            seen.setdefault(lang, set()).add(colour)
+    assert not problems, problems
+    assert len(seen) >= 2, seen                                  # languages appear in the legends of several figures
+    assert all(colours == {plots.LANG_COLOURS[lang].lower()} for lang, colours in seen.items()), seen
+
+
 @pytest.mark.slow
 @pytest.mark.data
 def test_stored_comparisons_of_notebooks_04_05_come_from_clika_score_alone(real_clika, smoke_work, tmp_path):
@@ -226,6 +248,7 @@ def _report_and_figures_follow_from_the_results(work):
     table = figcheck.check("smoke")
     drawn = table[table.figure != ""]
     assert len(drawn) >= 20 and set(drawn.status) == {"identical"}, table[table.status != "identical"]
+    assert (drawn.lint == 0).all(), drawn.loc[drawn.lint > 0, ["figure", "note"]].to_string()  # clipped, overlapping, off-unit
     assert len(set(table.notebook)) == 9                       # 01-09 draw figures; the tour does not
     victim = work / "outputs" / "smoke" / "figures" / drawn.figure.iloc[0]
     original = victim.read_bytes()
@@ -236,8 +259,12 @@ def _report_and_figures_follow_from_the_results(work):
     index = report.build("smoke", executed_dir=work / "outputs" / "executed" / "smoke",
                          out_dir=report.default_out("smoke"))
     text = index.read_text(encoding="utf-8")
-    assert text.count("<figure") == len(list((work / "outputs" / "smoke" / "figures").glob("*.png")))
+    pngs = sorted((work / "outputs" / "smoke" / "figures").glob("*.png"))
+    assert text.count("<figure") == len(pngs)
     assert "00_tour.html" in text and "Paper vs reproduction" in text
+    sheet = (work / "outputs" / "smoke" / "figures" / "README.md").read_text(encoding="utf-8")
+    assert sheet == report.contact_sheet(pngs[0].parent, "smoke")
+    assert [line[4:] for line in sheet.splitlines() if line.startswith("### ")] == [p.stem for p in pngs]
     import os
     import shutil
     if shutil.which("chromium") or os.environ.get("CLIKA_REQUIRE_BROWSER") == "1":

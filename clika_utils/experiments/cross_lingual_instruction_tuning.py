@@ -39,7 +39,7 @@ from ..claims import PaperClaim
 from ..config import ExperimentConfig
 from ..decide import summarize
 from ..errors import ConfigError
-from ..metrics import bootstrap_weights
+from ..metrics import bootstrap_weights, percentile_ci
 from ..outdir import system_name
 from ..provenance import input_hashes
 from ..train import TrainConfig, job_record
@@ -334,6 +334,33 @@ def table(summary: pd.DataFrame, value: str, systems_order=None) -> pd.DataFrame
     """System × language table of one score (for the heatmaps), systems in training order."""
     t = summary.pivot_table(index="system", columns="lang", values=value, aggfunc="mean", sort=False)
     return t.reindex(systems_order) if systems_order is not None else t
+
+
+def score_by_lang(qa_items: pd.DataFrame, benchmark: str, *, metric: str = "f1", n_boot: int, seed: int) -> pd.DataFrame:
+    """Per system and language of ``benchmark``: the mean ``metric`` over questions (``value``, 0–100 as in
+    ``qa_summary``; the items hold 0–1) with its 95 % bootstrap CI over questions (``lo``/``hi``) and ``n``."""
+    rows = []
+    for (system, lang), part in qa_items[qa_items.benchmark == benchmark].groupby(["system", "lang"], sort=False):
+        v = 100.0 * part[metric].to_numpy(float)
+        reps = bootstrap_weights(len(v), n_boot, seed, f"{benchmark}/{system}/{lang}") @ v / len(v)
+        lo, hi = percentile_ci(reps)
+        rows.append({"system": system, "lang": lang, "n": len(v), "value": float(v.mean()), "lo": float(lo), "hi": float(hi)})
+    return pd.DataFrame(rows, columns=["system", "lang", "n", "value", "lo", "hi"])
+
+
+def headline_gain(gains: pd.DataFrame, benchmark: str, *, system: str = "x-llama", reference: str = "alpaca",
+                  metric: str = "f1") -> str:
+    """The paper's headline (x-LLaMA over Alpaca, relative QA gain, the default mean of per-language ratios)
+    as measured here, with its 95 % CI, in one line for a figure."""
+    row = gains[(gains.benchmark == benchmark) & (gains.metric == metric) & (gains.system == system)
+                & (gains.reference == reference) & (gains.how == "mean_of_ratios")]
+    if row.empty or not np.isfinite(row.gain_pct.iloc[0]):
+        return f"{system} vs {reference}: relative gain undefined"
+    r = row.iloc[0]
+    ci = f" [95 % CI {r.gain_lo:+.1f}, {r.gain_hi:+.1f}]" if np.isfinite(r.gain_lo) else ""
+    names = {"x-llama": "x-LLaMA", "m-llama": "m-LLaMA", "alpaca": "Alpaca"}
+    return (f"{names.get(system, system)} vs {names.get(reference, reference)} over {r.langs}: relative {metric.upper()} "
+            f"gain {_pct(r.gain_pct)}{ci} (paper: +27.83 %)")
 
 
 def _pct(v: float) -> str:

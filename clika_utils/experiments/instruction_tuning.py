@@ -48,6 +48,17 @@ def instruction_pairs(systems) -> tuple[list, list]:
     return multi, english
 
 
+def stored_heatmap_pairs(systems) -> tuple[list, dict]:
+    """The stored comparisons the Δ heatmaps show, and each one's kind: multilingual and English-only
+    instruction/chat tuning against the base, and m-LLaMA against Stanford Alpaca (tuned vs tuned)."""
+    multi, english = instruction_pairs(systems)
+    vs = [p for p in MULTI_VS_ENGLISH_IT if p[0] in set(systems) and p[1] in set(systems)]
+    kinds = {**{(d, b): "multilingual instruction/chat tuning − base" for d, b, *_ in multi},
+             **{(d, b): "English-only instruction/chat tuning − base" for d, b, *_ in english},
+             **{(d, b): "multilingual − English-only instruction tuning (same base)" for d, b, *_ in vs}}
+    return multi + english + vs, kinds
+
+
 def instruction_claims(systems) -> list[Claim]:
     multi, english = instruction_pairs(systems)
     systems = set(systems)

@@ -25,7 +25,7 @@ from ..errors import ConfigError
 from ..evaluate import evaluate
 from ..io import write_json_atomic
 from ..langs import LANGS
-from ..metrics import rankc_chance
+from ..metrics import rankc_chance, wilson_ci
 from ..models import load_model
 from ..outdir import system_name
 from ..placement import evaluate_and_place, load_placement
@@ -168,13 +168,31 @@ def lm_eval_timing(work_dir) -> dict:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
-def lm_eval_tables(written: dict) -> tuple[pd.DataFrame, pd.Series, float]:
-    """The per-stream comparison table, each system's mean accuracy on those streams, and their mean
+def lm_eval_tables(written: dict) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+    """The per-stream comparison table, each system's mean accuracy on those streams (``value``, with its 95 %
+    CI ``lo``/``hi`` when one stream is compared; a mean over several streams has none stored) and their mean
     chance level (accuracy, not the normalised score: the normalisation clips everything below chance to 0)."""
     table = pd.read_csv(written["lm_eval.csv"])
     ranking = pd.read_csv(written["lm_eval_ranking.csv"])
     chance = float(ranking.drop_duplicates(["task", "lang"]).task.map(lambda t: TASKS[t].chance).mean())
-    return table, ranking.groupby("system")["accuracy"].mean(), chance
+    by = ranking.groupby("system")
+    ranked = pd.DataFrame({"value": by["accuracy"].mean(), "lo": by["accuracy_lo"].mean(), "hi": by["accuracy_hi"].mean()})
+    ranked.loc[by.size() > 1, ["lo", "hi"]] = float("nan")
+    return table, ranked, chance
+
+
+def methods_long(methods_table: pd.DataFrame) -> pd.DataFrame:
+    """The methods table (``acc_<method>`` over the ``n`` items every method answered) as one row per task,
+    language and method with the accuracy and its 95 % Wilson interval (the counts are all that is stored)."""
+    rows = []
+    for method in ("generate", "letter", "text"):
+        col = f"acc_{method}"
+        if col not in methods_table:
+            continue
+        k = methods_table[col] * methods_table["n"]
+        lo, hi = wilson_ci(k.round(), methods_table["n"])
+        rows.append(methods_table[["task", "lang", "n"]].assign(method=method, value=methods_table[col], lo=lo, hi=hi))
+    return pd.concat(rows, ignore_index=True)
 
 
 # ----------------------------------------------------------------------------------------------

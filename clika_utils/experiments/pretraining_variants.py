@@ -59,6 +59,17 @@ def pretraining_claims(systems) -> list[Claim]:
     return out
 
 
+def stored_heatmap_pairs(systems) -> tuple[list, dict]:
+    """The stored comparisons the Δ heatmaps show, and each one's kind: continued pretraining against its
+    base, and mixed against continued pretraining (a different comparison, drawn in its own block)."""
+    systems = set(systems)
+    cont = lineage.pairs("continued pretraining", systems)
+    mixed = [p for p in MIXED_VS_CONTINUED if p[0] in systems and p[1] in systems]
+    kinds = {**{(d, b): "continued pretraining − its base" for d, b, *_ in cont},
+             **{(d, b): "mixed − continued pretraining (same size)" for d, b, *_ in mixed}}
+    return cont + mixed, kinds
+
+
 def pretraining_live(model: str, data_dir, text_home, models_dir, live_dir, *, label: str, target: str, mix_langs,
                      budget: int, block: int, heldout_fraction: float, train_config: dict, eval_limit: int,
                      eval_tasks=None, eval_langs=None, nll_docs: int = 8, nll_max_tokens: int = 128,

@@ -27,6 +27,7 @@ from ..errors import ConfigError
 from ..formats import Example, alpaca_prompt, write_examples
 from ..io import read_csv_checked, write_csv_atomic, write_json_atomic
 from ..langs import LANGS
+from ..metrics import wilson_ci
 from ..provenance import input_hashes, write_result_set
 from ..train import TrainConfig, job_record, load_trained, run_job
 
@@ -83,6 +84,9 @@ def loader(model: str, job: Path | None):
 # ----------------------------------------------------------------------------------------------
 # the held-out CLDR probe (notebooks 04 and 05): facts the model is above chance on in English
 
+#: options per probe question; chance is 1 / PROBE_OPTIONS
+PROBE_OPTIONS = 4
+
 
 def probe_questions(langs, *, heldout_fraction: float, probe_items: int, seed: int) -> pd.DataFrame:
     """Multiple-choice questions on ``probe_items`` CLDR facts of the held-out split (all of them when
@@ -94,7 +98,7 @@ def probe_questions(langs, *, heldout_fraction: float, probe_items: int, seed: i
     if probe_items < 1:
         raise ConfigError(f"probe_items must be at least 1, got {probe_items}")
     pick = sorted(np.random.default_rng([seed, 5]).choice(len(held), min(probe_items, len(held)), replace=False))
-    return cldr.qa_table([held[i] for i in pick], langs, seed=seed, pool=all_facts)
+    return cldr.qa_table([held[i] for i in pick], langs, n_options=PROBE_OPTIONS, seed=seed, pool=all_facts)
 
 
 def probe(lm, qa: pd.DataFrame, system: str) -> pd.DataFrame:
@@ -191,15 +195,28 @@ def summary_by_system(summary: pd.DataFrame) -> pd.DataFrame:
     return summary.pivot_table(index="system", columns="task", values="accuracy", aggfunc="mean", sort=False)
 
 
-def stored_heatmap_table(deltas: pd.DataFrame, metric: str, pairs) -> pd.DataFrame:
-    """(pair x language) mean Δ over tasks, for the heatmap of the stored comparisons."""
+def stored_heatmap_table(deltas: pd.DataFrame, metric: str, pairs, kinds: dict | None = None) -> tuple[pd.DataFrame, pd.Series]:
+    """(pair x language) mean Δ over tasks for the heatmap of the stored comparisons, rows named by the systems'
+    published names ("Chinese-LLaMA-7B − LLaMA-7B"), and each row's kind of comparison (``kinds``: (derived,
+    base) → kind, default "derived − base") so that unlike comparisons are drawn in separate blocks."""
     sub = deltas[deltas.metric == metric]
-    rows = {}
+    rows, kind = {}, {}
     for d, b, *_ in pairs:
         part = sub[(sub.derived == d) & (sub.base == b)]
         if not part.empty:
-            rows[f"{d} − {b}"] = part.groupby("lang").delta.mean()
-    return pd.DataFrame(rows).T.reindex(columns=[lang for lang in LANGS if lang != "en"])
+            name = f"{lineage.display_name(d)} − {lineage.display_name(b)}"
+            rows[name] = part.groupby("lang").delta.mean()
+            kind[name] = (kinds or {}).get((d, b), "derived − base")
+    table = pd.DataFrame(rows).T.reindex(columns=[lang for lang in LANGS if lang != "en"])
+    return table, pd.Series(kind, dtype=object).reindex(table.index)
+
+
+def item_accuracy(items: pd.DataFrame, keys=("system", "lang")) -> pd.DataFrame:
+    """Accuracy of 0/1 ``correct`` items per ``keys`` (``value``) with its 95 % Wilson interval (``lo``/``hi``)
+    and ``n``, for the figures' whiskers."""
+    g = items.groupby(list(keys), sort=False)["correct"].agg(["sum", "count"]).reset_index()
+    lo, hi = wilson_ci(g["sum"], g["count"])
+    return g.assign(n=g["count"], value=g["sum"] / g["count"], lo=lo, hi=hi).drop(columns=["sum", "count"])
 
 
 def chance_note(summary: pd.DataFrame) -> list[str]:
