@@ -370,31 +370,60 @@ def _cell(fmt: str, v: float) -> str:
     return text.replace("-", "−")
 
 
+def interval_note(half_widths, n) -> str:
+    """What a heatmap too dense for whiskers says about its cells' uncertainty: the largest 95 % CI half-width
+    (in the cells' unit) and the sample size range."""
+    hw = np.asarray(half_widths, float)
+    n = np.asarray(n, float)
+    if not np.isfinite(hw).any():
+        return ""
+    lo, hi = int(np.nanmin(n)), int(np.nanmax(n))
+    return f"95 % CIs within ±{np.nanmax(hw):.2g} (n = {lo}{'' if lo == hi else f'–{hi}'} per cell)"
+
+
 def heatmap(table: pd.DataFrame, *, title: str, cbar_label: str, scale: float = 100.0, vmin: float = 0.0,
             vmax: float = 100.0, cmap: str = "viridis", fmt: str = "{:.0f}", chance: float | None = None,
-            systems: bool = False, groups: pd.Series | None = None):
+            systems: bool = False, groups: pd.Series | None = None, ci: tuple | None = None, note: str = ""):
     """Annotated heatmap of ``table`` × ``scale``: each cell prints the number its colour shows, and the colour
     bar (``vmin``–``vmax``, ``cbar_label``) is in that same unit. ``chance`` (in the unit): a line on the colour
     bar. ``systems``: the rows are system names, shown by their published names and ordered by family and
-    size. ``groups``: row → group title; one block per group, all sharing the colour bar."""
+    size. ``groups``: row → group title; one block per group, all sharing the colour bar. ``ci``: (lo, hi)
+    tables like ``table``: each cell also prints its 95 % CI. ``note``: appended to the title (e.g.
+    :func:`interval_note` where the cells are too small for intervals)."""
     import seaborn as sns
 
     table = table.astype(float) * scale
+    if ci is not None:
+        ci = tuple(t.astype(float).reindex(index=table.index, columns=table.columns) * scale for t in ci)
     table.columns = [task_name(c) for c in table.columns]
     if systems:
-        table = table.reindex(system_order(table.index))
+        order = system_order(table.index)
+        table = table.reindex(order)
+        ci = None if ci is None else tuple(t.reindex(order) for t in ci)
         table.index = [display_name(s) for s in table.index]
+    if ci is not None:
+        ci = tuple(t.set_axis(table.index, axis=0).set_axis(table.columns, axis=1) for t in ci)
+    if note:
+        title = f"{title}; {note}"
     blocks = [("", table)] if groups is None else \
         [(g, table[np.asarray(groups.reindex(table.index)) == g]) for g in dict.fromkeys(groups.reindex(table.index))]
     blocks = [(g, b) for g, b in blocks if len(b)]
     n_rows = sum(len(b) for _, b in blocks)
     label_height = len(cbar_label) * FONT["base"] * 0.62 / 72 + 0.9   # the colour bar's label must fit beside it
+    row, col = (0.36, 0.9) if ci is not None else (0.2, 0.5)          # two lines per cell need room
     fig, axes = _subplots(len(blocks), 1, squeeze=False,
-                          figsize=(0.5 * table.shape[1] + 4.2, max(0.2 * n_rows + 1.0 + 0.35 * len(blocks), label_height)),
+                          figsize=(col * table.shape[1] + 4.2, max(row * n_rows + 1.0 + 0.35 * len(blocks), label_height)),
                           gridspec_kw={"height_ratios": [len(b) for _, b in blocks]})
     axes = axes[:, 0]
     for ax, (g, block) in zip(axes, blocks):
         annot = block.map(lambda v: _cell(fmt, v))
+        if ci is not None:
+            lo, hi = (t.loc[block.index] for t in ci)
+            annot = annot.astype(object)
+            for r in range(block.shape[0]):
+                for c in range(block.shape[1]):
+                    if annot.iat[r, c] and np.isfinite(lo.iat[r, c]):
+                        annot.iat[r, c] += f"\n[{_cell(fmt, lo.iat[r, c])}, {_cell(fmt, hi.iat[r, c])}]"
         sns.heatmap(block, ax=ax, vmin=vmin, vmax=vmax, cmap=cmap, annot=annot, fmt="", cbar=False,
                     annot_kws={"fontsize": FONT["tiny"]}, linewidths=0.3, linecolor="white")
         ax.set_xlabel("")

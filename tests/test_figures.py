@@ -207,3 +207,22 @@ def test_stored_heatmap_rows_are_named_and_grouped_by_kind_of_comparison():
     assert "Chinese-LLaMA-7B − LLaMA-7B" in table.index
     assert set(groups) == {"continued pretraining − its base", "mixed − continued pretraining (same size)"}
     assert groups["Baichuan2-7B-Base − Chinese-LLaMA-2-7B"].startswith("mixed")
+
+
+def test_mt_intervals_contain_the_corpus_score_and_collapse_when_every_sentence_is_perfect():
+    from clika_utils.experiments.cross_lingual_instruction_tuning import mt_intervals
+    refs = ["the cat sat on the mat", "a dog ran in the park", "she reads a long book", "we eat rice at noon"]
+    hyps = ["the cat sat on a mat", "a dog ran in park", "she reads a book", "we eat rice at noon"]
+    seg = pd.DataFrame({"system": ["s"] * 8, "lang": ["de"] * 4 + ["fr"] * 4, "hypothesis": hyps + refs,
+                        "reference": refs + refs})
+    from clika_utils import translation
+    scores = pd.concat([translation.score(hyps, refs, "de", metrics=("bleu", "chrf++")).assign(system="s", lang="de"),
+                        translation.score(refs, refs, "fr", metrics=("bleu", "chrf++")).assign(system="s", lang="fr")])
+    out = mt_intervals(seg, scores, n_boot=200, seed=0).set_index(["lang", "metric"])
+    assert (out.lo <= out.score + 1e-9).all() and (out.score <= out.hi + 1e-9).all()
+    assert out.loc[("fr", "chrf++"), "lo"] == out.loc[("fr", "chrf++"), "hi"] == 100.0
+
+
+def test_interval_note_states_the_widest_interval_and_the_sample_sizes():
+    assert plots.interval_note([1.0, 7.46], [200, 180]) == "95 % CIs within ±7.5 (n = 180–200 per cell)"
+    assert plots.interval_note([np.nan], [3]) == ""

@@ -348,6 +348,24 @@ def score_by_lang(qa_items: pd.DataFrame, benchmark: str, *, metric: str = "f1",
     return pd.DataFrame(rows, columns=["system", "lang", "n", "value", "lo", "hi"])
 
 
+def mt_intervals(mt_segments: pd.DataFrame, mt_scores: pd.DataFrame, *, n_boot: int, seed: int) -> pd.DataFrame:
+    """``mt_scores`` with the 95 % bootstrap CI of each corpus score over its test sentences (``lo``/``hi``),
+    resampled through sacrebleu's sufficient statistics (:func:`clika_utils.translation.corpus_stats`)."""
+    out = mt_scores.copy()
+    out["lo"], out["hi"] = np.nan, np.nan
+    for (system, lang), sub in mt_segments.groupby(["system", "lang"], sort=False):
+        for metric in ("bleu", "chrf++"):
+            at = (out.system == system) & (out.lang == lang) & (out.metric == metric)
+            if not at.any():
+                continue
+            stats, score_of = translation.corpus_stats(sub.hypothesis.fillna("").tolist(), sub.reference.tolist(),
+                                                       lang, metric)
+            w = bootstrap_weights(len(stats), n_boot, seed, f"mt/{system}/{lang}/{metric}")
+            reps = np.array([score_of(row @ stats) for row in w])
+            out.loc[at, ["lo", "hi"]] = percentile_ci(reps)
+    return out
+
+
 def headline_gain(gains: pd.DataFrame, benchmark: str, *, system: str = "x-llama", reference: str = "alpaca",
                   metric: str = "f1") -> str:
     """The paper's headline (x-LLaMA over Alpaca, relative QA gain, the default mean of per-language ratios)

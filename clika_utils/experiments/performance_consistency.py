@@ -45,6 +45,14 @@ def pivot(summary: pd.DataFrame, task: str, value: str) -> pd.DataFrame:
     return table[[lang for lang in LANGS if lang in table.columns]]
 
 
+def accuracy_note(summary: pd.DataFrame, task: str) -> str:
+    """The uncertainty of a task's accuracy heatmap in one phrase (the cells are too small for intervals):
+    the largest 95 % CI half-width in points and the items per cell."""
+    from ..plots import interval_note
+    sub = summary[summary["task"] == task]
+    return interval_note(100 * (sub["accuracy_hi"] - sub["accuracy_lo"]) / 2, sub["n"])
+
+
 def normalised_table(summary: pd.DataFrame) -> pd.DataFrame:
     """The official normalised-score table: system x task, mean over the languages of each task,
     plus the mean over tasks (fractions; 1.0 = ChatGPT's English level)."""

@@ -211,6 +211,16 @@ def stored_heatmap_table(deltas: pd.DataFrame, metric: str, pairs, kinds: dict |
     return table, pd.Series(kind, dtype=object).reindex(table.index)
 
 
+def stored_delta_note(deltas: pd.DataFrame, metric: str, pairs) -> str:
+    """The uncertainty behind a stored Δ heatmap (whose cells are means over streams): the largest 95 % CI
+    half-width of one stream's Δ, ×100, and the items per stream."""
+    from ..plots import interval_note
+    keys = {(d, b) for d, b, *_ in pairs}
+    sub = deltas[(deltas.metric == metric).to_numpy() & np.array([k in keys for k in zip(deltas.derived, deltas.base)])]
+    note = interval_note(100 * (sub.delta_hi - sub.delta_lo) / 2, sub.n)
+    return note.replace("95 % CIs", "one stream's 95 % CIs").replace("per cell", "per stream") if note else ""
+
+
 def item_accuracy(items: pd.DataFrame, keys=("system", "lang")) -> pd.DataFrame:
     """Accuracy of 0/1 ``correct`` items per ``keys`` (``value``) with its 95 % Wilson interval (``lo``/``hi``)
     and ``n``, for the figures' whiskers."""
