@@ -41,6 +41,7 @@ from matplotlib.ticker import FixedLocator, MaxNLocator, NullLocator, PercentFor
 from .errors import ConfigError
 from .io import write_bytes_atomic
 from .langs import LANG_NAMES
+from .metrics import wilson_ci
 from .lineage import display_name, system_order
 from .provenance import input_hashes, write_sidecar
 from .settings import workdir
@@ -605,18 +606,22 @@ def conductivity_accuracy(acc: pd.DataFrame, *, title: str, chance: float | None
             if rows.empty:
                 continue
             n, k = rows["n"].sum(), rows["correct"].sum()
-            lo, hi = (rows["accuracy_lo"].iloc[0], rows["accuracy_hi"].iloc[0]) if len(rows) == 1 else (np.nan, np.nan)
+            # one row: its stored bootstrap CI; pooled rows (Translate, all place types): the Wilson interval
+            lo, hi = (rows["accuracy_lo"].iloc[0], rows["accuracy_hi"].iloc[0]) if len(rows) == 1 else wilson_ci(k, n)
             if split == "translate":
                 ax.bar(x, k / n, width=0.7, facecolor="white", edgecolor="#666666", hatch="///")
             else:
                 ax.bar(x, k / n, width=0.7, color=lang_colour(asked), alpha=0.45 if types == [0] else 1.0)
-            if not np.isnan(lo):
-                ax.errorbar(x, k / n, yerr=[[k / n - lo], [hi - k / n]], color="black", capsize=2, lw=0.8)
+            if np.isfinite(lo):
+                ax.errorbar(x, k / n, yerr=[[max(0.0, k / n - lo)], [max(0.0, hi - k / n)]], color="black", capsize=2,
+                            lw=0.8)
+            ax.text(x, (hi if np.isfinite(hi) else k / n) + 0.015, f"{k / n:.0%}", ha="center", va="bottom",
+                    fontsize=FONT["tiny"])   # a 0 % bar is said, not left to look missing
         ax.set_xticks(range(len(bars)), [b[0] for b in bars], fontsize=FONT["small"])
         ax.axhline(gate, **REFERENCE, label=f"{gate:.0%} gate (facts learnt)")
         if chance is not None:
             ax.axhline(chance, **CHANCE, label=f"chance ({chance:.0%})")
-        ax.set_ylim(0, 1.08)
+        ax.set_ylim(0, 1.12)
         _percent(ax)
         ax.set_title(f"taught for target {tl}")
     axes[0][0].set_ylabel("accuracy (continent named)")
