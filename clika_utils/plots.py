@@ -212,8 +212,7 @@ def save_figure(fig, name: str, out_dir: str | Path, *, sources: Iterable[str | 
         path = write_bytes_atomic(out_dir / f"{name}.{fmt}", data)
         write_sidecar(path, kind="figure", parameters=parameters or {}, seed=None, inputs=inputs, extra=extra)
         paths.append(path)
-    plt.close(fig)
-    return paths
+    return paths        # the figure stays open: Jupyter shows it under the cell that drew it
 
 
 # ----------------------------------------------------------------------------------------------

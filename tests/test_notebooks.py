@@ -212,6 +212,9 @@ def test_every_smoke_figure_passes_the_layout_check_and_keeps_each_language_in_i
         for lang, colour in meta["lang_colours"].items():
             seen.setdefault(lang, set()).add(colour)
     assert not problems, problems
+    executed = sorted((smoke_work / "outputs" / "executed" / "smoke").glob("0[1-9]_*.ipynb"))
+    assert len(executed) == 9 and all('"image/png"' in p.read_text(encoding="utf-8") for p in executed), \
+        "an executed notebook shows none of its figures"          # save_figure leaves the figure to be shown
     assert len(seen) >= 2, seen                                  # languages appear in the legends of several figures
     assert all(colours == {plots.LANG_COLOURS[lang].lower()} for lang, colours in seen.items()), seen
 
