@@ -215,15 +215,15 @@ def system_order(systems) -> list[str]:
     """``systems`` ordered by family and size as the lineage lists them (families in the order of the
     lineage table, smaller models first, a base before what was trained from it); systems not in the
     lineage (live ones) follow in the order given."""
-    df = table().reset_index(names="pos")
-    root = {}
-    for r in df.itertuples():  # the family of a system is its root ancestor's
-        b = r.system
-        while (up := df.loc[df.system == b, "base"]).size and up.iloc[0] in set(df.system):
-            b = up.iloc[0]
-        root[r.system] = b
-    family_pos = {s: int(df.loc[df.system == s, "pos"].iloc[0]) for s in set(root.values())}
-    key = {r.system: (family_pos[root[r.system]], _size(r.size), r.pos) for r in df.itertuples()}
+    df = table()
+    base, pos = dict(zip(df.system, df.base)), {s: i for i, s in enumerate(df.system)}
+
+    def root(s: str) -> str:  # the family of a system is its root ancestor's (the lineage's first of it)
+        while base[s] in base:
+            s = base[s]
+        return s
+
+    key = {s: (pos[root(s)], _size(size), pos[s]) for s, size in zip(df.system, df["size"])}
     systems = list(dict.fromkeys(systems))
     known = sorted((s for s in systems if s in key), key=key.__getitem__)
     return known + [s for s in systems if s not in key]

@@ -41,8 +41,8 @@ from matplotlib.ticker import FixedLocator, MaxNLocator, NullLocator, PercentFor
 from .errors import ConfigError
 from .io import write_bytes_atomic
 from .langs import LANG_NAMES
-from .metrics import wilson_ci
 from .lineage import display_name, system_order
+from .metrics import wilson_ci
 from .provenance import input_hashes, write_sidecar
 from .settings import workdir
 
@@ -246,10 +246,9 @@ def _colour_of(handle) -> tuple | None:
     for getter in ("get_color", "get_facecolor", "get_markerfacecolor"):
         if hasattr(handle, getter):
             c = getattr(handle, getter)()
-            c = np.asarray(c, dtype=object) if not isinstance(c, str) else c
             if isinstance(c, str):
                 return mcolors.to_rgb(c)
-            arr = np.asarray(mcolors.to_rgba_array(c))
+            arr = mcolors.to_rgba_array(c)
             if len(arr):
                 return tuple(arr[0][:3])
     if hasattr(handle, "lines"):  # an errorbar container
@@ -370,15 +369,15 @@ def _cell(fmt: str, v: float) -> str:
     return text.replace("-", "−")
 
 
-def interval_note(half_widths, n) -> str:
+def interval_note(half_widths, n, *, what: str = "95 % CIs", per: str = "cell") -> str:
     """What a heatmap too dense for whiskers says about its cells' uncertainty: the largest 95 % CI half-width
-    (in the cells' unit) and the sample size range."""
+    (in the cells' unit) and the sample size range (``what`` the intervals are, ``per`` what n counts)."""
     hw = np.asarray(half_widths, float)
     n = np.asarray(n, float)
     if not np.isfinite(hw).any():
         return ""
     lo, hi = int(np.nanmin(n)), int(np.nanmax(n))
-    return f"95 % CIs within ±{np.nanmax(hw):.2g} (n = {lo}{'' if lo == hi else f'–{hi}'} per cell)"
+    return f"{what} within ±{np.nanmax(hw):.2g} (n = {lo}{'' if lo == hi else f'–{hi}'} per {per})"
 
 
 def heatmap(table: pd.DataFrame, *, title: str, cbar_label: str, scale: float = 100.0, vmin: float = 0.0,
@@ -392,17 +391,16 @@ def heatmap(table: pd.DataFrame, *, title: str, cbar_label: str, scale: float = 
     :func:`interval_note` where the cells are too small for intervals)."""
     import seaborn as sns
 
-    table = table.astype(float) * scale
-    if ci is not None:
-        ci = tuple(t.astype(float).reindex(index=table.index, columns=table.columns) * scale for t in ci)
-    table.columns = [task_name(c) for c in table.columns]
+    # the values and their intervals go through the same scaling, ordering and naming
+    frames = [t.astype(float).reindex(index=table.index, columns=table.columns) * scale for t in (table, *(ci or ()))]
     if systems:
         order = system_order(table.index)
-        table = table.reindex(order)
-        ci = None if ci is None else tuple(t.reindex(order) for t in ci)
-        table.index = [display_name(s) for s in table.index]
-    if ci is not None:
-        ci = tuple(t.set_axis(table.index, axis=0).set_axis(table.columns, axis=1) for t in ci)
+        frames = [f.reindex(order) for f in frames]
+    for f in frames:
+        f.columns = [task_name(c) for c in f.columns]
+        if systems:
+            f.index = [display_name(s) for s in f.index]
+    table, *ci = frames
     if note:
         title = f"{title}; {note}"
     blocks = [("", table)] if groups is None else \
@@ -410,20 +408,16 @@ def heatmap(table: pd.DataFrame, *, title: str, cbar_label: str, scale: float = 
     blocks = [(g, b) for g, b in blocks if len(b)]
     n_rows = sum(len(b) for _, b in blocks)
     label_height = len(cbar_label) * FONT["base"] * 0.62 / 72 + 0.9   # the colour bar's label must fit beside it
-    row, col = (0.36, 0.9) if ci is not None else (0.2, 0.5)          # two lines per cell need room
+    row, col = (0.36, 0.9) if ci else (0.2, 0.5)          # two lines per cell need room
     fig, axes = _subplots(len(blocks), 1, squeeze=False,
                           figsize=(col * table.shape[1] + 4.2, max(row * n_rows + 1.0 + 0.35 * len(blocks), label_height)),
                           gridspec_kw={"height_ratios": [len(b) for _, b in blocks]})
     axes = axes[:, 0]
     for ax, (g, block) in zip(axes, blocks):
         annot = block.map(lambda v: _cell(fmt, v))
-        if ci is not None:
-            lo, hi = (t.loc[block.index] for t in ci)
-            annot = annot.astype(object)
-            for r in range(block.shape[0]):
-                for c in range(block.shape[1]):
-                    if annot.iat[r, c] and np.isfinite(lo.iat[r, c]):
-                        annot.iat[r, c] += f"\n[{_cell(fmt, lo.iat[r, c])}, {_cell(fmt, hi.iat[r, c])}]"
+        if ci:
+            lo, hi = (t.loc[block.index].map(lambda v: _cell(fmt, v)) for t in ci)
+            annot = annot.where((annot == "") | (lo == ""), annot + "\n[" + lo + ", " + hi + "]")
         sns.heatmap(block, ax=ax, vmin=vmin, vmax=vmax, cmap=cmap, annot=annot, fmt="", cbar=False,
                     annot_kws={"fontsize": FONT["tiny"]}, linewidths=0.3, linecolor="white")
         ax.set_xlabel("")
@@ -441,6 +435,11 @@ def heatmap(table: pd.DataFrame, *, title: str, cbar_label: str, scale: float = 
         title = f"{title} (colour bar, dotted: chance {chance:g})"
     _suptitle(fig, title)
     return fig
+
+
+def _highlight_colour(system: str, rank: int, k: int) -> str:
+    """The first system a figure highlights is the live model (its role colour); others by their variant."""
+    return ROLE_COLOURS["live"] if rank == 0 else system_style(system, k)["color"]
 
 
 def by_language(summary: pd.DataFrame, *, value: str, tasks: list[str], langs: list[str], title: str,
@@ -466,7 +465,7 @@ def by_language(summary: pd.DataFrame, *, value: str, tasks: list[str], langs: l
             hs = summary[(summary["task"] == task) & (summary["system"] == system)].set_index("lang").reindex(langs)
             v = hs[value].to_numpy(float)
             x = np.arange(len(langs)) + 0.12 * (k - (len(highlight) - 1) / 2)
-            colour = ROLE_COLOURS["live"] if k == 0 else system_style(system, k)["color"]
+            colour = _highlight_colour(system, k, k)
             if f"{value}_lo" in hs:
                 err = [np.nan_to_num(v - hs[f"{value}_lo"].to_numpy(float)),
                        np.nan_to_num(hs[f"{value}_hi"].to_numpy(float) - v)]
@@ -500,7 +499,7 @@ def consistency_by_lang(summary: pd.DataFrame, *, systems: list[str], tasks: lis
             x = np.arange(len(langs)) + (k - (len(series) - 1) / 2) * 0.22
             err = [np.nan_to_num(v - hs[f"{metric}_lo"].to_numpy(float)),
                    np.nan_to_num(hs[f"{metric}_hi"].to_numpy(float) - v)]
-            colour = ROLE_COLOURS["live"] if systems.index(system) == 0 else system_style(system, k)["color"]
+            colour = _highlight_colour(system, systems.index(system), k)
             ax.errorbar(x, v, yerr=err, fmt="o" if metric == "en_co" else "s", color=colour, ms=4, capsize=2, lw=0.8,
                         mfc=colour if metric == "en_co" else "white",
                         label=f"{display_name(system)}: {METRIC_NAMES[metric]}")

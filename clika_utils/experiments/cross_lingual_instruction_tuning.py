@@ -378,7 +378,7 @@ def headline_gain(gains: pd.DataFrame, benchmark: str, *, system: str = "x-llama
     ci = f" [95 % CI {r.gain_lo:+.1f}, {r.gain_hi:+.1f}]" if np.isfinite(r.gain_lo) else ""
     names = {"x-llama": "x-LLaMA", "m-llama": "m-LLaMA", "alpaca": "Alpaca"}
     return (f"{names.get(system, system)} vs {names.get(reference, reference)} over {r.langs}: relative {metric.upper()} "
-            f"gain {_pct(r.gain_pct)}{ci} (paper: +27.83 %)")
+            f"gain {_pct(r.gain_pct)}{ci} (paper: {CLAIMS[0].stated_effect:+.2f} %)")
 
 
 def _pct(v: float) -> str:

@@ -162,8 +162,9 @@ def live_claims(items: pd.DataFrame, base: str, variants: dict[str, str], contra
     return cmp.table(), check_claims(cmp, claims)
 
 
-def accuracy_summary(items: pd.DataFrame) -> pd.DataFrame:
-    return (items.groupby(["system", "task", "lang"], sort=False).correct.agg(["mean", "size"])
+def accuracy_summary(items: pd.DataFrame, keys=("system", "task", "lang")) -> pd.DataFrame:
+    """Accuracy of 0/1 ``correct`` items per ``keys`` and ``n``."""
+    return (items.groupby(list(keys), sort=False).correct.agg(["mean", "size"])
             .rename(columns={"mean": "accuracy", "size": "n"}).reset_index())
 
 
@@ -217,16 +218,15 @@ def stored_delta_note(deltas: pd.DataFrame, metric: str, pairs) -> str:
     from ..plots import interval_note
     keys = {(d, b) for d, b, *_ in pairs}
     sub = deltas[(deltas.metric == metric).to_numpy() & np.array([k in keys for k in zip(deltas.derived, deltas.base)])]
-    note = interval_note(100 * (sub.delta_hi - sub.delta_lo) / 2, sub.n)
-    return note.replace("95 % CIs", "one stream's 95 % CIs").replace("per cell", "per stream") if note else ""
+    return interval_note(100 * (sub.delta_hi - sub.delta_lo) / 2, sub.n, what="one stream's 95 % CIs", per="stream")
 
 
 def item_accuracy(items: pd.DataFrame, keys=("system", "lang")) -> pd.DataFrame:
-    """Accuracy of 0/1 ``correct`` items per ``keys`` (``value``) with its 95 % Wilson interval (``lo``/``hi``)
-    and ``n``, for the figures' whiskers."""
-    g = items.groupby(list(keys), sort=False)["correct"].agg(["sum", "count"]).reset_index()
-    lo, hi = wilson_ci(g["sum"], g["count"])
-    return g.assign(n=g["count"], value=g["sum"] / g["count"], lo=lo, hi=hi).drop(columns=["sum", "count"])
+    """:func:`accuracy_summary` per ``keys`` as ``value`` with its 95 % Wilson interval (``lo``/``hi``), for the
+    figures' whiskers."""
+    acc = accuracy_summary(items, keys)
+    lo, hi = wilson_ci((acc.accuracy * acc.n).round(), acc.n)
+    return acc.rename(columns={"accuracy": "value"}).assign(lo=lo, hi=hi)
 
 
 def chance_note(summary: pd.DataFrame) -> list[str]:
