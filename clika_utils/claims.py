@@ -118,3 +118,59 @@ def shown(rows: list[dict]) -> pd.DataFrame:
     return t.assign(mde=t.mde.astype(float).round(3), margin=t.margin.astype(float)).rename(
         columns={"ci": "95 % CI of the effect", "mde": "detectable (80 % power)", "margin": "δ",
                  "n_needed": "n for the paper's effect"})
+
+
+# ----------------------------------------------------------------------------------------------
+# the papers' headline claims: the claims table grouped for a reader (README, report, the tour)
+
+#: (notebook, pattern on the claim's text, headline) — first match wins; a row no pattern matches keeps its text.
+HEADLINES = [
+    (1, r"less accurate", "Non-English answers are less accurate than English ones (RA < 1)"),
+    (1, r"less consistent", "Knowledge is less consistent across languages than accuracy suggests (en-CO < RA)"),
+    (3, r"conductivity is low", "Knowledge conducts poorly across languages (XRR < 0.5)"),
+    (4, r"^Continued pretraining (raises|lowers) the target", "Continued pretraining helps the target language"),
+    (4, r"^Continued pretraining .*other", "Continued pretraining hurts the other languages"),
+    (4, r"^Mixed pretraining", "Mixed pretraining hurts the other languages less"),
+    (5, r"^Multilingual instruction tuning raises", "Multilingual instruction tuning helps non-English PF and CT"),
+    (5, r"^English-only instruction tuning raises", "English-only instruction tuning helps non-English PF and CT"),
+    (5, r"beats English-only", "Multilingual beats English-only instruction tuning"),
+    (6, r"^x-LLaMA", "x-LLaMA (cross-lingual instruction tuning) beats Alpaca on non-English QA"),
+    (6, r"^m-LLaMA", "m-LLaMA (one multilingual model) beats Alpaca on non-English QA"),
+    (7, r"scaling law", "Translation quality follows a scaling law in the amount of translation data"),
+    (8, r"^Allocating", "Allocating the translation budget by the laws beats equal shares"),
+    (9, r"middle layers", "Languages align best in the middle layers"),
+]
+
+
+def headline(notebook, claim: str) -> str:
+    import re
+    return next((h for nb, pattern, h in HEADLINES if int(notebook) == nb and re.search(pattern, claim)), claim)
+
+
+def _counts(verdicts: pd.Series) -> str:
+    if verdicts.empty:
+        return "—"
+    counts = verdicts.value_counts()
+    return ", ".join(f"{int(counts[v])} {v}" for v in [*decide.DECIDED, "inconclusive", "not measurable", "not run"]
+                     if v in counts)
+
+
+def overall(verdicts: pd.Series) -> str:
+    """One word for a headline's rows: *supported* / *contradicted* / *no effect* when every decided row says so,
+    *mixed* when decided rows disagree, *open* when none is decided."""
+    decided = set(verdicts[verdicts.isin(decide.DECIDED)])
+    if not decided:
+        return "open"
+    return decided.pop() if len(decided) == 1 else "mixed"
+
+
+def headlines(table: pd.DataFrame) -> pd.DataFrame:
+    """The claims table (:data:`ROW_COLUMNS`) grouped by the papers' headline claims, in notebook order: paper,
+    headline, notebook, the verdict counts of the stored-output rows and of the live rows, and :func:`overall`."""
+    t = table.assign(headline=[headline(nb, c) for nb, c in zip(table.notebook, table.claim)])
+    rows = []
+    for (paper, head), g in t.groupby(["paper", "headline"], sort=False):
+        rows.append({"paper": paper, "headline": head, "notebook": int(g.notebook.iloc[0]),
+                     "stored": _counts(g.verdict[g.source == "stored"]), "live": _counts(g.verdict[g.source == "live"]),
+                     "verdict": overall(g.verdict)})
+    return pd.DataFrame(rows, columns=["paper", "headline", "notebook", "stored", "live", "verdict"])

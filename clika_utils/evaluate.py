@@ -39,6 +39,7 @@ from .langs import check_langs
 from .models import head_logits
 from .outdir import claim, locked, safe_name
 from .prompts import load_items, official_prompts
+from .settings import progress_bars
 
 METHODS = ("generate", "letter", "text")
 
@@ -420,7 +421,7 @@ def _evaluate(lm, root, out_dir, tasks, langs, method, system, limit, batch_size
     reports.setdefault("truncated_prompts", 0)
     reports["cut_lines_removed_on_resume"] = reports.get("cut_lines_removed_on_resume", 0) + sum(w[4] for w in work)
     reports["notes"] = lm.notes
-    bar = tqdm(total=total, desc=f"{system} [{method}]", unit="item", disable=not progress, mininterval=10)
+    bar = tqdm(total=total, desc=f"{system} [{method}]", unit="item", disable=not progress_bars(progress), mininterval=10)
     for task, lang, path, todo, _ in work:
         if not todo:
             continue

@@ -212,7 +212,28 @@ def save_figure(fig, name: str, out_dir: str | Path, *, sources: Iterable[str | 
         path = write_bytes_atomic(out_dir / f"{name}.{fmt}", data)
         write_sidecar(path, kind="figure", parameters=parameters or {}, seed=None, inputs=inputs, extra=extra)
         paths.append(path)
-    return paths        # the figure stays open: Jupyter shows it under the cell that drew it
+    _show_saved(fig, paths)
+    return paths
+
+
+def _show_saved(fig, paths: list[Path]) -> None:
+    """In a notebook: show the PNG file just written (at 100 dpi on screen) and close the figure, so
+    what the notebook shows is byte for byte the committed figure — a test compares them. Elsewhere the
+    figure stays open for the caller."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    png = next((p for p in paths if p.suffix == ".png"), None)
+    if shell is None or not hasattr(shell, "kernel") or png is None:
+        return
+    import matplotlib.pyplot as plt
+    from IPython.display import Image, display
+    data = png.read_bytes()
+    pixels = int.from_bytes(data[16:20], "big")          # the PNG header's width
+    display(Image(data=data, format="png", width=round(pixels * 100 / DPI)))
+    plt.close(fig)
 
 
 # ----------------------------------------------------------------------------------------------

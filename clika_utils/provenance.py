@@ -158,3 +158,19 @@ def run_config(arguments: dict, drop=("progress", "parameters")) -> dict:
 def read_sidecar(output: str | Path) -> dict:
     import json
     return json.loads(sidecar_path(output).read_text(encoding="utf-8"))
+
+
+def results_manifest(results_dir: str | Path):
+    """What a notebook shows last: every results table it wrote (``file`` relative to ``results_dir``), its rows
+    and its SHA-256 (first 16 hex digits) — the same hashes the figures' sidecars record, so a reader (and a
+    test) can tell that the published notebook, its figures and the published results come from one run."""
+    import csv as _csv
+
+    import pandas as pd
+    folder = Path(results_dir)
+    rows = []
+    for csv in sorted(folder.rglob("*.csv")):
+        with csv.open(encoding="utf-8", newline="") as f:
+            n = sum(1 for _ in _csv.reader(f)) - 1           # records, not lines: quoted texts hold newlines
+        rows.append({"file": csv.relative_to(folder).as_posix(), "rows": n, "sha256": sha256_file(csv)[:16]})
+    return pd.DataFrame(rows, columns=["file", "rows", "sha256"])

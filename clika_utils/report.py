@@ -1,6 +1,7 @@
-"""The browsable report: ``reports/index.html``, built by ``./run_all.sh`` after the notebooks.
+"""The published run: the report page ``published/index.html`` (cpu; ``outputs/<profile>/published/`` for the
+other profiles), built by ``./run_all.sh`` after the notebooks, with the cleaned executed notebooks
+(:mod:`clika_utils.publish`) in ``notebooks/`` and the results tables in ``results/`` beside it:
 
-* every executed notebook as HTML (copied with its ``.ipynb`` into ``reports/notebooks/``);
 * every figure (PNG, with a link to the PDF) with its caption and provenance — git commit, parameters,
   the results files it was drawn from with their SHA-256 — read from the figure's sidecar;
 * a **paper vs reproduction** table: each claim of both papers' abstracts (and x-LLaMA's middle-layer
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -97,6 +99,102 @@ def claims_summary(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def _md_cell(text) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def verdict_table(table: pd.DataFrame) -> str:
+    """The README's first table: each headline claim of both papers (:func:`claims.headlines`), the verdicts of
+    its rows on the 42 systems' stored outputs and in the live runs, and one word for all of them."""
+    from .claims import headlines
+    lines = ["| paper | claim | notebook | stored outputs (42 systems) | live runs (Gemma-3-270M) | overall |",
+             "|---|---|---|---|---|---|"]
+    lines += [f"| {h.paper} | {_md_cell(h.headline)} | [{h.notebook:02d}](published/notebooks/) | {h.stored} | {h.live} "
+              f"| **{h.verdict}** |" for h in headlines(table).itertuples()]
+    return "\n".join(lines)
+
+
+def claims_markdown(table: pd.DataFrame) -> str:
+    """Every row of the claims table, per notebook: claim, source, what was measured, the CI, verdict."""
+    out = []
+    for nb, g in table.groupby("notebook", sort=True):
+        out += ["", f"**Notebook {int(nb):02d}**", "", "| claim | source | measured | 95 % CI of the effect | detectable | n | verdict |",
+                "|---|---|---|---|---|---|---|"]
+        out += [f"| {_md_cell(r.claim)} | {r.source} | {_md_cell(r.measured)} | {r.ci} | {_num(r.mde)} | "
+                f"{'' if pd.isna(r.n) else int(r.n)} | {r.verdict} |" for r in g.itertuples()]
+    return "\n".join(out).strip()
+
+
+def _run_record(profile: str) -> tuple[dict, pd.DataFrame]:
+    folder = default_out(profile)
+    record = json.loads((folder / "run.json").read_text(encoding="utf-8")) if (folder / "run.json").exists() else {}
+    runs = pd.read_csv(folder / "runs.csv") if (folder / "runs.csv").exists() else \
+        pd.DataFrame(columns=["notebook", "status", "seconds"])
+    return record, runs
+
+
+def cost_lines(profile: str = "cpu") -> str:
+    """The README's cost lines, from the published run's ``run.json`` (what ``./run_all.sh`` measured)."""
+    r, _ = _run_record(profile)
+    if not r:
+        return "(no published run yet: `./run_all.sh` writes these lines)"
+    return "\n".join([
+        f"* **Time:** {r['minutes']:.0f} min for the whole `{profile}` run on {r['cores']} cores ({r['cpu']}); "
+        "about 2 min more the first time, to create `.venv`.",
+        f"* **RAM:** {r['peak_kernel_rss_gib']:.1f} GiB at the peak (the largest notebook kernel).",
+        f"* **Disk:** {r['outputs_gib']:.1f} GiB of outputs (adapters, caches, results) in `outputs/{profile}/`, "
+        "plus the environment `.venv` and the data.",
+        "* **GPU:** none for `smoke` and `cpu`; the `paper` profile (7B–13B models) needs one or more GPUs."])
+
+
+def timing_table(profile: str = "cpu") -> str:
+    """Seconds per notebook of the published run."""
+    r, runs = _run_record(profile)
+    lines = ["| notebook | status | time |", "|---|---|---|"]
+    lines += [f"| {x.notebook} | {x.status} | {x.seconds / 60:.1f} min |" for x in runs.itertuples()]
+    if r:
+        lines.append(f"| **whole run** | {r['ok']} of {r['notebooks']} ok | **{r['minutes']:.1f} min** |")
+    return "\n".join(lines)
+
+
+def markdown_blocks(profile: str = "cpu") -> dict[str, str]:
+    """{block name: Markdown} — what README.md and docs/*.md show between ``<!-- name:begin -->`` and
+    ``<!-- name:end -->``, generated from the committed claims table and the published run record."""
+    table = pd.read_csv(claims_path(profile), keep_default_na=False, na_values=[""])
+    return {"verdicts": verdict_table(table), "claims": claims_summary(table), "claims-table": claims_markdown(table),
+            "cost": cost_lines(profile), "timing": timing_table(profile)}
+
+
+_BLOCK = re.compile(r"(<!-- ([a-z-]+):begin -->\n)(.*?)(\n<!-- \2:end -->)", re.S)
+
+
+def fill_blocks(text: str, blocks: dict[str, str], where: str = "") -> str:
+    """``text`` with every generated block replaced by its current content; an unknown block is an error."""
+    def sub(m):
+        if m.group(2) not in blocks:
+            raise ValueError(f"{where}: unknown generated block {m.group(2)!r}; expected one of {sorted(blocks)}")
+        return m.group(1) + blocks[m.group(2)] + m.group(4)
+    return _BLOCK.sub(sub, text)
+
+
+def doc_files() -> list[Path]:
+    root = project_root()
+    return [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+
+
+def update_docs(profile: str = "cpu") -> list[Path]:
+    """Regenerate the blocks of README.md and docs/*.md (``./run_all.sh cpu`` does it after the report)."""
+    blocks = markdown_blocks(profile)
+    changed = []
+    for f in doc_files():
+        text = f.read_text(encoding="utf-8")
+        new = fill_blocks(text, blocks, str(f))
+        if new != text:
+            write_text_atomic(f, new)
+            changed.append(f)
+    return changed
+
+
 def claims_path(profile: str, params_dir: Path | None = None) -> Path:
     """Where the profile's claims table is written: ``claims.csv`` in its (first) figures folder."""
     return figures_dirs(profile, params_dir)[0] / "claims.csv"
@@ -112,6 +210,23 @@ def claims(dirs: dict[str, Path]) -> pd.DataFrame:
         if hasattr(module, "claim_rows"):
             rows += module.claim_rows(dirs.get(stem))
     return pd.DataFrame(rows, columns=ROW_COLUMNS)
+
+
+def latest_claims(profile: str) -> tuple[pd.DataFrame, str]:
+    """(claims table, where it was read from) for the tour's takeaways: each notebook's results of this
+    profile's run where they exist, else the published run's (``published/results/``; a fresh clone has
+    those); a notebook with neither is *not run*."""
+    dirs, used = {}, set()
+    for stem, folder in results_dirs(profile).items():
+        published = default_out(profile) / "results" / stem
+        if folder is not None and any(Path(folder).glob("*.csv")):
+            dirs[stem] = folder
+            used.add(f"this run: outputs/{profile}/results")
+        elif any(published.glob("*.csv")):
+            dirs[stem] = published
+            used.add("the published run: " + ("published/results" if profile == "cpu"
+                                                else f"outputs/{profile}/published/results"))
+    return claims(dirs), " and ".join(sorted(used)) or "no results yet"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -175,32 +290,102 @@ def contact_sheet(fig_dir: Path, profile: str) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def build(profile: str, *, executed_dir: Path, out_dir: Path, params_dir: Path | None = None) -> Path:
-    """Write ``out_dir/index.html`` (and copies of the notebooks' HTML and the figures next to it)."""
-    out_dir = Path(out_dir)
-    nb_out, fig_out = out_dir / "notebooks", out_dir / "figures"
-    for d in (nb_out, fig_out):
-        if d.exists():
-            shutil.rmtree(d)
-        d.mkdir(parents=True)
+#: Results files larger than this are not published (the per-item table of the 42 stored systems, 29 MB):
+#: ``./run_all.sh`` regenerates them; the published folder's README lists what was left out.
+MAX_PUBLISHED_BYTES = 5_000_000
+
+
+def _publish_notebooks(runs: pd.DataFrame, executed_dir: Path, nb_out: Path, earlier: Path,
+                       figures: dict[str, str]) -> list[str]:
+    """Cleaned copies (:func:`publish.clean_notebook`) and their HTML in ``nb_out`` (figures linked: ``figures``
+    maps a PNG's SHA-256 to its link); a notebook not executed here keeps its copy from the ``earlier``
+    publication. Returns what was dropped."""
+    import nbformat
+
+    from . import publish
+    from .settings import data_home
+    try:
+        home = data_home()
+    except Exception:  # no data folder: nothing of it to hide
+        home = None
+    pairs = publish.replacements(project_root(), home) + publish.replacements(resolve("."), home)
+    dropped = []
+    for r in runs.itertuples():
+        src = executed_dir / f"{r.notebook}.ipynb"
+        if not src.exists():
+            for suffix in (".ipynb", ".html"):
+                if (earlier / f"{r.notebook}{suffix}").exists():
+                    shutil.copyfile(earlier / f"{r.notebook}{suffix}", nb_out / f"{r.notebook}{suffix}")
+            continue
+        nb, gone = publish.clean_notebook(nbformat.read(src, as_version=4), pairs)
+        dropped += [f"{r.notebook} {g}" for g in gone]
+        write_text_atomic(nb_out / src.name, nbformat.writes(nb) + "\n")
+        write_text_atomic(nb_out / f"{r.notebook}.html", publish.export_html(nb, r.notebook, figures))
+    return dropped
+
+
+def _publish_results(dirs: dict[str, Path], out: Path) -> list[str]:
+    """Copy every results table (and its sidecar) up to :data:`MAX_PUBLISHED_BYTES`; returns those left out."""
+    left_out = []
+    for stem, folder in sorted(dirs.items()):
+        for csv in sorted(Path(folder).glob("*.csv")) if folder is not None and Path(folder).is_dir() else []:
+            if csv.stat().st_size > MAX_PUBLISHED_BYTES:
+                left_out.append(f"{stem}/{csv.name} ({csv.stat().st_size / 1e6:.0f} MB)")
+                continue
+            for f in (csv, sidecar_path(csv)):
+                if f.exists():
+                    (out / stem).mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(f, out / stem / f.name)
+    return left_out
+
+
+def _folder_readme(profile: str, left_out: list[str], dropped: list[str]) -> str:
+    lines = [f"# The `{profile}` run, published", "",
+             f"Written by `./run_all.sh {profile}` (its last step, `python -m clika_utils.report {profile}`); do not edit.",
+             "", "* [`index.html`](index.html) — the report: every claim with its verdict, every figure with its "
+             "provenance, links to the notebooks. Open it from a clone or a static host; every link is relative.",
+             "* [`notebooks/`](notebooks) — the executed notebooks (`.ipynb`, rendered by repository viewers, and "
+             "`.html`), cleaned: no timestamps, warnings, progress bars or machine paths (`clika_utils.publish`).",
+             "* [`results/`](results) — the results tables the figures and verdicts were computed from, each with "
+             "its provenance sidecar (the whole configuration, input hashes).", "* `runs.csv` — seconds per notebook.",
+             ""]
+    if left_out:
+        lines += ["Results too large to publish (regenerated by the run): " + ", ".join(left_out) + ".", ""]
+    lines += [f"Outputs not published (warnings, progress; kept in `outputs/executed/{profile}/`): {len(dropped)}.", ""]
+    return "\n".join(lines)
+
+
+def build(profile: str, *, executed_dir: Path, out_dir: Path | None = None, params_dir: Path | None = None) -> Path:
+    """Publish the run: ``out_dir/index.html`` (the report), ``notebooks/`` (cleaned executed notebooks and their
+    HTML), ``results/`` (the results tables), ``runs.csv`` and a README — built in a staging folder beside
+    ``out_dir`` and swapped in whole, so a failure leaves the previous publication as it was. Figures are
+    linked where they are (``figures/`` for cpu), not copied. ``out_dir`` defaults to :func:`default_out`."""
+    from .outdir import claim
+    dest = Path(out_dir or default_out(profile))
+    claim(dest, lambda p: p.name in PUBLISHED_NAMES, what="the report")
+    stage = dest.parent / f".{dest.name}.staging"
+    if stage.exists():
+        shutil.rmtree(stage)
+    nb_out = stage / "notebooks"
+    nb_out.mkdir(parents=True)
     runs = pd.read_csv(executed_dir / "runs.csv") if (executed_dir / "runs.csv").exists() else \
         pd.DataFrame(columns=["notebook", "status", "seconds"])
-    nb_rows = []
-    for r in runs.itertuples():
-        for suffix in (".html", ".ipynb"):
-            src = executed_dir / f"{r.notebook}{suffix}"
-            if src.exists():
-                shutil.copy2(src, nb_out / src.name)
-        nb_rows.append(f"<tr><td>{_nb_link(nb_out, r.notebook, r.notebook)}</td><td class='{r.status}'>{r.status}</td><td>{r.seconds:.0f}</td></tr>")
     pngs = sorted((p for d in figures_dirs(profile, params_dir) for p in d.glob("*.png")), key=lambda p: p.name)
-    for png in pngs:
-        for f in (png, png.with_suffix(".pdf"), sidecar_path(png)):
-            if f.exists():
-                shutil.copy2(f, fig_out / f.name)
+    from .io import sha256_file
+    figure_links = {sha256_file(p): _rel(p, dest / "notebooks") for p in pngs}
+    dropped = _publish_notebooks(runs, executed_dir, nb_out, dest / "notebooks", figure_links)
+    for name in ("runs.csv", "run.json"):           # run.json: the last whole run's (``--only`` writes none)
+        for folder in (executed_dir, dest):
+            if (folder / name).exists():
+                shutil.copyfile(folder / name, stage / name)
+                break
     dirs = results_dirs(profile, params_dir)
+    left_out = _publish_results(dirs, stage / "results")
+    write_text_atomic(stage / "README.md", _folder_readme(profile, left_out, dropped))
+    nb_rows = [f"<tr><td>{_nb_link(nb_out, r.notebook, r.notebook)}</td><td class='{r.status}'>{r.status}</td>"
+               f"<td>{r.seconds:.0f}</td><td>{_ipynb_link(nb_out, r.notebook)}</td></tr>" for r in runs.itertuples()]
     table = claims(dirs)
     csv = write_claims(table, dirs, claims_path(profile, params_dir), profile)
-    shutil.copy2(csv, out_dir / csv.name)
     for d in figures_dirs(profile, params_dir):
         if d.is_dir():
             write_text_atomic(d / "README.md", contact_sheet(d, profile))
@@ -217,26 +402,57 @@ def build(profile: str, *, executed_dir: Path, out_dir: Path, params_dir: Path |
     decided = int(live.verdict.isin(DECIDED).sum())
     tour = ("New here? Start with the <a href='notebooks/00_tour.html'>tour</a>."
             if (nb_out / "00_tour.html").exists() else "New here? Run and read notebooks/00_tour.ipynb first.")
+    csv_link = _rel(csv, dest)
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>clika-repro report ({profile})</title>
 <style>{STYLE}</style></head>
 <body><h1>clika-repro — {profile} profile</h1>
 <p>{tour} Sections: <a href='#claims'>paper vs reproduction</a> · <a href='#notebooks'>notebooks</a> ·
-<a href='#figures'>figures</a>.</p>
+<a href='#figures'>figures</a>. Terms: <a href='{_rel(project_root() / "docs" / "glossary.md", dest)}'>glossary</a>.</p>
 <h2 id="claims">Paper vs reproduction</h2>
 <p>{', '.join(f'{k}: {v}' for k, v in sorted(counts.items()))}; the live runs decide {decided} of their
 {len(live)} rows. Verdicts: the 95 % CI against the no-effect value, and two one-sided tests against ±δ
 ("no effect"); "detectable" is the smallest effect the run's sample finds with 80 % power; "n needed" the
-sample that would detect the effect the paper states. The same table: <a href='{csv.name}'>{csv.name}</a>.</p>
+sample that would detect the effect the paper states. The same table: <a href='{csv_link}'>{csv.name}</a>.</p>
 <table><tr><th>paper</th><th>claim</th><th>notebook</th><th>source</th><th>measured here</th><th>95 % CI of the effect</th>
 <th>detectable</th><th>δ</th><th>n</th><th>n needed</th><th>verdict</th><th>why / note</th></tr>{claim_rows}</table>
 <h2 id="notebooks">Executed notebooks</h2>
-<table><tr><th>notebook</th><th>status</th><th>seconds</th></tr>{''.join(nb_rows)}</table>
+<table><tr><th>notebook</th><th>status</th><th>seconds</th><th>source</th></tr>{''.join(nb_rows)}</table>
+<p>The results tables behind every number: <a href='results/'>results/</a> (one folder per notebook, each table with
+its provenance sidecar).</p>
 <h2 id="figures">Figures</h2>
-{''.join(_figure_html(p, 'figures') for p in pngs)}
+{''.join(_figure_html(p, _rel(p.parent, dest)) for p in pngs)}
 </body></html>
 """
-    return write_text_atomic(out_dir / "index.html", page)
+    write_text_atomic(stage / "index.html", page)
+    _swap(stage, dest)
+    return dest / "index.html"
+
+
+#: What the report writes into its folder (anything else there is someone else's: the folder is refused).
+PUBLISHED_NAMES = {"index.html", "notebooks", "results", "runs.csv", "run.json", "README.md", "figures", "claims.csv"}
+
+
+def _rel(path: Path, start: Path) -> str:
+    """``path`` relative to the folder ``start``, with forward slashes (a link that works from any host)."""
+    import os
+    return Path(os.path.relpath(Path(path).resolve(), Path(start).resolve())).as_posix()
+
+
+def _swap(stage: Path, dest: Path) -> None:
+    """Replace ``dest`` by ``stage`` (two renames; the old folder is removed only after the new one is in place)."""
+    old = dest.parent / f".{dest.name}.old"
+    if old.exists():
+        shutil.rmtree(old)
+    if dest.exists():
+        dest.rename(old)
+    stage.rename(dest)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def _ipynb_link(nb_out: Path, stem: str) -> str:
+    return f"<a href='notebooks/{html.escape(stem)}.ipynb'>ipynb</a>" if (nb_out / f"{stem}.ipynb").exists() else ""
 
 
 def _num(v) -> str:
@@ -251,8 +467,9 @@ def _nb_link(nb_out: Path, stem: str, text: str) -> str:
 
 
 def default_out(profile: str) -> Path:
-    """reports/ for the default cpu profile, reports/<profile>/ for the others."""
-    return resolve("reports") if profile == "cpu" else resolve(Path("reports") / profile)
+    """``published/`` for the default cpu profile (committed: what a reader sees without running anything),
+    ``outputs/<profile>/published/`` for the others."""
+    return resolve("published") if profile == "cpu" else resolve(Path("outputs") / profile / "published")
 
 
 def _stem(runs: pd.DataFrame, prefix: str) -> str:
@@ -265,11 +482,17 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m clika_utils.report", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("profile", nargs="?", default="cpu")
-    ap.add_argument("--out", type=Path, default=None, help="report folder (default reports/, or reports/<profile>/ "
-                                                            "for profiles other than cpu)")
+    ap.add_argument("--out", type=Path, default=None, help="report folder (default published/, or "
+                                                            "outputs/<profile>/published/ for profiles other than cpu)")
     ap.add_argument("--summary", action="store_true", help="print the verdict-count table of the profile's claims.csv "
                                                             "(the README's block) and exit")
+    ap.add_argument("--docs", action="store_true", help="only regenerate the generated blocks of README.md and "
+                                                         "docs/*.md from the committed claims table and run record")
     args = ap.parse_args(argv)
+    if args.docs:
+        for f in update_docs(args.profile):
+            print(f"updated {f}")
+        return 0
     if args.summary:
         print(claims_summary(pd.read_csv(claims_path(args.profile), keep_default_na=False, na_values=[""])))
         return 0

@@ -24,6 +24,9 @@ from .io import write_text_atomic
 from .settings import project_root, resolve
 
 PROFILES = ("smoke", "cpu", "paper")
+#: Progress bars off in batch (tqdm's switch, which ``settings.progress_bars`` also reads, and huggingface's):
+#: an executed notebook holds results, not the residue of bars nobody watched.
+QUIET_ENV = ("TQDM_DISABLE", "HF_HUB_DISABLE_PROGRESS_BARS")
 NOTEBOOK_RE = re.compile(r"^\d\d_[A-Za-z0-9_]+\.ipynb$")
 
 
@@ -113,30 +116,98 @@ def run_all(profile: str, *, only=None, nb_dir: Path | None = None, params_dir: 
             problems.append(str(exc))
     if problems:
         raise ConfigError("\n".join(problems) + f"\n{len(problems)} parameter file(s) wrong; nothing was run")
-    runs = []
-    for i, nb in enumerate(notebooks, 1):
-        print(f"[{i}/{len(notebooks)}] {nb.stem} ({profile})", flush=True)
-        start = time.perf_counter()
-        executed = out_dir / nb.name
-        status, error = "ok", ""
-        try:
-            params = load_params(params_dir, nb, profile)
-            pm.execute_notebook(str(nb), str(executed), parameters=params, kernel_name=kernel,
-                                cwd=str(resolve(".")), progress_bar=progress, report_mode=False)
-        except Exception as exc:  # keep going; the failure is reported in the table and the exit code
-            status = "failed"
-            error = _short_error(exc)
-            print(f"    FAILED: {error}", file=sys.stderr, flush=True)
-        if executed.exists():
-            try:
-                export_html(executed)
-            except Exception as exc:  # an HTML failure must not hide the notebook's own status
-                error = (error + "\n" if error else "") + f"HTML export failed: {exc}"
-        runs.append(Run(nb.stem, status, time.perf_counter() - start, error))
-    write_index(runs, out_dir, profile)
+    kernel = kernel or _kernel()
+    saved = {name: os.environ.get(name) for name in QUIET_ENV}
+    os.environ.update({name: "1" for name in QUIET_ENV})   # the kernels inherit these
+    try:
+        runs = [_execute(pm, nb, i, len(notebooks), profile, params_dir, out_dir, kernel, progress)
+                for i, nb in enumerate(execution_order(notebooks), 1)]
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    everything = _with_earlier(runs, out_dir / "runs.csv")
+    write_index(everything, out_dir, profile)
     write_text_atomic(out_dir / "runs.csv", "notebook,status,seconds\n" +
-                      "".join(f"{r.notebook},{r.status},{r.seconds:.1f}\n" for r in runs))
-    return runs
+                      "".join(f"{r.notebook},{r.status},{r.seconds:.1f}\n" for r in everything))
+    if not only:                              # a partial run's minutes are not the run's cost
+        from .io import write_json_atomic
+        write_json_atomic(out_dir / "run.json", cost(runs, profile))
+    return sorted(runs, key=lambda r: r.notebook)
+
+
+def execution_order(notebooks: list[Path]) -> list[Path]:
+    """Notebook order, but the tour (00) last: its takeaways are read from the results of 01–09 of this run."""
+    return sorted(notebooks, key=lambda p: (p.name.startswith("00_"), p.name))
+
+
+def _with_earlier(runs: list[Run], csv: Path) -> list[Run]:
+    """This run's rows, plus the earlier rows of notebooks it did not run (``--only``), in notebook order: the
+    report publishes every notebook executed so far, not only the last one run."""
+    import csv as _csv
+    mine = {r.notebook for r in runs}
+    earlier = []
+    if csv.exists():
+        with csv.open(encoding="utf-8") as f:
+            earlier = [Run(row["notebook"], row["status"], float(row["seconds"])) for row in _csv.DictReader(f)
+                       if row["notebook"] not in mine]
+    return sorted(runs + earlier, key=lambda r: r.notebook)
+
+
+def cost(runs: list[Run], profile: str) -> dict:
+    """What the run cost on this machine — the README's time/RAM/disk lines are generated from it: minutes of
+    notebooks, the largest resident memory of any notebook's kernel (``getrusage`` of finished children),
+    the size of ``outputs/<profile>/`` (models, caches, results), the machine's cores and CPU."""
+    import platform
+    import resource
+    outputs = resolve(Path("outputs") / profile)
+    size = sum(p.stat().st_size for p in outputs.rglob("*") if p.is_file()) if outputs.is_dir() else 0
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() \
+        else platform.processor()
+    return {"profile": profile, "notebooks": len(runs), "ok": sum(r.status == "ok" for r in runs),
+            "minutes": round(sum(r.seconds for r in runs) / 60, 1),
+            "peak_kernel_rss_gib": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20, 1),
+            "outputs_gib": round(size / 2**30, 1), "cores": os.cpu_count(), "cpu": cpu}
+
+
+def _kernel() -> str:
+    """The kernel the notebooks name (:data:`publish.KERNEL`, registered by ``scripts/ensure_env.sh``); where it
+    is not registered (an environment made another way), ``python3`` — ipykernel's own spec, which runs the
+    Python running this command."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    from .publish import KERNEL
+    if KERNEL["name"] in KernelSpecManager().find_kernel_specs():
+        return KERNEL["name"]
+    print(f"note: Jupyter kernel {KERNEL['name']!r} is not registered; using python3 (register it with "
+          f"`python -m ipykernel install --sys-prefix --name {KERNEL['name']} --display-name "
+          f"\"{KERNEL['display_name']}\"`)", file=sys.stderr, flush=True)
+    return "python3"
+
+
+def _execute(pm, nb: Path, i: int, total: int, profile: str, params_dir: Path, out_dir: Path, kernel: str,
+             progress: bool) -> Run:
+    print(f"[{i}/{total}] {nb.stem} ({profile})", flush=True)
+    start = time.perf_counter()
+    executed = out_dir / nb.name
+    status, error = "ok", ""
+    try:
+        params = load_params(params_dir, nb, profile)
+        pm.execute_notebook(str(nb), str(executed), parameters=params, kernel_name=kernel,
+                            cwd=str(resolve(".")), progress_bar=progress, report_mode=False)
+    except Exception as exc:  # keep going; the failure is reported in the table and the exit code
+        status = "failed"
+        error = _short_error(exc)
+        print(f"    FAILED: {error}", file=sys.stderr, flush=True)
+    if executed.exists():
+        try:
+            export_html(executed)
+        except Exception as exc:  # an HTML failure must not hide the notebook's own status
+            error = (error + "\n" if error else "") + f"HTML export failed: {exc}"
+    return Run(nb.stem, status, time.perf_counter() - start, error)
 
 
 def _short_error(exc: Exception) -> str:
@@ -153,7 +224,8 @@ def main(argv=None) -> int:
     ap.add_argument("profile", nargs="?", default="cpu", choices=PROFILES)
     ap.add_argument("--only", action="append", help="run only notebooks whose name contains this (repeatable)")
     ap.add_argument("--out", type=Path, help="folder for executed notebooks (default outputs/executed/<profile>)")
-    ap.add_argument("--kernel", help="Jupyter kernel name (default: the notebook's own, python3)")
+    ap.add_argument("--kernel", help="Jupyter kernel name (default: clika-repro, which the setup "
+                                                 "registers; python3 where it is not registered)")
     ap.add_argument("--no-progress", action="store_true", help="no per-cell progress bar")
     args = ap.parse_args(argv)
     try:
@@ -170,6 +242,9 @@ def main(argv=None) -> int:
     try:
         page = report.build(args.profile, executed_dir=out, out_dir=report.default_out(args.profile))
         print(f"report (claims, figures with provenance, notebooks): {page}")
+        if args.profile == "cpu" and not args.only:
+            for f in report.update_docs(args.profile):
+                print(f"numbers regenerated in {f}")
     except Exception as exc:  # the notebooks' results stand; a report failure is reported, and fails the run
         print(f"error: the report could not be built: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

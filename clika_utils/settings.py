@@ -88,6 +88,12 @@ def cache_dir() -> Path:
     return Path(raw).expanduser() if raw else project_root() / ".cache"
 
 
+def progress_bars(wanted: bool = True) -> bool:
+    """Whether to draw progress bars: ``wanted`` unless ``TQDM_DISABLE`` is set (``./run_all.sh`` sets it, with
+    huggingface's switch, so the executed notebooks hold results, not bar residue; Jupyter keeps its bars)."""
+    return bool(wanted) and os.environ.get("TQDM_DISABLE", "").lower() in ("", "0", "false")
+
+
 def cached_results(results_dir: str | Path) -> dict[str, Path]:
     """{file name: path} of the results tables (CSV) a notebook wrote earlier: what a notebook run with
     ``render_only`` draws its figures from instead of computing."""

@@ -52,6 +52,7 @@ from pathlib import Path
 from .errors import ClikaError, ConfigError, DataError
 from .formats import Example, read_examples
 from .io import write_csv_atomic, write_json_atomic
+from .settings import progress_bars
 
 IGNORE = -100
 METHODS = ("lora", "full")
@@ -512,7 +513,7 @@ def _train(model_name, examples, out_dir: Path, config: TrainConfig, acc, bf16: 
         step, metrics = _load_checkpoint(acc, wrapped, optimizer, scheduler, done[-1])
         reports["resumed_from_step"] = step
     pad = lm.tokenizer.pad_token_id
-    bar = tqdm(total=total, initial=step, desc="train", unit="step", disable=not (progress and acc.is_main_process))
+    bar = tqdm(total=total, initial=step, desc="train", unit="step", disable=not (progress_bars(progress) and acc.is_main_process))
     while step < total:
         start = time.perf_counter()
         mine = global_batch(step, size, len(data), config.seed)[rank * per_process: (rank + 1) * per_process]

@@ -146,8 +146,11 @@ def _fake_run(work: Path):
     (work / "params" / "01_x" / "cpu.yaml").write_text("results_dir: res/01\nfigures_dir: figs\n", encoding="utf-8")
     executed = work / "executed"
     executed.mkdir()
-    (executed / "01_x.html").write_text("<html><head><title>x</title></head><body>nb</body></html>", encoding="utf-8")
-    (executed / "01_x.ipynb").write_text("{}", encoding="utf-8")
+    import nbformat
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1)", outputs=[
+        nbformat.v4.new_output("stream", name="stderr", text="warning: noise\n"),
+        nbformat.v4.new_output("stream", name="stdout", text=f"wrote {work}/res/01/t.csv\n")])])
+    nbformat.write(nb, executed / "01_x.ipynb")
     pd.DataFrame([{"notebook": "01_x", "status": "ok", "seconds": 1.0}]).to_csv(executed / "runs.csv", index=False)
     (work / "res" / "01").mkdir(parents=True)
     src = work / "res" / "01" / "t.csv"
@@ -162,6 +165,7 @@ def _fake_run(work: Path):
 
 
 def test_report_page_loads_and_every_link_and_image_resolves(tmp_path, monkeypatch):
+    import nbformat
     chromium_path()
     monkeypatch.setenv("CLIKA_WORKDIR", str(tmp_path))
     executed = _fake_run(tmp_path)
@@ -170,7 +174,9 @@ def test_report_page_loads_and_every_link_and_image_resolves(tmp_path, monkeypat
     assert "a demo figure" in text and "res/01/t.csv" in text and "Paper vs reproduction" in text
     problems, n_img, n_links = page_problems(index)
     assert problems == [] and n_img == 1 and n_links >= 5
-    (tmp_path / "reports" / "figures" / "demo.png").unlink()              # the check can fail
+    published = nbformat.read(tmp_path / "reports" / "notebooks" / "01_x.ipynb", as_version=4)
+    assert [o.text for o in published.cells[0].outputs] == ["wrote res/01/t.csv\n"]   # stderr gone, path relative
+    (tmp_path / "figs" / "demo.png").unlink()              # the check can fail
     (tmp_path / "reports" / "notebooks" / "01_x.html").unlink()
     problems, _, _ = page_problems(index)
     assert any("image does not load" in p for p in problems) and any("broken link" in p for p in problems)
@@ -180,7 +186,7 @@ def test_figure_provenance_in_the_report_names_the_results(tmp_path, monkeypatch
     monkeypatch.setenv("CLIKA_WORKDIR", str(tmp_path))
     executed = _fake_run(tmp_path)
     report.build("cpu", executed_dir=executed, out_dir=tmp_path / "reports", params_dir=tmp_path / "params")
-    side = json.loads((tmp_path / "reports" / "figures" / "demo.png.provenance.json").read_text(encoding="utf-8"))
+    side = json.loads((tmp_path / "figs" / "demo.png.provenance.json").read_text(encoding="utf-8"))
     assert side["caption"] == "a demo figure" and list(side["inputs"]) == ["res/01/t.csv"]
 
 

@@ -36,7 +36,8 @@ from ..models import fingerprint, resolve
 from ..provenance import input_hashes, run_config
 from ..settings import workdir
 from ..train import TrainConfig, job_record
-from .shared import evaluate_adapters, load_tables, split, subset, task_records, train_or_reuse, translate, write
+from .shared import (evaluate_adapters, load_tables, run_first, split, subset, task_records, train_or_reuse, translate,
+                     write)
 
 FILES = ("fit", "plans", "predicted_gain", "measured", "validation", "budgets")
 
@@ -289,6 +290,9 @@ class Config(ExperimentConfig):
 def run(config: Config, *, progress: bool = True) -> dict[str, Path]:
     """Notebook 08: fit, allocate, sweep budgets and (``validate``) train and measure both plans."""
     c = config
+    if not c.table_csv and not (c.path("scaling_dir") / "table.csv").exists():
+        raise ConfigError(run_first("07_scaling_laws", c.profile, f"no scaling results in {c.scaling_dir or 'scaling_dir'}")
+                          + ", or set table_csv")
     return execute(c.model, c.home(),
                    c.path("results_dir"), c.path("jobs_dir"), c.path("live_dir"),
                    scaling_dir=c.path("scaling_dir"),

@@ -176,8 +176,8 @@ def findings(t: dict[str, pd.DataFrame], xrr: pd.DataFrame | None = None) -> lis
                    "after fine-tuning (XRR: the published transfer ratio, 0 = chance, 1 = full): "
                    + ", ".join(f"{r.target_lang} {r.value:.2f} [{r.lo:.2f}, {r.hi:.2f}]" for r in x.itertuples()) + ".")
     else:
-        out.append("'Only shallowly' is about Conductivity, which no stored output measures; run notebook 03 "
-                   "for XRR (not found in its results folder).")
+        out.append("'Only shallowly' is about Conductivity, which no stored output measures; its XRR is not in "
+                   "notebook 03's results folder: run notebook 03 first (`./run_all.sh cpu --only 03`, or your profile).")
     return out
 
 

@@ -40,7 +40,7 @@ from ..errors import ConfigError, DataError
 from ..metrics import bootstrap_weights, percentile_ci
 from ..provenance import run_config
 from ..train import job_record
-from .shared import load_tables, write
+from .shared import load_tables, run_first, write
 
 
 def _sentences_hash(sentences: list[str]) -> str:
@@ -409,8 +409,13 @@ class Config(ExperimentConfig):
 def run(config: Config) -> dict[str, Path]:
     """Notebook 09: pooled states of the base model and every variant found, alignment per layer, peaks."""
     c = config
+    dirs = [settings.resolve(d) for d in c.variant_dirs]
+    if dirs and len(find_systems(c.model, dirs)) == 1:
+        raise ConfigError(run_first(dirs[0].name, c.profile, f"no finished fine-tuning job of {c.model} in "
+                                    f"{', '.join(map(str, c.variant_dirs))}") + "; or set variant_dirs: [] for the "
+                          "base model alone")
     return execute(c.model, c.home(),
                    c.path("results_dir"), c.path("cache_dir"),
-                   variant_dirs=[settings.resolve(d) for d in c.variant_dirs], langs=c.langs, source=c.source,
+                   variant_dirs=dirs, langs=c.langs, source=c.source,
                    n=c.n_pairs, layers=c.layers or None, batch_size=c.batch_size, n_boot=c.n_boot, seed=c.seed,
                    parameters=c.record())

@@ -34,6 +34,11 @@ from ..train import TrainConfig, job_record, load_trained, run_job
 METRIC_NAMES = {"accuracy": "accuracy (PF)", "ra": "RA (PF)", "en_co": "en-CO (CT)"}
 
 
+def run_first(notebook: str, profile: str, missing: str) -> str:
+    """The message of a notebook whose input from an earlier notebook is missing: what, and what to run."""
+    return f"{missing}: run notebook {notebook} first (`./run_all.sh {profile} --only {notebook[:2]}`)"
+
+
 def stored_items(data_dir, items_csv=None, systems=None) -> tuple[pd.DataFrame, dict]:
     """The stored systems' items: notebook 01's / ``clika score``'s ``items.csv`` when given, present and
     holding every one of ``systems`` (reused, not recomputed), else ``systems`` (default all) scored now.

@@ -23,13 +23,43 @@ QUESTION_RE = re.compile(r"Question:(?!2\+3=\?)(.*?)\nAnswer:$", re.S)
 
 
 def same_item(root, task: str, langs, index: int = 0) -> pd.DataFrame:
-    """Item ``index`` of a CLiKA stream as asked in each language (question with options, gold letter)."""
+    """Item ``index`` of a CLiKA stream as asked in each language: the question, its options on one line
+    (``A. … · B. …``), the gold letter."""
     rows = []
     for lang in langs:
         item = data.load_model_inputs(root, task, lang)[index]
         m = QUESTION_RE.search(item["input"])
-        rows.append({"lang": lang, "question": (m.group(1) if m else item["input"]).strip(), "gold": item["label"]})
+        question, *options = (m.group(1) if m else item["input"]).strip().splitlines()
+        rows.append({"lang": lang, "question": question.strip(), "options": " · ".join(o.strip() for o in options),
+                     "gold": item["label"]})
     return pd.DataFrame(rows)
+
+
+def by_hand_vs_library(mine: pd.DataFrame, summary: pd.DataFrame, system: str, task: str) -> pd.DataFrame:
+    """The tour's hand-computed accuracy / RA / en-CO (metrics × languages) beside what ``clika score`` wrote
+    for the same system and stream, with the largest absolute difference per metric."""
+    lib = summary[(summary.system == system) & (summary.task == task)].set_index("lang")
+    theirs = lib[["accuracy", "ra", "en_co"]].T.rename(index={"ra": "RA", "en_co": "en-CO"})[mine.columns]
+    return pd.concat({"by hand": mine, "clika score": theirs}, axis=1).assign(
+        max_abs_difference=(mine - theirs).abs().max(axis=1))
+
+
+def takeaways(table: pd.DataFrame, source: str) -> str:
+    """What to remember, from this project's claims table (not the papers' abstracts): each headline claim's
+    verdict here, and every row measured against the paper's direction."""
+    from ..claims import headlines
+    h = headlines(table)
+    if table.empty or (table.verdict == "not run").all():
+        return "No results yet: run `./run_all.sh` (or notebooks 01–09), then this cell again."
+    lines = [f"*From {source}; every number: the report's claims table.*", ""]
+    for r in h.itertuples():
+        lines.append(f"* **{r.headline}** ({r.paper}, notebook {r.notebook:02d}): **{r.verdict}** here — "
+                     f"stored outputs: {r.stored}; live runs: {r.live}.")
+    against = table[table.verdict == "contradicted"]
+    if len(against):
+        lines += ["", f"**Where this reproduction measured the opposite of the paper** ({len(against)} rows):", ""]
+        lines += [f"* {r.claim} ({r.source}): {r.measured}, effect CI {r.ci}." for r in against.itertuples()]
+    return "\n".join(lines)
 
 
 def table(summary: pd.DataFrame, systems, langs) -> pd.DataFrame:

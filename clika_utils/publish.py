@@ -1,0 +1,130 @@
+"""What a reader sees without running anything: executed notebooks cleaned for publication.
+
+``./run_all.sh`` keeps each executed notebook as papermill wrote it in ``outputs/executed/<profile>/`` (every
+stream, every timestamp: the record of the run). The report (:mod:`clika_utils.report`) publishes a copy of
+each, cleaned by :func:`clean_notebook`, beside the static report page — ``published/`` for the ``cpu``
+profile, committed — so that a repository viewer renders the results and a rerun on the same machine gives
+the same bytes:
+
+* **volatile metadata removed**: papermill's start/end times, durations, input/output paths and environment,
+  the kernel's per-cell execution timestamps; the injected-parameters cell gets a fixed id;
+* **the kernel** is the one the setup registers (:data:`KERNEL`), as in the source notebooks;
+* **no stderr and no widgets**: warnings and progress bars are not results (``./run_all.sh`` turns the bars
+  off; what remains is dropped here and counted, and stays in the raw notebook);
+* **links** from the notebooks' Markdown to the project (``../docs/…``) still resolve from ``published/notebooks/``;
+* **no machine paths**: the work folder, the data folder (shown as ``$CLIKA_DATA_HOME``), the Python
+  environment and the home folder are replaced in every text output.
+
+The figures in the notebooks are the committed PNG files themselves (:func:`clika_utils.plots.save_figure`
+displays the file it wrote), so a test can compare them byte for byte.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import sys
+from pathlib import Path
+
+#: The Jupyter kernel the setup (``scripts/ensure_env.sh``) registers and every notebook names.
+KERNEL = {"name": "clika-repro", "display_name": "Python (clika-repro)", "language": "python"}
+
+#: papermill's notebook metadata that changes from run to run.
+VOLATILE = ("start_time", "end_time", "duration", "input_path", "output_path", "environment_variables", "exception")
+
+_WIDGET = "application/vnd.jupyter.widget-view+json"
+#: An absolute path in the usual machine locations (what a published notebook must not show).
+MACHINE_PATH = re.compile(r"(?<![\w.~$])/(?:home|root|tmp|work|Users|private|var/folders|opt|usr/local|mnt)/[^\s'\"<>)]*")
+
+
+def replacements(root: Path, data_home: Path | None = None) -> list[tuple[str, str]]:
+    """(absolute prefix, what a reader sees instead), longest first: the work folder becomes relative, the data
+    folder ``$CLIKA_DATA_HOME``, the Python environment ``<python env>``, the home folder ``~``."""
+    pairs = [(str(Path(root).resolve()) + "/", ""), (str(Path(root).resolve()), "."),
+             (str(Path(sys.prefix).resolve()), "<python env>"), (str(Path.home()), "~")]
+    if data_home is not None:
+        pairs.append((str(Path(data_home).resolve()), "$CLIKA_DATA_HOME"))
+    pairs = [(a, b) for a, b in pairs if a not in ("", "/", "./")]
+    return sorted(set(pairs), key=lambda ab: -len(ab[0]))
+
+
+def scrub(text: str, pairs: list[tuple[str, str]]) -> str:
+    for old, new in pairs:
+        text = text.replace(old, new)
+    return text
+
+
+def _scrub_output(out: dict, pairs) -> dict:
+    def fix(value):
+        if isinstance(value, str):
+            return scrub(value, pairs)
+        if isinstance(value, list):
+            return [fix(v) for v in value]
+        return value
+    if "text" in out:
+        out["text"] = fix(out["text"])
+    if "traceback" in out:
+        out["traceback"] = fix(out["traceback"])
+    for mime in list(out.get("data", {})):
+        if mime.startswith("text/") or mime in ("application/json",):
+            out["data"][mime] = fix(out["data"][mime])
+    return out
+
+
+def clean_notebook(nb, pairs: list[tuple[str, str]]):
+    """(cleaned copy of the executed notebook ``nb``, [what was dropped, one line each])."""
+    nb = copy.deepcopy(nb)
+    pm = nb.metadata.get("papermill")
+    if pm is not None:
+        nb.metadata["papermill"] = {k: v for k, v in pm.items() if k not in VOLATILE}
+    nb.metadata["kernelspec"] = dict(KERNEL)
+    dropped = []
+    for i, cell in enumerate(nb.cells):
+        for key in ("execution", "papermill"):
+            cell.metadata.pop(key, None)
+        if "injected-parameters" in cell.metadata.get("tags", []) and "id" in cell:
+            cell["id"] = "injected-parameters"
+        if cell.cell_type == "markdown":               # published one folder deeper than notebooks/
+            cell.source = cell.source.replace("](../", "](../../")
+        if cell.cell_type != "code":
+            continue
+        kept = []
+        for out in cell.outputs:
+            if out.output_type == "stream" and out.name == "stderr":
+                first = "".join(out.text).strip().splitlines()
+                dropped.append(f"cell {i}: stderr: {scrub(first[0], pairs)[:120] if first else '(empty)'}")
+            elif _WIDGET in out.get("data", {}):
+                dropped.append(f"cell {i}: widget")
+            else:
+                kept.append(_scrub_output(out, pairs))
+        cell.outputs = kept
+    return nb, dropped
+
+
+def machine_paths(nb) -> list[str]:
+    """Absolute machine paths left in a notebook's outputs (a published notebook has none)."""
+    found = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            texts = [out.get("text", "")] + [v for k, v in out.get("data", {}).items() if k.startswith("text/")]
+            texts += out.get("traceback", [])
+            for t in texts:
+                found += MACHINE_PATH.findall("".join(t) if isinstance(t, list) else t)
+    return found
+
+
+def export_html(nb, name: str, figures: dict[str, str] | None = None) -> str:
+    """The notebook as one HTML page (JupyterLab's look). An image that is a committed figure file
+    (``figures``: {sha256 of the PNG: link relative to the page}) is linked, not inlined again."""
+    import base64
+    import hashlib
+
+    from nbconvert import HTMLExporter
+    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb, resources={"metadata": {"name": name}})
+    if not figures:
+        return body
+
+    def link(m):
+        sha = hashlib.sha256(base64.b64decode(m.group(1))).hexdigest()
+        return f'src="{figures[sha]}"' if sha in figures else m.group(0)
+    return re.sub(r'src="data:image/png;base64,([A-Za-z0-9+/=\s]+)"', link, body)
