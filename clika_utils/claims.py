@@ -23,6 +23,7 @@ import pandas as pd
 
 from . import decide
 from .errors import ConfigError
+from .io import Table
 
 EXPECTED = ("increase", "decrease")
 SOURCES = ("stored", "live", "")
@@ -111,13 +112,13 @@ def mean_summary(values, n_boot: int = 1000, seed: int = 0) -> tuple[float, dict
 SHOWN = ["claim", "source", "measured", "ci", "mde", "margin", "n", "n_needed", "verdict", "reason"]
 
 
-def shown(rows: list[dict]) -> pd.DataFrame:
+def shown(rows: list[dict]) -> Table:
     """The claims-table rows a notebook displays (its own rows of ``claims.csv``): the columns of
     :data:`SHOWN`, MDE and δ rounded, the columns a notebook has no use for left out."""
     t = pd.DataFrame(rows, columns=ROW_COLUMNS)[SHOWN]
-    return t.assign(mde=t.mde.astype(float).round(3), margin=t.margin.astype(float)).rename(
+    return Table(t.assign(mde=t.mde.astype(float).round(3), margin=t.margin.astype(float)).rename(
         columns={"ci": "95 % CI of the effect", "mde": "detectable (80 % power)", "margin": "δ",
-                 "n_needed": "n for the paper's effect"})
+                 "n_needed": "n for the paper's effect"}))
 
 
 # ----------------------------------------------------------------------------------------------

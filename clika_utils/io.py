@@ -152,3 +152,17 @@ def read_csv_checked(path: str | Path, columns: list[str]):
     if missing:
         raise DataError(path, f"missing column(s) {missing}; expected at least {columns}", line=1)
     return df
+
+
+class Table:
+    """A table a notebook shows whole: no cell cut at pandas' 50 characters (a claim or its measurement is one
+    sentence), no index column. ``frame`` is the DataFrame."""
+
+    def __init__(self, frame):
+        self.frame = frame
+
+    def _repr_html_(self) -> str:
+        return self.frame.to_html(index=False, na_rep="", border=0)
+
+    def __repr__(self) -> str:
+        return self.frame.to_string(index=False, na_rep="", max_colwidth=None)

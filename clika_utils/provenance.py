@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterable
 
 from . import __version__
-from .io import _UMASK, sha256_file, write_json_atomic
+from .io import _UMASK, Table, sha256_file, write_json_atomic
 from .settings import project_root, workdir
 
 PACKAGES = ("numpy", "pandas", "scipy", "matplotlib", "seaborn", "pillow", "torch", "transformers", "peft",
@@ -161,7 +161,7 @@ def read_sidecar(output: str | Path) -> dict:
 
 
 def results_manifest(results_dir: str | Path):
-    """What a notebook shows last: every results table it wrote (``file`` relative to ``results_dir``), its rows
+    """What a notebook shows last (a :class:`~clika_utils.io.Table`): every results table it wrote (``file`` relative to ``results_dir``), its rows
     and its SHA-256 (first 16 hex digits) — the same hashes the figures' sidecars record, so a reader (and a
     test) can tell that the published notebook, its figures and the published results come from one run."""
     import csv as _csv
@@ -173,4 +173,4 @@ def results_manifest(results_dir: str | Path):
         with csv.open(encoding="utf-8", newline="") as f:
             n = sum(1 for _ in _csv.reader(f)) - 1           # records, not lines: quoted texts hold newlines
         rows.append({"file": csv.relative_to(folder).as_posix(), "rows": n, "sha256": sha256_file(csv)[:16]})
-    return pd.DataFrame(rows, columns=["file", "rows", "sha256"])
+    return Table(pd.DataFrame(rows, columns=["file", "rows", "sha256"]))

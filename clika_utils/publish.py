@@ -128,3 +128,86 @@ def export_html(nb, name: str, figures: dict[str, str] | None = None) -> str:
         sha = hashlib.sha256(base64.b64decode(m.group(1))).hexdigest()
         return f'src="{figures[sha]}"' if sha in figures else m.group(0)
     return re.sub(r'src="data:image/png;base64,([A-Za-z0-9+/=\s]+)"', link, body)
+
+
+# ----------------------------------------------------------------------------------------------
+# the check: a published run is one run
+
+
+def _outputs(nb, mime: str) -> list[str]:
+    out = []
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            value = o.get("data", {}).get(mime)
+            if value is not None:
+                out.append("".join(value) if isinstance(value, list) else value)
+    return out
+
+
+def manifest_rows(nb) -> list[tuple[str, str]]:
+    """(file, sha256 prefix) of the notebook's results manifest (the table :func:`provenance.results_manifest` shows)."""
+    rows = []
+    for text in _outputs(nb, "text/plain"):
+        lines = text.splitlines()
+        if lines and lines[0].split() == ["file", "rows", "sha256"]:
+            rows += [(parts[0], parts[2]) for parts in (line.split() for line in lines[1:]) if len(parts) == 3]
+    return rows
+
+
+def disagreements(published: Path, figures: Path) -> list[str]:
+    """Where the published notebooks, the committed figures, the published results and the claims table are not
+    one run: an image in a notebook that is no committed figure (or a figure no notebook shows), a notebook's
+    manifest hash that differs from the published results table or from what a figure was drawn from, a
+    published table whose bytes differ from its sidecar, a claims row whose measurement its notebook does not show."""
+    import base64
+    import hashlib
+    import html
+    import json
+
+    import nbformat
+    import pandas as pd
+
+    def sha(data: bytes) -> str:
+        return hashlib.sha256(data).hexdigest()
+
+    problems = []
+    committed = {sha(p.read_bytes()): p.name for p in sorted(Path(figures).glob("*.png"))}
+    drawn_from = {}                                    # results file name per notebook -> sha, from figure sidecars
+    for side in sorted(Path(figures).glob("*.png.provenance.json")):
+        for path, digest in json.loads(side.read_text(encoding="utf-8")).get("inputs", {}).items():
+            parts = Path(path).parts
+            if "results" in parts:
+                i = parts.index("results")
+                drawn_from[(parts[i + 1], "/".join(parts[i + 2:]))] = digest
+    for csv in sorted((Path(published) / "results").rglob("*.csv")):
+        side = json.loads(csv.with_name(csv.name + ".provenance.json").read_text(encoding="utf-8"))
+        if side["output"]["sha256"] != sha(csv.read_bytes()):
+            problems.append(f"{csv.relative_to(published)}: bytes differ from its sidecar's SHA-256")
+    shown = set()
+    texts = {}
+    for path in sorted((Path(published) / "notebooks").glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        stem = path.stem
+        for data in _outputs(nb, "image/png"):
+            digest = sha(base64.b64decode(data))
+            if digest not in committed:
+                problems.append(f"{path.name}: shows an image that is no committed figure")
+            shown.add(digest)
+        for file, prefix in manifest_rows(nb):
+            table = Path(published) / "results" / stem / file
+            if table.exists() and not sha(table.read_bytes()).startswith(prefix):
+                problems.append(f"{path.name}: results {file} {prefix} differs from published/results ({sha(table.read_bytes())[:16]})")
+            digest = drawn_from.get((stem, file))
+            if digest is not None and not digest.startswith(prefix):
+                problems.append(f"{path.name}: results {file} {prefix} differs from what the figures were drawn from "
+                                f"({digest[:16]})")
+        texts[stem[:2]] = html.unescape(" ".join(_outputs(nb, "text/html") + _outputs(nb, "text/markdown")))
+    problems += [f"figure {name} is shown by no published notebook" for d, name in committed.items() if d not in shown]
+    claims_csv = Path(figures) / "claims.csv"
+    if claims_csv.exists():
+        table = pd.read_csv(claims_csv, keep_default_na=False, na_values=[""])
+        for r in table.itertuples():
+            nn = f"{int(r.notebook):02d}"
+            if nn in texts and str(r.measured) not in texts[nn]:
+                problems.append(f"claims.csv: notebook {nn} does not show {r.claim!r}: {r.measured}")
+    return problems
