@@ -139,7 +139,8 @@ HEADLINES = [
     (6, r"^m-LLaMA", "m-LLaMA (one multilingual model) beats Alpaca on non-English QA"),
     (7, r"scaling law", "Translation quality follows a scaling law in the amount of translation data"),
     (8, r"^Allocating", "Allocating the translation budget by the laws beats equal shares"),
-    (9, r"middle layers", "Languages align best in the middle layers"),
+    (9, r"middle layers.*retrieval", "Languages align best in the middle layers: en ↔ X retrieval"),
+    (9, r"middle layers.*cosine-gap", "Languages align best in the middle layers: cosine gap"),
 ]
 
 

@@ -106,11 +106,13 @@ def _md_cell(text) -> str:
 def verdict_table(table: pd.DataFrame) -> str:
     """The README's first table: each headline claim of both papers (:func:`claims.headlines`), the verdicts of
     its rows on the 42 systems' stored outputs and in the live runs, and one word for all of them."""
+    from . import experiments
     from .claims import headlines
+    stems = {int(stem[:2]): stem for stem in experiments.NOTEBOOKS}
     lines = ["| paper | claim | notebook | stored outputs (42 systems) | live runs (Gemma-3-270M) | overall |",
              "|---|---|---|---|---|---|"]
-    lines += [f"| {h.paper} | {_md_cell(h.headline)} | [{h.notebook:02d}](published/notebooks/) | {h.stored} | {h.live} "
-              f"| **{h.verdict}** |" for h in headlines(table).itertuples()]
+    lines += [f"| {h.paper} | {_md_cell(h.headline)} | [{h.notebook:02d}](published/notebooks/{stems[h.notebook]}.ipynb) "
+              f"| {h.stored} | {h.live} | **{h.verdict}** |" for h in headlines(table).itertuples()]
     return "\n".join(lines)
 
 
@@ -123,6 +125,15 @@ def claims_markdown(table: pd.DataFrame) -> str:
         out += [f"| {_md_cell(r.claim)} | {r.source} | {_md_cell(r.measured)} | {r.ci} | {_num(r.mde)} | "
                 f"{'' if pd.isna(r.n) else int(r.n)} | {r.verdict} |" for r in g.itertuples()]
     return "\n".join(out).strip()
+
+
+def open_rows(table: pd.DataFrame) -> str:
+    """Every row that is not decided: claim, source, what was measured, the detectable effect, why."""
+    t = table[~table.verdict.isin(DECIDED)]
+    lines = ["| notebook | claim | source | measured | detectable | verdict | why |", "|---|---|---|---|---|---|---|"]
+    lines += [f"| {int(r.notebook):02d} | {_md_cell(r.claim)} | {r.source} | {_md_cell(r.measured)} | {_num(r.mde)} | "
+              f"{r.verdict} | {_md_cell(r.reason if isinstance(r.reason, str) else '')} |" for r in t.itertuples()]
+    return "\n".join(lines)
 
 
 def _run_record(profile: str) -> tuple[dict, pd.DataFrame]:
@@ -161,11 +172,11 @@ def markdown_blocks(profile: str = "cpu") -> dict[str, str]:
     """{block name: Markdown} — what README.md and docs/*.md show between ``<!-- name:begin -->`` and
     ``<!-- name:end -->``, generated from the committed claims table and the published run record."""
     table = pd.read_csv(claims_path(profile), keep_default_na=False, na_values=[""])
-    return {"verdicts": verdict_table(table), "claims": claims_summary(table), "claims-table": claims_markdown(table),
+    return {"verdicts": verdict_table(table), "claims": claims_summary(table), "claims-table": claims_markdown(table), "open": open_rows(table),
             "cost": cost_lines(profile), "timing": timing_table(profile)}
 
 
-_BLOCK = re.compile(r"(<!-- ([a-z-]+):begin -->\n)(.*?)(\n<!-- \2:end -->)", re.S)
+_BLOCK = re.compile(r"(<!-- ([a-z-]+):begin -->)(.*?)(<!-- \2:end -->)", re.S)
 
 
 def fill_blocks(text: str, blocks: dict[str, str], where: str = "") -> str:
@@ -173,7 +184,7 @@ def fill_blocks(text: str, blocks: dict[str, str], where: str = "") -> str:
     def sub(m):
         if m.group(2) not in blocks:
             raise ValueError(f"{where}: unknown generated block {m.group(2)!r}; expected one of {sorted(blocks)}")
-        return m.group(1) + blocks[m.group(2)] + m.group(4)
+        return m.group(1) + "\n" + blocks[m.group(2)] + "\n" + m.group(4)
     return _BLOCK.sub(sub, text)
 
 
@@ -328,14 +339,15 @@ def _publish_results(dirs: dict[str, Path], out: Path) -> list[str]:
     """Copy every results table (and its sidecar) up to :data:`MAX_PUBLISHED_BYTES`; returns those left out."""
     left_out = []
     for stem, folder in sorted(dirs.items()):
-        for csv in sorted(Path(folder).glob("*.csv")) if folder is not None and Path(folder).is_dir() else []:
+        for csv in sorted(Path(folder).rglob("*.csv")) if folder is not None and Path(folder).is_dir() else []:
+            rel = csv.relative_to(folder)
             if csv.stat().st_size > MAX_PUBLISHED_BYTES:
-                left_out.append(f"{stem}/{csv.name} ({csv.stat().st_size / 1e6:.0f} MB)")
+                left_out.append(f"{stem}/{rel.as_posix()} ({csv.stat().st_size / 1e6:.0f} MB)")
                 continue
             for f in (csv, sidecar_path(csv)):
                 if f.exists():
-                    (out / stem).mkdir(parents=True, exist_ok=True)
-                    shutil.copyfile(f, out / stem / f.name)
+                    (out / stem / rel.parent).mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(f, out / stem / rel.parent / f.name)
     return left_out
 
 

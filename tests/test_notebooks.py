@@ -140,8 +140,8 @@ def test_every_notebook_runs_in_smoke_profile_twice_with_identical_outputs(smoke
     import subprocess
     import sys
 
-    def results_and_figures(work):
-        return {p.relative_to(work): p.read_bytes() for sub in ("results", "figures")
+    def results_and_figures(work):       # and the published notebooks: no timestamps, bars or paths in them
+        return {p.relative_to(work): p.read_bytes() for sub in ("results", "figures", "published/notebooks")
                 for p in sorted((work / "outputs" / "smoke" / sub).rglob("*")) if p.is_file()}
 
     again = tmp_path / "b"
@@ -163,6 +163,7 @@ def test_every_notebook_runs_in_smoke_profile_twice_with_identical_outputs(smoke
     b = results_and_figures(again)
     assert a.keys() == b.keys(), sorted(map(str, set(a) ^ set(b)))
     assert any(str(p).endswith(".png") for p in a) and any(str(p).endswith("summary.csv") for p in a)
+    assert sum(str(p).endswith(".ipynb") for p in a) == len(NOTEBOOKS)
     differing = [str(p) for p in a if a[p] != b[p]]
     assert not differing, f"not byte-identical across reruns: {differing}"
 
@@ -261,6 +262,16 @@ def _report_and_figures_follow_from_the_results(work):
     victim.write_bytes(original)
     index = report.build("smoke", executed_dir=work / "outputs" / "executed" / "smoke",
                          out_dir=report.default_out("smoke"))
+    from clika_utils import publish
+    assert index.parent == work / "outputs" / "smoke" / "published"
+    assert publish.disagreements(index.parent, work / "outputs" / "smoke" / "figures") == []
+    import nbformat
+    for nb in NOTEBOOKS:
+        raw = nbformat.read(work / "outputs" / "executed" / "smoke" / nb.name, as_version=4)
+        stderr = [o for c in raw.cells for o in c.get("outputs", []) if o.output_type == "stream" and o.name == "stderr"]
+        assert stderr == [], f"{nb.stem}: the run itself printed to stderr (progress bars, warnings): {stderr[:1]}"
+        published = nbformat.read(index.parent / "notebooks" / nb.name, as_version=4)
+        assert publish.machine_paths(published) == [] and str(work) not in nbformat.writes(published)
     text = index.read_text(encoding="utf-8")
     pngs = sorted((work / "outputs" / "smoke" / "figures").glob("*.png"))
     assert text.count("<figure") == len(pngs)

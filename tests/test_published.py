@@ -1,0 +1,182 @@
+"""What a reader sees without running anything: the committed published run, the README and docs.
+
+* the published notebooks, figures, results and claims table are one run (:func:`publish.disagreements`), and the
+  check fails on a tampered copy;
+* the published notebooks are clean: no stderr, widgets, machine paths or run-to-run metadata; the registered kernel;
+* every number between generated markers in README.md and docs/*.md equals what the results give, and the README
+  holds no hand-copied result outside them; it leads (at most 300 lines; verdicts, commands, first steps, cost);
+* every relative link in README.md and docs/*.md resolves; every notebook links the glossary and ends with exercises.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from clika_utils import claims, experiments, publish, report, runner
+
+ROOT = Path(__file__).resolve().parent.parent
+PUBLISHED = ROOT / "published"
+NOTEBOOKS = runner.find_notebooks(ROOT / "notebooks")
+
+
+def test_the_published_run_is_one_run():
+    """Every image in a published notebook is a committed figure and every figure is shown; each notebook's results
+    manifest equals the published results and what the figures were drawn from; each claims row is shown."""
+    assert publish.disagreements(PUBLISHED, ROOT / "figures") == []
+    for nb in NOTEBOOKS:
+        assert (PUBLISHED / "notebooks" / nb.name).exists() and (PUBLISHED / "notebooks" / f"{nb.stem}.html").exists()
+        assert publish.manifest_rows(nbformat.read(PUBLISHED / "notebooks" / nb.name, as_version=4)), nb.stem
+    assert (PUBLISHED / "index.html").exists() and json.loads((PUBLISHED / "run.json").read_text())["profile"] == "cpu"
+
+
+def test_a_published_notebook_that_disagrees_with_the_results_is_caught(tmp_path):
+    pub, figs = tmp_path / "published", tmp_path / "figures"
+    shutil.copytree(PUBLISHED / "notebooks", pub / "notebooks")
+    shutil.copytree(PUBLISHED / "results", pub / "results")
+    shutil.copytree(ROOT / "figures", figs)
+    assert publish.disagreements(pub, figs) == []
+    path = pub / "notebooks" / "03_conductivity.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    file, prefix = publish.manifest_rows(nb)[0]
+    text = nbformat.writes(nb).replace(prefix, "0" * len(prefix))            # another run's table
+    path.write_text(text, encoding="utf-8")
+    table = pub / "results" / "07_scaling_laws" / "laws.csv"
+    table.write_bytes(table.read_bytes() + b"\n")                              # a table edited after the run
+    (figs / "cd_xrr.png").write_bytes((figs / "cd_xrr.png").read_bytes()[:-1] + b"\0")   # a figure redrawn elsewhere
+    found = "\n".join(publish.disagreements(pub, figs))
+    assert f"results {file} 0000" in found and "laws.csv: bytes differ" in found
+    assert "no committed figure" in found and "cd_xrr.png is shown by no published notebook" in found
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_published_notebooks_are_clean(nb_path):
+    nb = nbformat.read(PUBLISHED / "notebooks" / nb_path.name, as_version=4)
+    assert nb.metadata.kernelspec == publish.KERNEL
+    assert not set(nb.metadata.get("papermill", {})) & set(publish.VOLATILE)
+    assert publish.machine_paths(nb) == [] and str(ROOT) not in nbformat.writes(nb)
+    for i, cell in enumerate(nb.cells):
+        assert not {"execution", "papermill"} & set(cell.metadata), f"cell {i}: run-to-run metadata"
+        for out in cell.get("outputs", []):
+            assert out.output_type != "error", f"cell {i}: an error"
+            assert not (out.output_type == "stream" and out.name == "stderr"), f"cell {i}: stderr"
+            assert "application/vnd.jupyter.widget-view+json" not in out.get("data", {})
+            text = "".join(out.get("text", "")) + "".join(out.get("data", {}).get("text/plain", ""))
+            assert "it/s]" not in text and "\\n" not in text.replace("\\\\n", ""), f"cell {i}: bar residue or a literal \\n"
+
+
+def test_clean_notebook_removes_what_changes_between_runs_and_machines(tmp_path):
+    nb = nbformat.v4.new_notebook(metadata={"papermill": {"start_time": "x", "duration": 3.0, "parameters": {"a": 1}}})
+    cell = nbformat.v4.new_code_cell("x", metadata={"execution": {"iopub.status.busy": "t"}, "papermill": {"duration": 1}})
+    cell.outputs = [nbformat.v4.new_output("stream", name="stderr", text="\rLoading: 50%|█ | 1/2 [00:01<00:01, 1.0it/s]"),
+                    nbformat.v4.new_output("stream", name="stdout", text=f"saved {tmp_path}/work/outputs/cpu/x.csv\n"),
+                    nbformat.v4.new_output("display_data", data={"text/plain": f"{tmp_path}/data/clika"})]
+    params = nbformat.v4.new_code_cell("a = 1", metadata={"tags": ["injected-parameters"]})
+    md = nbformat.v4.new_markdown_cell("see [glossary](../docs/glossary.md) and [01](01_x.ipynb)")
+    nb.cells = [md, params, cell]
+    clean, dropped = publish.clean_notebook(nb, publish.replacements(tmp_path / "work", tmp_path / "data"))
+    assert clean.metadata.papermill == {"parameters": {"a": 1}} and clean.metadata.kernelspec == publish.KERNEL
+    assert clean.cells[1].id == "injected-parameters"
+    assert clean.cells[2].metadata == {} and [o.output_type for o in clean.cells[2].outputs] == ["stream", "display_data"]
+    assert clean.cells[2].outputs[0].text == "saved outputs/cpu/x.csv\n"
+    assert clean.cells[2].outputs[1].data["text/plain"] == "$CLIKA_DATA_HOME/clika"
+    assert clean.cells[0].source == "see [glossary](../../docs/glossary.md) and [01](01_x.ipynb)"
+    assert len(dropped) == 1 and "stderr" in dropped[0]
+    assert publish.machine_paths(nb)        # the original still has them: the check can fail
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebooks_name_the_kernel_the_setup_registers_link_the_glossary_and_end_with_exercises(nb_path):
+    setup = (ROOT / "scripts" / "ensure_env.sh").read_text(encoding="utf-8")
+    assert f'--name {publish.KERNEL["name"]} --display-name "{publish.KERNEL["display_name"]}"' in setup
+    nb = nbformat.read(nb_path, as_version=4)
+    assert nb.metadata.kernelspec.name == publish.KERNEL["name"]
+    assert "(../docs/glossary.md)" in nb.cells[0].source
+    last = nb.cells[-1]
+    assert last.cell_type == "markdown" and last.source.startswith("## Try this")
+    items = re.findall(r"^\d\. \*\*.+\*\* — .+\*Time: [^*]+\.\*$", last.source, re.M)
+    assert 2 <= len(items) <= 3, last.source
+    assert any("results_manifest" in c.source for c in nb.cells if c.cell_type == "code")
+
+
+def test_generated_numbers_in_readme_and_docs_equal_the_results():
+    blocks = report.markdown_blocks("cpu")
+    used = set()
+    for f in report.doc_files():
+        text = f.read_text(encoding="utf-8")
+        assert report.fill_blocks(text, blocks, str(f)) == text, f"{f.name}: a generated block differs from the results"
+        used |= set(re.findall(r"<!-- ([a-z-]+):begin -->", text))
+    assert used == set(blocks)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    stale = readme.replace("| **all** | **live** |", "| **all** | **live** | 1", 1)       # a hand edit
+    assert report.fill_blocks(stale, blocks) != stale
+    with pytest.raises(ValueError, match="unknown generated block"):
+        report.fill_blocks("<!-- nope:begin -->\n<!-- nope:end -->", blocks)
+
+
+def test_readme_leads_and_holds_no_hand_copied_result():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    lines = text.splitlines()
+    assert len(lines) <= 300
+    heads = [line for line in lines if line.startswith("## ")]
+    assert heads[:4] == ["## What it found", "## The two commands", "## First steps", "## What it costs"]
+    assert re.search(r"^1\. \*\*Get the data", text, re.M) and re.search(r"^4\. \*\*Open the report", text, re.M)
+    cost = text.split("<!-- cost:begin -->")[1].split("<!-- cost:end -->")[0]
+    assert all(f"**{k}:**" in cost for k in ("Time", "RAM", "Disk", "GPU"))
+    prose = re.sub(r"<!-- ([a-z-]+):begin -->.*?<!-- \1:end -->", "", text, flags=re.S)
+    prose = re.sub(r"```.*?```", "", prose, flags=re.S).replace("95 % CI", "").replace("Python ≥ 3.10", "")
+    assert re.findall(r"\d+\.\d+|\d+ ?%", prose) == [], "a number outside the generated blocks"
+
+
+def test_every_relative_link_in_readme_and_docs_resolves():
+    broken = []
+    for f in report.doc_files():
+        for target in re.findall(r"\]\(([^)\s]+)\)", f.read_text(encoding="utf-8")):
+            if target.startswith(("http:", "https:", "#", "mailto:")):
+                continue
+            if not (f.parent / target.split("#")[0]).exists():
+                broken.append(f"{f.relative_to(ROOT)} -> {target}")
+    assert broken == []
+
+
+def test_every_claim_row_has_a_headline_and_the_tour_says_what_was_measured():
+    from clika_utils.experiments import tour
+    table = pd.read_csv(ROOT / "figures" / "claims.csv", keep_default_na=False, na_values=[""])
+    heads = [claims.headline(nb, c) for nb, c in zip(table.notebook, table.claim)]
+    assert all(h in {x[2] for x in claims.HEADLINES} for h in heads)
+    h = claims.headlines(table)
+    assert set(h.verdict) <= {"supported", "contradicted", "no effect", "mixed", "open"}
+    text = tour.takeaways(table, "the published run")
+    assert all(f"**{x}**" in text for x in h.headline)
+    against = table[table.verdict == "contradicted"]
+    assert all(r.measured in text for r in against.itertuples())
+    assert claims.overall(pd.Series(["supported", "inconclusive"])) == "supported"
+    assert claims.overall(pd.Series(["supported", "contradicted"])) == "mixed"
+    assert claims.overall(pd.Series(["inconclusive"])) == "open"
+
+
+def test_a_notebook_whose_input_is_missing_names_the_one_to_run_first(tmp_path, monkeypatch):
+    from clika_utils.errors import ConfigError
+    from clika_utils.experiments import data_allocation, representation_alignment
+    monkeypatch.setenv("CLIKA_WORKDIR", str(tmp_path))
+    c = data_allocation.Config.load("smoke")
+    with pytest.raises(ConfigError, match=r"run notebook 07_scaling_laws first \(`./run_all.sh smoke --only 07`\)"):
+        data_allocation.run(c)
+    (tmp_path / "empty").mkdir()
+    c = representation_alignment.Config.load("smoke", variant_dirs=["empty"])
+    with pytest.raises(ConfigError, match=r"run notebook empty first|no finished fine-tuning job"):
+        representation_alignment.run(c)
+    c = representation_alignment.Config.load("smoke")
+    with pytest.raises(ConfigError, match=r"run notebook 06_cross_lingual_instruction_tuning first"):
+        representation_alignment.run(c)
+
+
+def test_the_tour_runs_last_and_is_listed_first():
+    order = runner.execution_order(NOTEBOOKS)
+    assert order[-1].stem == "00_tour" and [p.stem for p in order[:-1]] == sorted(experiments.NOTEBOOKS)[1:]
