@@ -23,15 +23,15 @@ import pandas as pd
 
 from .config import parameters
 from .errors import ConfigError
-from .runner import find_notebooks
+from .runner import find_notebooks, kernel_name
 from .settings import project_root, resolve
 
 
-def _render(nb: str, out: str, params: dict, cwd: str) -> None:
+def _render(nb: str, out: str, params: dict, cwd: str, kernel: str) -> None:
     """Execute notebook ``nb`` with ``params`` (one worker process: notebooks render side by side)."""
     import papermill as pm
 
-    pm.execute_notebook(nb, out, cwd=cwd, progress_bar=False, parameters=params)
+    pm.execute_notebook(nb, out, cwd=cwd, progress_bar=False, parameters=params, kernel_name=kernel)
 
 
 def check(profile: str, *, nb_dir: Path | None = None, params_dir: Path | None = None,
@@ -57,9 +57,10 @@ def check(profile: str, *, nb_dir: Path | None = None, params_dir: Path | None =
                              "note": f"no cached results in {results}"})
                 continue
             jobs.append((nb, resolve(params["figures_dir"]), Path(tmp) / nb.stem, params))
+        kernel = kernel_name() if jobs else None
         with ProcessPoolExecutor(max_workers=max(1, min(workers, len(jobs) or 1))) as pool:
             futures = [pool.submit(_render, str(nb), str(Path(tmp) / nb.name),
-                                   {**params, "render_only": True, "figures_dir": str(fresh)}, str(resolve(".")))
+                                   {**params, "render_only": True, "figures_dir": str(fresh)}, str(resolve(".")), kernel)
                        for nb, _, fresh, params in jobs]
             for f in futures:
                 f.result()

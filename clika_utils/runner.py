@@ -116,7 +116,7 @@ def run_all(profile: str, *, only=None, nb_dir: Path | None = None, params_dir: 
             problems.append(str(exc))
     if problems:
         raise ConfigError("\n".join(problems) + f"\n{len(problems)} parameter file(s) wrong; nothing was run")
-    kernel = kernel or _kernel()
+    kernel = kernel or kernel_name()
     saved = {name: os.environ.get(name) for name in QUIET_ENV}
     os.environ.update({name: "1" for name in QUIET_ENV})   # the kernels inherit these
     try:
@@ -173,7 +173,7 @@ def cost(runs: list[Run], profile: str) -> dict:
             "outputs_gib": round(size / 2**30, 1), "cores": os.cpu_count(), "cpu": cpu}
 
 
-def _kernel() -> str:
+def kernel_name() -> str:
     """The kernel the notebooks name (:data:`publish.KERNEL`, registered by ``scripts/ensure_env.sh``); where it
     is not registered (an environment made another way), ``python3`` — ipykernel's own spec, which runs the
     Python running this command."""

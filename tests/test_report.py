@@ -208,3 +208,23 @@ def test_the_committed_claims_table_decides_most_live_rows_and_the_readme_cites_
     readme = (root / "README.md").read_text(encoding="utf-8")
     block = readme.split("<!-- claims:begin -->")[1].split("<!-- claims:end -->")[0]
     assert block.strip() == report.claims_summary(t).strip()
+
+
+def test_the_report_refuses_a_folder_it_does_not_own_and_a_failure_keeps_the_last_publication(tmp_path, monkeypatch):
+    from clika_utils.errors import ConfigError
+    monkeypatch.setenv("CLIKA_WORKDIR", str(tmp_path))
+    executed = _fake_run(tmp_path)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("my notes", encoding="utf-8")
+    with pytest.raises(ConfigError, match="did not write"):
+        report.build("cpu", executed_dir=executed, out_dir=tmp_path / "mine", params_dir=tmp_path / "params")
+    assert (tmp_path / "mine" / "notes.txt").read_text(encoding="utf-8") == "my notes"
+    index = report.build("cpu", executed_dir=executed, out_dir=tmp_path / "pub", params_dir=tmp_path / "params")
+    before = index.read_bytes()
+
+    def boom(dirs):
+        raise RuntimeError("a failure half-way")
+    monkeypatch.setattr(report, "claims", boom)
+    with pytest.raises(RuntimeError):
+        report.build("cpu", executed_dir=executed, out_dir=tmp_path / "pub", params_dir=tmp_path / "params")
+    assert index.read_bytes() == before and (tmp_path / "pub" / "notebooks" / "01_x.ipynb").exists()
