@@ -168,12 +168,31 @@ def timing_table(profile: str = "cpu") -> str:
     return "\n".join(lines)
 
 
+def benchmark_tables(folder: Path | None = None) -> dict[str, str]:
+    """docs/benchmarks.md's two tables, from the committed benchmark results (``benchmarks/results/``)."""
+    folder = Path(folder or project_root() / "benchmarks" / "results")
+    ev = pd.read_csv(folder / "eval_vs_lmeval.csv")
+    rows = ["| system | items/s | speed-up vs lm-eval | time / floor | identical predictions to lm-eval |",
+            "|---|---|---|---|---|"]
+    rows += [f"| {r.system} | {r.items_per_s:.3g} | {r.speedup_vs_lm_eval:.2f}× | {r.ratio_to_floor:.2f}× | "
+             f"{round(r.agreement_with_lm_eval * r.items)} / {r.items} |" for r in ev.itertuples()]
+    tr = json.loads((folder / "train_head.json").read_text(encoding="utf-8"))
+    train = ["| loss computation | tokens/s | speed-up | time / floor |", "|---|---|---|---|",
+             f"| transformers' standard (`model(..., labels=...)`: logits at all positions) | "
+             f"{tr['tokens_per_s_standard']:.1f} | 1.00× | {tr['ratio_to_floor_standard']:.2f}× |",
+             f"| clika supervised-positions head (default) | {tr['tokens_per_s_supervised']:.1f} | "
+             f"{tr['speedup']:.2f}× | {tr['ratio_to_floor_supervised']:.2f}× |",
+             f"| floor: body only, no LM head | {tr['tokens_per_s_floor_body_only']:.1f} | — | 1.00× |", "",
+             f"Loss agreement over the {tr['steps']} steps: max abs Δloss {tr['max_abs_loss_diff']:.1e}."]
+    return {"bench-eval": "\n".join(rows), "bench-train": "\n".join(train)}
+
+
 def markdown_blocks(profile: str = "cpu") -> dict[str, str]:
     """{block name: Markdown} — what README.md and docs/*.md show between ``<!-- name:begin -->`` and
     ``<!-- name:end -->``, generated from the committed claims table and the published run record."""
     table = pd.read_csv(claims_path(profile), keep_default_na=False, na_values=[""])
     return {"verdicts": verdict_table(table), "claims": claims_summary(table), "claims-table": claims_markdown(table), "open": open_rows(table),
-            "cost": cost_lines(profile), "timing": timing_table(profile)}
+            "cost": cost_lines(profile), "timing": timing_table(profile), **benchmark_tables()}
 
 
 _BLOCK = re.compile(r"(<!-- ([a-z-]+):begin -->)(.*?)(<!-- \2:end -->)", re.S)
