@@ -391,9 +391,26 @@ def build(profile: str, *, executed_dir: Path, out_dir: Path | None = None, para
     HTML), ``results/`` (the results tables), ``runs.csv`` and a README — built in a staging folder beside
     ``out_dir`` and swapped in whole, so a failure leaves the previous publication as it was. Figures are
     linked where they are (``figures/`` for cpu), not copied. ``out_dir`` defaults to :func:`default_out`."""
+    from filelock import FileLock, Timeout
+
+    from .errors import ConfigError
     from .outdir import claim
     dest = Path(out_dir or default_out(profile))
     claim(dest, lambda p: p.name in PUBLISHED_NAMES, what="the report")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(dest.parent / f".{dest.name}.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise ConfigError(f"{dest}: another report is being written there (lock {lock.lock_file}); wait for it "
+                          "to finish") from None
+    try:
+        return _build(profile, executed_dir, dest, params_dir)
+    finally:
+        lock.release()
+
+
+def _build(profile: str, executed_dir: Path, dest: Path, params_dir: Path | None) -> Path:
     stage = dest.parent / f".{dest.name}.staging"
     if stage.exists():
         shutil.rmtree(stage)

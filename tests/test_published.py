@@ -127,6 +127,7 @@ def test_readme_leads_and_holds_no_hand_copied_result():
     heads = [line for line in lines if line.startswith("## ")]
     assert heads[:4] == ["## What it found", "## The two commands", "## First steps", "## What it costs"]
     assert re.search(r"^1\. \*\*Get the data", text, re.M) and re.search(r"^4\. \*\*Open the report", text, re.M)
+    assert ".venv/bin/jupyter lab" in text and "Python (clika-repro)" in text
     cost = text.split("<!-- cost:begin -->")[1].split("<!-- cost:end -->")[0]
     assert all(f"**{k}:**" in cost for k in ("Time", "RAM", "Disk", "GPU"))
     prose = re.sub(r"<!-- ([a-z-]+):begin -->.*?<!-- \1:end -->", "", text, flags=re.S)

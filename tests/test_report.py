@@ -228,3 +228,16 @@ def test_the_report_refuses_a_folder_it_does_not_own_and_a_failure_keeps_the_las
     with pytest.raises(RuntimeError):
         report.build("cpu", executed_dir=executed, out_dir=tmp_path / "pub", params_dir=tmp_path / "params")
     assert index.read_bytes() == before and (tmp_path / "pub" / "notebooks" / "01_x.ipynb").exists()
+
+
+def test_a_second_report_into_the_same_folder_is_refused_while_one_is_written(tmp_path, monkeypatch):
+    from filelock import FileLock
+
+    from clika_utils.errors import ConfigError
+    monkeypatch.setenv("CLIKA_WORKDIR", str(tmp_path))
+    executed = _fake_run(tmp_path)
+    with FileLock(str(tmp_path / ".pub.lock")):
+        with pytest.raises(ConfigError, match="another report is being written"):
+            report.build("cpu", executed_dir=executed, out_dir=tmp_path / "pub", params_dir=tmp_path / "params")
+    assert report.build("cpu", executed_dir=executed, out_dir=tmp_path / "pub",
+                        params_dir=tmp_path / "params").exists()
