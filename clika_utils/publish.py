@@ -48,6 +48,16 @@ def replacements(root: Path, data_home: Path | None = None) -> list[tuple[str, s
     return sorted(set(pairs), key=lambda ab: -len(ab[0]))
 
 
+def run_root_pairs(nb, data_home: Path | None = None) -> list[tuple[str, str]]:
+    """:func:`replacements` for the folder the notebook was *run* in (papermill records its input path,
+    ``<root>/notebooks/<name>.ipynb``): a run published from another checkout shows no path of either."""
+    source = nb.metadata.get("papermill", {}).get("input_path") or ""
+    if not Path(source).is_absolute():
+        return []
+    root = Path(source).parent.parent
+    return [(str(root) + "/", ""), (str(root), ".")]
+
+
 def scrub(text: str, pairs: list[tuple[str, str]]) -> str:
     for old, new in pairs:
         text = text.replace(old, new)
@@ -74,6 +84,7 @@ def _scrub_output(out: dict, pairs) -> dict:
 def clean_notebook(nb, pairs: list[tuple[str, str]]):
     """(cleaned copy of the executed notebook ``nb``, [what was dropped, one line each])."""
     nb = copy.deepcopy(nb)
+    pairs = sorted(set(pairs), key=lambda ab: -len(ab[0]))       # the longest prefix first
     pm = nb.metadata.get("papermill")
     if pm is not None:
         nb.metadata["papermill"] = {k: v for k, v in pm.items() if k not in VOLATILE}

@@ -151,7 +151,7 @@ def cost_lines(profile: str = "cpu") -> str:
         return "(no published run yet: `./run_all.sh` writes these lines)"
     return "\n".join([
         f"* **Time:** {r['minutes']:.0f} min for the whole `{profile}` run on {r['cores']} cores ({r['cpu']}); "
-        "about 2 min more the first time, to create `.venv`.",
+        "plus, the first time, creating `.venv` (pip install of the pinned requirements).",
         f"* **RAM:** {r['peak_kernel_rss_gib']:.1f} GiB at the peak (the largest notebook kernel).",
         f"* **Disk:** {r['outputs_gib']:.1f} GiB of outputs (adapters, caches, results) in `outputs/{profile}/`, "
         "plus the environment `.venv` and the data.",
@@ -347,7 +347,8 @@ def _publish_notebooks(runs: pd.DataFrame, executed_dir: Path, nb_out: Path, ear
                 if (earlier / f"{r.notebook}{suffix}").exists():
                     shutil.copyfile(earlier / f"{r.notebook}{suffix}", nb_out / f"{r.notebook}{suffix}")
             continue
-        nb, gone = publish.clean_notebook(nbformat.read(src, as_version=4), pairs)
+        raw = nbformat.read(src, as_version=4)
+        nb, gone = publish.clean_notebook(raw, publish.run_root_pairs(raw, home) + pairs)
         dropped += [f"{r.notebook} {g}" for g in gone]
         write_text_atomic(nb_out / src.name, nbformat.writes(nb) + "\n")
         write_text_atomic(nb_out / f"{r.notebook}.html", publish.export_html(nb, r.notebook, figures))

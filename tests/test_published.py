@@ -181,3 +181,12 @@ def test_a_notebook_whose_input_is_missing_names_the_one_to_run_first(tmp_path, 
 def test_the_tour_runs_last_and_is_listed_first():
     order = runner.execution_order(NOTEBOOKS)
     assert order[-1].stem == "00_tour" and [p.stem for p in order[:-1]] == sorted(experiments.NOTEBOOKS)[1:]
+
+
+def test_a_run_published_from_another_checkout_shows_no_path_of_either():
+    nb = nbformat.v4.new_notebook(metadata={"papermill": {"input_path": "/elsewhere/clone/notebooks/01_x.ipynb"}})
+    nb.cells = [nbformat.v4.new_code_cell("x", outputs=[nbformat.v4.new_output(
+        "stream", name="stdout", text="read /elsewhere/clone/outputs/cpu/results/01_x/items.csv\n")])]
+    clean, _ = publish.clean_notebook(nb, publish.run_root_pairs(nb) + publish.replacements(ROOT))
+    assert clean.cells[0].outputs[0].text == "read outputs/cpu/results/01_x/items.csv\n"
+    assert publish.run_root_pairs(nbformat.v4.new_notebook()) == []
