@@ -169,7 +169,8 @@ def disagreements(published: Path, figures: Path) -> list[str]:
     """Where the published notebooks, the committed figures, the published results and the claims table are not
     one run: an image in a notebook that is no committed figure (or a figure no notebook shows), a notebook's
     manifest hash that differs from the published results table or from what a figure was drawn from, a
-    published table whose bytes differ from its sidecar, a claims row whose measurement its notebook does not show."""
+    published table whose bytes differ from its sidecar, a claims row whose measurement its notebook does not show,
+    a headline verdict the tour's takeaways do not state."""
     import base64
     import hashlib
     import html
@@ -221,4 +222,9 @@ def disagreements(published: Path, figures: Path) -> list[str]:
             nn = f"{int(r.notebook):02d}"
             if nn in texts and str(r.measured) not in texts[nn]:
                 problems.append(f"claims.csv: notebook {nn} does not show {r.claim!r}: {r.measured}")
+        if "00" in texts:                              # the tour's takeaways: this table's headline verdicts
+            from .claims import headlines
+            for h in headlines(table).itertuples():
+                if f"**{h.headline}** ({h.paper}, notebook {h.notebook:02d}): **{h.verdict}**" not in texts["00"]:
+                    problems.append(f"the tour's takeaways do not say {h.headline!r}: {h.verdict}")
     return problems

@@ -50,9 +50,13 @@ def test_a_published_notebook_that_disagrees_with_the_results_is_caught(tmp_path
     table = pub / "results" / "07_scaling_laws" / "laws.csv"
     table.write_bytes(table.read_bytes() + b"\n")                              # a table edited after the run
     (figs / "cd_xrr.png").write_bytes((figs / "cd_xrr.png").read_bytes()[:-1] + b"\0")   # a figure redrawn elsewhere
+    tour = pub / "notebooks" / "00_tour.ipynb"
+    tour.write_text(tour.read_text(encoding="utf-8").replace("**supported** here", "**open** here", 1),
+                    encoding="utf-8")                                                # takeaways of another table
     found = "\n".join(publish.disagreements(pub, figs))
     assert f"results {file} 0000" in found and "laws.csv: bytes differ" in found
     assert "no committed figure" in found and "cd_xrr.png is shown by no published notebook" in found
+    assert "the tour's takeaways do not say" in found
 
 
 @pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.stem)
