@@ -76,20 +76,27 @@ def claim(path, ours: Callable[[Path], bool], *, what: str, overwrite: bool = Fa
     return path
 
 
-@contextmanager
-def locked(path, what: str):
-    """Hold the folder's lock while the body runs; a second holder is refused at once."""
+def acquire(lock_file: Path, refusal: str):
+    """The lock ``lock_file``, held now (the caller releases it), or ``ConfigError(refusal)`` at once when another
+    process holds it."""
     from filelock import FileLock, Timeout
 
-    path = Path(path)
-    created = not path.exists()
-    path = _writable_folder(path)
-    lock = FileLock(str(path / LOCK_NAME))
+    lock = FileLock(str(lock_file))
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        raise ConfigError(f"{path}: another {what} is writing into this folder (lock {path / LOCK_NAME}); wait "
-                          "for it to finish or use another folder") from None
+        raise ConfigError(refusal) from None
+    return lock
+
+
+@contextmanager
+def locked(path, what: str):
+    """Hold the folder's lock while the body runs; a second holder is refused at once."""
+    path = Path(path)
+    created = not path.exists()
+    path = _writable_folder(path)
+    lock = acquire(path / LOCK_NAME, f"{path}: another {what} is writing into this folder (lock {path / LOCK_NAME}); "
+                   "wait for it to finish or use another folder")
     for leftover in path.glob(".*.tmp"):       # writes a killed holder of this lock did not finish
         if leftover.is_file() and unfinished_write_of(leftover.name):
             leftover.unlink()

@@ -208,16 +208,17 @@ def save_figure(fig, name: str, out_dir: str | Path, *, sources: Iterable[str | 
     inputs = input_hashes(sources, root=workdir())  # paths relative to the work folder: portable sidecars
     extra = {"caption": caption, "lint": problems, "lang_colours": lang_colours_used(fig)}
     paths = []
-    for fmt, data in figure_bytes(fig).items():
+    rendered = figure_bytes(fig)
+    for fmt, data in rendered.items():
         path = write_bytes_atomic(out_dir / f"{name}.{fmt}", data)
         write_sidecar(path, kind="figure", parameters=parameters or {}, seed=None, inputs=inputs, extra=extra)
         paths.append(path)
-    _show_saved(fig, paths)
+    _show_saved(fig, rendered.get("png"))
     return paths
 
 
-def _show_saved(fig, paths: list[Path]) -> None:
-    """In a notebook: show the PNG file just written (at 100 dpi on screen) and close the figure, so
+def _show_saved(fig, data: bytes | None) -> None:
+    """In a notebook: show the PNG bytes just written (at 100 dpi on screen) and close the figure, so
     what the notebook shows is byte for byte the committed figure — a test compares them. Elsewhere the
     figure stays open for the caller."""
     try:
@@ -225,12 +226,10 @@ def _show_saved(fig, paths: list[Path]) -> None:
     except ImportError:
         return
     shell = get_ipython()
-    png = next((p for p in paths if p.suffix == ".png"), None)
-    if shell is None or not hasattr(shell, "kernel") or png is None:
+    if shell is None or not hasattr(shell, "kernel") or data is None:
         return
     import matplotlib.pyplot as plt
     from IPython.display import Image, display
-    data = png.read_bytes()
     pixels = int.from_bytes(data[16:20], "big")          # the PNG header's width
     display(Image(data=data, format="png", width=round(pixels * 100 / DPI)))
     plt.close(fig)

@@ -37,25 +37,27 @@ _WIDGET = "application/vnd.jupyter.widget-view+json"
 MACHINE_PATH = re.compile(r"(?<![\w.~$])/(?:home|root|tmp|work|Users|private|var/folders|opt|usr/local|mnt)/[^\s'\"<>)]*")
 
 
+def root_pairs(root: Path) -> list[tuple[str, str]]:
+    """A work folder's (absolute prefix, replacement): paths under it become relative, the folder itself ``.``."""
+    root = str(Path(root).resolve())
+    return [(root + "/", ""), (root, ".")]
+
+
 def replacements(root: Path, data_home: Path | None = None) -> list[tuple[str, str]]:
-    """(absolute prefix, what a reader sees instead), longest first: the work folder becomes relative, the data
-    folder ``$CLIKA_DATA_HOME``, the Python environment ``<python env>``, the home folder ``~``."""
-    pairs = [(str(Path(root).resolve()) + "/", ""), (str(Path(root).resolve()), "."),
-             (str(Path(sys.prefix).resolve()), "<python env>"), (str(Path.home()), "~")]
+    """(absolute prefix, what a reader sees instead; :func:`clean_notebook` applies the longest first): the work
+    folder becomes relative, the data folder ``$CLIKA_DATA_HOME``, the Python environment ``<python env>``, the
+    home folder ``~``."""
+    pairs = root_pairs(root) + [(str(Path(sys.prefix).resolve()), "<python env>"), (str(Path.home()), "~")]
     if data_home is not None:
         pairs.append((str(Path(data_home).resolve()), "$CLIKA_DATA_HOME"))
-    pairs = [(a, b) for a, b in pairs if a not in ("", "/", "./")]
-    return sorted(set(pairs), key=lambda ab: -len(ab[0]))
+    return [(a, b) for a, b in pairs if a not in ("", "/", "./")]
 
 
-def run_root_pairs(nb, data_home: Path | None = None) -> list[tuple[str, str]]:
-    """:func:`replacements` for the folder the notebook was *run* in (papermill records its input path,
+def run_root_pairs(nb) -> list[tuple[str, str]]:
+    """:func:`root_pairs` of the folder the notebook was *run* in (papermill records its input path,
     ``<root>/notebooks/<name>.ipynb``): a run published from another checkout shows no path of either."""
     source = nb.metadata.get("papermill", {}).get("input_path") or ""
-    if not Path(source).is_absolute():
-        return []
-    root = Path(source).parent.parent
-    return [(str(root) + "/", ""), (str(root), ".")]
+    return root_pairs(Path(source).parent.parent) if Path(source).is_absolute() else []
 
 
 def scrub(text: str, pairs: list[tuple[str, str]]) -> str:
@@ -174,26 +176,25 @@ def disagreements(published: Path, figures: Path) -> list[str]:
     import base64
     import hashlib
     import html
-    import json
 
     import nbformat
     import pandas as pd
 
-    def sha(data: bytes) -> str:
-        return hashlib.sha256(data).hexdigest()
+    from .io import sha256_file
+    from .provenance import read_sidecar, sidecar_path
 
     problems = []
-    committed = {sha(p.read_bytes()): p.name for p in sorted(Path(figures).glob("*.png"))}
+    pngs = sorted(Path(figures).glob("*.png"))
+    committed = {sha256_file(p): p.name for p in pngs}
     drawn_from = {}                                    # results file name per notebook -> sha, from figure sidecars
-    for side in sorted(Path(figures).glob("*.png.provenance.json")):
-        for path, digest in json.loads(side.read_text(encoding="utf-8")).get("inputs", {}).items():
+    for png in (p for p in pngs if sidecar_path(p).exists()):
+        for path, digest in read_sidecar(png).get("inputs", {}).items():
             parts = Path(path).parts
             if "results" in parts:
                 i = parts.index("results")
                 drawn_from[(parts[i + 1], "/".join(parts[i + 2:]))] = digest
     for csv in sorted((Path(published) / "results").rglob("*.csv")):
-        side = json.loads(csv.with_name(csv.name + ".provenance.json").read_text(encoding="utf-8"))
-        if side["output"]["sha256"] != sha(csv.read_bytes()):
+        if read_sidecar(csv)["output"]["sha256"] != sha256_file(csv):
             problems.append(f"{csv.relative_to(published)}: bytes differ from its sidecar's SHA-256")
     shown = set()
     texts = {}
@@ -201,14 +202,15 @@ def disagreements(published: Path, figures: Path) -> list[str]:
         nb = nbformat.read(path, as_version=4)
         stem = path.stem
         for data in _outputs(nb, "image/png"):
-            digest = sha(base64.b64decode(data))
+            digest = hashlib.sha256(base64.b64decode(data)).hexdigest()
             if digest not in committed:
                 problems.append(f"{path.name}: shows an image that is no committed figure")
             shown.add(digest)
         for file, prefix in manifest_rows(nb):
             table = Path(published) / "results" / stem / file
-            if table.exists() and not sha(table.read_bytes()).startswith(prefix):
-                problems.append(f"{path.name}: results {file} {prefix} differs from published/results ({sha(table.read_bytes())[:16]})")
+            if table.exists() and not sha256_file(table).startswith(prefix):
+                problems.append(f"{path.name}: results {file} {prefix} differs from published/results "
+                                f"({sha256_file(table)[:16]})")
             digest = drawn_from.get((stem, file))
             if digest is not None and not digest.startswith(prefix):
                 problems.append(f"{path.name}: results {file} {prefix} differs from what the figures were drawn from "

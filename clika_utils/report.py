@@ -338,7 +338,7 @@ def _publish_notebooks(runs: pd.DataFrame, executed_dir: Path, nb_out: Path, ear
         home = data_home()
     except Exception:  # no data folder: nothing of it to hide
         home = None
-    pairs = publish.replacements(project_root(), home) + publish.replacements(resolve("."), home)
+    pairs = publish.replacements(project_root(), home) + publish.root_pairs(resolve("."))   # the work folder too
     dropped = []
     for r in runs.itertuples():
         src = executed_dir / f"{r.notebook}.ipynb"
@@ -348,7 +348,7 @@ def _publish_notebooks(runs: pd.DataFrame, executed_dir: Path, nb_out: Path, ear
                     shutil.copyfile(earlier / f"{r.notebook}{suffix}", nb_out / f"{r.notebook}{suffix}")
             continue
         raw = nbformat.read(src, as_version=4)
-        nb, gone = publish.clean_notebook(raw, publish.run_root_pairs(raw, home) + pairs)
+        nb, gone = publish.clean_notebook(raw, publish.run_root_pairs(raw) + pairs)
         dropped += [f"{r.notebook} {g}" for g in gone]
         write_text_atomic(nb_out / src.name, nbformat.writes(nb) + "\n")
         write_text_atomic(nb_out / f"{r.notebook}.html", publish.export_html(nb, r.notebook, figures))
@@ -392,19 +392,12 @@ def build(profile: str, *, executed_dir: Path, out_dir: Path | None = None, para
     HTML), ``results/`` (the results tables), ``runs.csv`` and a README — built in a staging folder beside
     ``out_dir`` and swapped in whole, so a failure leaves the previous publication as it was. Figures are
     linked where they are (``figures/`` for cpu), not copied. ``out_dir`` defaults to :func:`default_out`."""
-    from filelock import FileLock, Timeout
-
-    from .errors import ConfigError
-    from .outdir import claim
+    from .outdir import acquire, claim
     dest = Path(out_dir or default_out(profile))
     claim(dest, lambda p: p.name in PUBLISHED_NAMES, what="the report")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(dest.parent / f".{dest.name}.lock"))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        raise ConfigError(f"{dest}: another report is being written there (lock {lock.lock_file}); wait for it "
-                          "to finish") from None
+    lock_file = dest.parent / f".{dest.name}.lock"      # beside the folder: the folder itself is swapped
+    lock = acquire(lock_file, f"{dest}: another report is being written there (lock {lock_file}); wait for it to finish")
     try:
         return _build(profile, executed_dir, dest, params_dir)
     finally:

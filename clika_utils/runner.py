@@ -60,10 +60,9 @@ def find_notebooks(nb_dir: Path, only: list[str] | None = None) -> list[Path]:
 PARAM_LINE = re.compile(r"^(?P<name>[a-z_][a-z0-9_]*): (?P<type>str|int|float|bool|list|dict) = (?P<value>.+?)  # \S.*$")
 def export_html(executed: Path) -> Path:
     import nbformat
-    from nbconvert import HTMLExporter
 
-    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nbformat.read(executed, as_version=4))
-    return write_text_atomic(executed.with_suffix(".html"), body)
+    from .publish import export_html as html_of
+    return write_text_atomic(executed.with_suffix(".html"), html_of(nbformat.read(executed, as_version=4), executed.stem))
 
 
 def write_index(runs: list[Run], out_dir: Path, profile: str) -> Path:
