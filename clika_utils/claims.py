@@ -8,7 +8,7 @@ results schema, and writes the rows as one CSV (:data:`ROW_COLUMNS`). A claim wh
 gets a ``not run`` row.
 
 Every row's verdict comes from :mod:`clika_utils.decide` (the one rule: supported / contradicted /
-no effect larger than δ / inconclusive / not measurable), with the effect, its 95 % CI, the equivalence
+negligible / no effect larger than δ / inconclusive / not measurable), with the effect, its 95 % CI, the equivalence
 margin δ, the minimum detectable effect at the run's sample size and — where the paper states an effect
 size — the sample size that would detect it. (Claims judged per language — the scaling-law slopes, the
 middle-layer peaks — are read as one effect averaged over the languages, stated in the row.)
@@ -30,9 +30,10 @@ SOURCES = ("stored", "live", "")
 #: The claims table: one row per claim and measurement. ``effect``, ``lo``, ``hi``, ``mde`` and ``margin`` (δ)
 #: are on the effect scale (the measured value minus the no-effect value); ``n`` is the sample the CI
 #: resamples (items, places, questions, sentences, cells); ``n_needed`` the sample that would detect the
-#: paper's stated effect (empty where the paper states none).
+#: paper's stated effect (empty where the paper states none); ``seeds`` the training runs per arm the row rests on
+#: (1: one run, whose run-to-run variance the CI does not cover; rows without training: 1).
 ROW_COLUMNS = ["paper", "claim", "notebook", "source", "metric", "measured", "ci", "effect", "lo", "hi", "mde",
-               "margin", "n", "n_needed", "verdict", "reason", "note"]
+               "margin", "n", "seeds", "n_needed", "verdict", "reason", "note"]
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ class PaperClaim:
 
 def row(claim: "PaperClaim | str", notebook: str, measured: str = "", decision: dict | None = None, *,
         source: str = "", metric: str = "", n: int | None = None, note: str = "", paper: str | None = None,
-        stated_effect: float | None = None, unit: str = "", verdict: str = "not run") -> dict:
+        stated_effect: float | None = None, unit: str = "", verdict: str = "not run", seeds: int = 1) -> dict:
     """One row of the claims table (``claim``: a declared claim, or a statement refining one, e.g. per
     target language, with ``paper``). ``decision``: :func:`clika_utils.decide.verdict_of`'s dict (without it
     the row is ``verdict``, by default *not run*); ``unit`` follows the CI text (e.g. " %")."""
@@ -68,7 +69,7 @@ def row(claim: "PaperClaim | str", notebook: str, measured: str = "", decision: 
         raise ConfigError(f"source must be one of {SOURCES}, got {source!r}")
     out = {"paper": paper, "claim": claim, "notebook": notebook[:2], "source": source, "metric": metric,
            "measured": measured, "ci": "", "effect": float("nan"), "lo": float("nan"), "hi": float("nan"),
-           "mde": float("nan"), "margin": float("nan"), "n": n, "n_needed": None, "verdict": verdict,
+           "mde": float("nan"), "margin": float("nan"), "n": n, "seeds": seeds, "n_needed": None, "verdict": verdict,
            "reason": "", "note": note}
     if decision is not None:
         out.update({k: decision[k] for k in ("effect", "lo", "hi", "mde", "margin", "verdict", "reason")})
@@ -80,11 +81,11 @@ def row(claim: "PaperClaim | str", notebook: str, measured: str = "", decision: 
 
 
 def judge(claim: PaperClaim, estimate: float, summary: dict, metric: str, *, undefined: str = "",
-          null: float | None = None) -> dict:
+          null: float | None = None, units: int | None = None, unit: str = "units") -> dict:
     """:func:`clika_utils.decide.verdict_of` for a declared claim: its direction and no-effect value, δ of
-    ``metric``."""
+    ``metric`` (``units``: the sampled units it generalises over, where the analysis plan counts them)."""
     return decide.verdict_of(estimate, summary, claim.direction, decide.margin(metric),
-                             null=claim.null if null is None else null, undefined=undefined)
+                             null=claim.null if null is None else null, undefined=undefined, units=units, unit=unit)
 
 
 def not_run(claims, notebook: str) -> list[dict]:
@@ -99,17 +100,27 @@ def read(results_dir, name: str) -> pd.DataFrame | None:
     return pd.read_csv(Path(results_dir) / f"{name}.csv")
 
 
-def mean_summary(values, n_boot: int = 1000, seed: int = 0) -> tuple[float, dict]:
-    """Mean of the finite ``values`` and the :func:`clika_utils.decide.summarize` of its bootstrap replicates
-    (resampling the values)."""
+def mean_summary(values, n_boot: int = 1000, seed: int = 0, groups=None) -> tuple[float, dict]:
+    """Mean of the finite ``values`` and the :func:`clika_utils.decide.summarize` of its bootstrap replicates.
+    Without ``groups`` the values are resampled; with ``groups`` (one label per value, e.g. the system a cell
+    belongs to) the groups are — a cluster bootstrap: each replicate draws as many groups as there are, with
+    replacement, and takes the mean over all values of the groups drawn (resampling the top level of a
+    hierarchy only; Davison & Hinkley 1997, §3.8)."""
     values = np.asarray(values, float)
-    values = values[np.isfinite(values)]
+    keep = np.isfinite(values)
+    values = values[keep]
     rng = np.random.default_rng(seed)
-    boots = values[rng.integers(0, len(values), size=(n_boot, len(values)))].mean(1)
+    if groups is None:
+        boots = values[rng.integers(0, len(values), size=(n_boot, len(values)))].mean(1)
+        return float(values.mean()), decide.summarize(boots)
+    labels, codes = np.unique(np.asarray(groups, object)[keep].astype(str), return_inverse=True)
+    sums, counts = np.bincount(codes, values, len(labels)), np.bincount(codes, minlength=len(labels))
+    draw = rng.integers(0, len(labels), size=(n_boot, len(labels)))
+    boots = sums[draw].sum(1) / counts[draw].sum(1)
     return float(values.mean()), decide.summarize(boots)
 
 
-SHOWN = ["claim", "source", "measured", "ci", "mde", "margin", "n", "n_needed", "verdict", "reason"]
+SHOWN = ["claim", "source", "measured", "ci", "mde", "margin", "n", "seeds", "n_needed", "verdict", "reason"]
 
 
 def shown(rows: list[dict]) -> Table:
@@ -140,7 +151,7 @@ HEADLINES = [
     (7, r"scaling law", "Translation quality follows a scaling law in the amount of translation data"),
     (8, r"^Allocating", "Allocating the translation budget by the laws beats equal shares"),
     (9, r"middle layers.*retrieval", "Languages align best in the middle layers: en ↔ X retrieval"),
-    (9, r"middle layers.*cosine-gap", "Languages align best in the middle layers: cosine gap"),
+    (9, r"middle layers.*cosine gap", "Languages align best in the middle layers: centred cosine gap"),
 ]
 
 
@@ -153,26 +164,85 @@ def _counts(verdicts: pd.Series) -> str:
     if verdicts.empty:
         return "—"
     counts = verdicts.value_counts()
-    return ", ".join(f"{int(counts[v])} {v}" for v in [*decide.DECIDED, "inconclusive", "not measurable", "not run"]
-                     if v in counts)
+    return ", ".join(f"{int(counts[v])} {v}" for v in [*decide.VERDICTS, "not run"] if v in counts)
 
 
 def overall(verdicts: pd.Series) -> str:
-    """One word for a headline's rows: *supported* / *contradicted* / *no effect* when every decided row says so,
-    *mixed* when decided rows disagree, *open* when none is decided."""
-    decided = set(verdicts[verdicts.isin(decide.DECIDED)])
-    if not decided:
-        return "open"
-    return decided.pop() if len(decided) == 1 else "mixed"
+    """One verdict for the rows of one claim from one source (docs/analysis-plan.md, "Aggregation"): rows are
+    never counted as votes. *supported* / *contradicted* only when every row is decided that way, *no effect*
+    when every row is *no effect* or *negligible*; otherwise *mixed* (rows decided both ways), *partly
+    supported (k of n)* / *partly contradicted (k of n)* / *partly no effect (k of n)* (the other rows
+    undecided or not measurable), *open* when no row is decided, and "—" for no row."""
+    v = pd.Series(verdicts, dtype=object)
+    if v.empty:
+        return "—"
+    n = len(v)
+    sup, con = int((v == "supported").sum()), int((v == "contradicted").sum())
+    null = int(v.isin(["no effect", "negligible"]).sum())
+    if sup == n:
+        return "supported"
+    if con == n:
+        return "contradicted"
+    if null == n:
+        return "no effect"
+    if sup and con:
+        return "mixed"
+    for k, word in ((sup, "supported"), (con, "contradicted"), (null, "no effect")):
+        if k:
+            return f"partly {word} ({k} of {n})"
+    return "open"
+
+
+HEADLINE_COLUMNS = ["paper", "headline", "notebook", "stored", "stored_verdict", "live", "live_verdict"]
 
 
 def headlines(table: pd.DataFrame) -> pd.DataFrame:
     """The claims table (:data:`ROW_COLUMNS`) grouped by the papers' headline claims, in notebook order: paper,
-    headline, notebook, the verdict counts of the stored-output rows and of the live rows, and :func:`overall`."""
+    headline, notebook, and for the stored-output rows and the live rows separately (they never vote together)
+    the verdict counts and :func:`overall`."""
     t = table.assign(headline=[headline(nb, c) for nb, c in zip(table.notebook, table.claim)])
     rows = []
     for (paper, head), g in t.groupby(["paper", "headline"], sort=False):
+        stored, live = g.verdict[g.source == "stored"], g.verdict[g.source == "live"]
         rows.append({"paper": paper, "headline": head, "notebook": int(g.notebook.iloc[0]),
-                     "stored": _counts(g.verdict[g.source == "stored"]), "live": _counts(g.verdict[g.source == "live"]),
-                     "verdict": overall(g.verdict)})
-    return pd.DataFrame(rows, columns=["paper", "headline", "notebook", "stored", "live", "verdict"])
+                     "stored": _counts(stored), "stored_verdict": overall(stored),
+                     "live": _counts(live), "live_verdict": overall(live)})
+    return pd.DataFrame(rows, columns=HEADLINE_COLUMNS)
+
+
+def headline_sentence(h) -> str:
+    """How the tour states one row of :func:`headlines` (``publish.disagreements`` looks for exactly this)."""
+    return (f"**{h.headline}** ({h.paper}, notebook {h.notebook:02d}): stored outputs **{h.stored_verdict}**, "
+            f"live runs **{h.live_verdict}**")
+
+
+# ----------------------------------------------------------------------------------------------
+# what a change did to the table (the analysis plan's change log)
+
+#: what identifies a row across two versions of the claims table
+ROW_KEY = ["notebook", "source", "claim", "metric"]
+
+
+def changes(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    """Rows whose verdict differs between two claims tables (matched on :data:`ROW_KEY`), and rows present in only
+    one of them (verdict ``absent`` on the other side): key, old/new verdict, old/new measured and CI."""
+    cols = ["verdict", "measured", "ci"]
+    a = old.assign(notebook=old.notebook.astype(int))[ROW_KEY + cols].drop_duplicates(ROW_KEY)
+    b = new.assign(notebook=new.notebook.astype(int))[ROW_KEY + cols].drop_duplicates(ROW_KEY)
+    m = a.merge(b, on=ROW_KEY, how="outer", suffixes=("_old", "_new"), sort=False)
+    m[["verdict_old", "verdict_new"]] = m[["verdict_old", "verdict_new"]].fillna("absent")
+    m = m.fillna("")
+    out = m[m.verdict_old != m.verdict_new]
+    return out.sort_values(["notebook", "source"], kind="mergesort").reset_index(drop=True)
+
+
+def changes_markdown(diff: pd.DataFrame) -> str:
+    """:func:`changes` as the change log's list: one line per flipped, added or removed row."""
+    if diff.empty:
+        return "No verdict changed."
+    lines = []
+    for r in diff.itertuples():
+        old = f"{r.verdict_old} ({r.measured_old} {r.ci_old})".replace(" )", ")") if r.verdict_old != "absent" else "—"
+        new = f"{r.verdict_new} ({r.measured_new} {r.ci_new})".replace(" )", ")") if r.verdict_new != "absent" else "—"
+        lines.append(f"* {int(r.notebook):02d} {r.source} · {r.claim} [{r.metric}]: {old} → {new}")
+    return "\n".join(lines)

@@ -12,6 +12,14 @@ alternatives selectable by argument:
   authors' group's cross-lingual transfer ratio (Hu, Liu, Gao et al., NAACL 2025, §2.3, "following
   Gao et al. 2024"), :func:`transfer` with s = en, t = l and A_r = the task's chance —
   ``en_recall`` corrected for chance; it is also the default XRR of notebook 03.
+* en-CO beyond chance, ``co_kappa`` (the consistency test's measure, docs/metrics.md): Cohen's κ between
+  correctness in English and in l divided by the largest κ the two accuracies allow (Cohen 1960, κ_max),
+  which for 0/1 correctness is (p11 − a_en·a_l) / (min(a_en, a_l) − a_en·a_l) with p11 the share of items
+  right in both: 0 when correctness in l is independent of correctness in English given both accuracies,
+  1 when the smaller correct set lies inside the larger one (as consistent as the accuracies allow),
+  negative when they avoid each other. Unlike en-CO it has a data-dependent null: a model answering at
+  random gets ≈ 0 whatever its accuracy, so "less consistent than the accuracies allow" can be tested and
+  can fail. Undefined (NaN) when an accuracy is 0 or 1.
 * RankC_l (Qi et al., EMNLP 2023; official code Betswish/Cross-Lingual-Consistency ``RankC.py``):
   consistency of the model's *ranking* of the options in English and in l, whatever their accuracy —
   per item Σ_j w_j · |top_j(en) ∩ top_j(l)| / j with softmax weights over the ranks, averaged over
@@ -109,6 +117,20 @@ def en_co(correct_en, correct_l, variant: str = "jaccard", chance: float | None 
     return _div(inter, den)
 
 
+def co_kappa(correct_en, correct_l):
+    """en-CO beyond chance (κ/κ_max, see the module docstring) from two boolean correctness vectors aligned by
+    item (last axis); NaN where an accuracy is 0 or 1."""
+    e, l_ = np.asarray(correct_en, float), np.asarray(correct_l, float)
+    n = e.shape[-1]
+    return _kappa_ratio((e * l_).sum(-1) / n, e.sum(-1) / n, l_.sum(-1) / n)
+
+
+def _kappa_ratio(p11, a, b):
+    p11, a, b = (np.asarray(x, float) for x in (p11, a, b))
+    expected = a * b
+    return _div(p11 - expected, np.minimum(a, b) - expected)
+
+
 def rankc_weights(n_options: int) -> np.ndarray:
     """RankC's rank weights: softmax over (N, N-1, ..., 1) — the official code's ``softmax`` of ``order``."""
     order = np.arange(n_options, 0, -1, dtype=float)
@@ -194,7 +216,7 @@ def lang_metric_samples(correct: np.ndarray, en_row: int | None, weights: np.nda
 
     ``correct``: L x n 0/1 matrix (languages x items, aligned). ``en_row``: the English row, or None
     (RA and en-CO are then NaN). ``weights``: B x n from :func:`bootstrap_weights`. Returns
-    ``{metric: (point[L], replicates[L, B])}`` for metric in accuracy, ra, en_co.
+    ``{metric: (point[L], replicates[L, B])}`` for metric in accuracy, ra, en_co, co_kappa.
     """
     _check(ra_variant, RA_VARIANTS, "RA")
     _check(co_variant, CO_VARIANTS, "en-CO")
@@ -205,7 +227,7 @@ def lang_metric_samples(correct: np.ndarray, en_row: int | None, weights: np.nda
     out = {"accuracy": (acc, acc_b)}
     if en_row is None:
         nan, nan_b = np.full(len(acc), np.nan), np.full(acc_b.shape, np.nan)
-        out["ra"] = out["en_co"] = (nan, nan_b)
+        out["ra"] = out["en_co"] = out["co_kappa"] = (nan, nan_b)
         return out
     out["ra"] = (relative_accuracy(acc, acc[en_row], ra_variant, chance),
                  relative_accuracy(acc_b, acc_b[en_row][None, :], ra_variant, chance))
@@ -214,6 +236,8 @@ def lang_metric_samples(correct: np.ndarray, en_row: int | None, weights: np.nda
     den = np.maximum(c, e) if co_variant == "jaccard" else np.broadcast_to(e, c.shape)
     co = (_div(inter.sum(1), den.sum(1)), _div(inter @ weights.T, den @ weights.T))
     out["en_co"] = tuple(chance_correct(v, chance) for v in co) if co_variant == "transfer" else co
+    both = (inter.sum(1) / n, (inter @ weights.T) / n)
+    out["co_kappa"] = (_kappa_ratio(both[0], acc[en_row], acc), _kappa_ratio(both[1], acc_b[en_row][None, :], acc_b))
     return out
 
 

@@ -71,7 +71,7 @@ VARIANT_COLOURS = {
     "cpt-zh": "#CC3311", "cpt-de": "#CC3311", "mixed": "#009988",
     "it-en": "#0077BB", "alpaca": "#0077BB", "it-multi": "#EE7733", "m-llama": "#EE7733", "x-llama": "#AA3377",
 }
-VERDICT_COLOURS = {"supported": "#009E73", "contradicted": "#D55E00", "no effect": "#0072B2",
+VERDICT_COLOURS = {"supported": "#009E73", "contradicted": "#D55E00", "no effect": "#0072B2", "negligible": "#56B4E9",
                    "inconclusive": "#999999", "not measurable": "#CCCCCC"}
 PLAN_COLOURS = {"optimal": "#E69F00", "uniform": "#56B4E9", "proportional": "#CC79A7"}
 LAW_COLOURS = {"loglinear": "#0072B2", "power": "#D55E00", "shared": "#009E73", "shared+cov": "#CC79A7"}
@@ -465,11 +465,17 @@ def _highlight_colour(system: str, rank: int, k: int) -> str:
 def by_language(summary: pd.DataFrame, *, value: str, tasks: list[str], langs: list[str], title: str,
                 ylabel: str, reference: float | None = 1.0, highlight: list[str] | None = None):
     """One panel per task: every stored system's ``value`` per language (dots) and their median (bar);
-    ``highlight`` systems (the live model) on top with their 95 % CIs (``<value>_lo``/``_hi``)."""
+    ``highlight`` systems (the live model) on top with their 95 % CIs (``<value>_lo``/``_hi``). Where the summary
+    says which systems are above chance in English (``en_above_chance``, the chance gate), a stored system at
+    chance on a task is left out of that panel (the title counts them), and a highlighted one is drawn hollow and
+    grey, labelled "at chance in English: not measurable" — not placed among the others."""
     fig, axes = _subplots(1, len(tasks), figsize=(2.9 * len(tasks) + 0.6, 3.3), sharey=True, squeeze=False)
     rng = np.random.default_rng(0)  # fixed jitter: identical bytes on every run
     highlight = list(highlight or [])
+    gate = summary["en_above_chance"].astype(bool) if "en_above_chance" in summary else pd.Series(True, summary.index)
     stored = summary[~summary["system"].isin(highlight)]
+    dropped = stored[~gate.loc[stored.index]]
+    stored = stored[gate.loc[stored.index]]
     top = np.nanquantile(stored[value].to_numpy(float), 0.99) if stored[value].notna().any() else 1.0
     for ax, task in zip(axes[0], tasks):
         sub = stored[stored["task"] == task]
@@ -482,10 +488,15 @@ def by_language(summary: pd.DataFrame, *, value: str, tasks: list[str], langs: l
             ax.scatter(x + rng.uniform(-0.22, 0.22, vals.size), vals, s=6, color=ROLE_COLOURS["stored_dot"],
                        alpha=0.6, zorder=2, linewidths=0, label="one stored system" if x == 0 else None)
         for k, system in enumerate(highlight):
-            hs = summary[(summary["task"] == task) & (summary["system"] == system)].set_index("lang").reindex(langs)
+            rows = summary[(summary["task"] == task) & (summary["system"] == system)]
+            hs = rows.set_index("lang").reindex(langs)
             v = hs[value].to_numpy(float)
             x = np.arange(len(langs)) + 0.12 * (k - (len(highlight) - 1) / 2)
             colour = _highlight_colour(system, k, k)
+            if len(rows) and not gate.loc[rows.index].all():
+                ax.plot(x, v, MARKERS[(k + 3) % len(MARKERS)], ms=4, zorder=3, mfc="none", color=ROLE_COLOURS["base"],
+                        label=f"{display_name(system)}: at chance in English, not measurable")
+                continue
             if f"{value}_lo" in hs:
                 err = [np.nan_to_num(v - hs[f"{value}_lo"].to_numpy(float)),
                        np.nan_to_num(hs[f"{value}_hi"].to_numpy(float) - v)]
@@ -496,7 +507,8 @@ def by_language(summary: pd.DataFrame, *, value: str, tasks: list[str], langs: l
         if reference is not None:
             ax.axhline(reference, **REFERENCE, zorder=0, label=f"{reference:g} = parity with English")
         ax.set_xticks(range(len(langs)), langs)
-        ax.set_title(task_name(task))
+        gone = dropped.loc[dropped["task"] == task, "system"].nunique()
+        ax.set_title(task_name(task) + (f"\n({gone} at chance left out)" if gone else ""))
     axes[0][0].set_ylim(min(0.0, float(np.nanmin(stored[value]))) if stored[value].notna().any() else 0.0,
                         max(top * 1.15, (reference or 0) * 1.1, 0.1))
     axes[0][0].set_ylabel(ylabel)
@@ -721,7 +733,11 @@ def claims_forest(claims: pd.DataFrame, *, title: str, xlabel: str = "mean Δ (d
         df = df.assign(source="")
     sources = list(dict.fromkeys(df["source"]))
     sizes = [int((df["source"] == s).sum()) for s in sources]
-    fig, axes = _subplots(len(sources), 1, squeeze=False, figsize=(7.6, 0.36 * len(df) + 0.75 * len(sources) + 0.8),
+    arrows = ["↑ " if getattr(r, "expected", "increase") == "increase" else "↓ " for r in df.itertuples()]
+    statements = df["statement"] if "statement" in df.columns else df["claim"]
+    labels = pd.Series([wrap(a + s, 52) for a, s in zip(arrows, statements)], index=df.index)
+    row = max(0.36, 0.14 * max((t.count("\n") + 1 for t in labels), default=1) + 0.08)   # room for the longest label
+    fig, axes = _subplots(len(sources), 1, squeeze=False, figsize=(7.6, row * len(df) + 0.75 * len(sources) + 0.8),
                           gridspec_kw={"height_ratios": sizes})
     for ax, source in zip(axes[:, 0], sources):
         part = df[df["source"] == source]
@@ -733,9 +749,7 @@ def claims_forest(claims: pd.DataFrame, *, title: str, xlabel: str = "mean Δ (d
             ax.errorbar([r.delta], [yk], xerr=[[r.delta - r.delta_lo], [r.delta_hi - r.delta]], fmt="o",
                         color=VERDICT_COLOURS[r.verdict], capsize=3, ms=4)
         ax.axvline(0.0, **REFERENCE)
-        arrows = ["↑ " if getattr(r, "expected", "increase") == "increase" else "↓ " for r in part.itertuples()]
-        statements = part["statement"] if "statement" in part.columns else part["claim"]
-        ax.set_yticks(y, [wrap(a + s, 52) for a, s in zip(arrows, statements)], fontsize=FONT["small"])
+        ax.set_yticks(y, list(labels[part.index]), fontsize=FONT["small"])
         ax.set_ylim(-0.6, len(part) - 0.4)
         right = ax.twinx()
         right.set_ylim(ax.get_ylim())
@@ -883,21 +897,22 @@ def predicted_vs_measured(validation: pd.DataFrame, *, title: str, ylabel: str):
 
 
 def alignment_by_layer(al: pd.DataFrame, *, system: str, title: str, chance: float | None = None):
-    """Left: cosine gap (translation pair − mismatched pairs) per layer and language (its colour) with its 95 %
-    band; right: top-1 retrieval (mean of both directions), dotted at chance 1/n."""
+    """Left: the mean-centred cosine gap (translation pair − mismatched pairs, each language's states centred per
+    layer: the default, free of anisotropy) per layer and language (its colour) with its 95 % band; right: top-1
+    retrieval (mean of both directions), dotted at chance 1/n."""
     a = al[al.system == system]
     fig, (a1, a2) = _subplots(1, 2, figsize=(8.4, 3.3))
     for lang, sub in a.groupby("lang", sort=True):
         c = lang_colour(lang)
-        a1.plot(sub.layer, sub.cos_gap, color=c, lw=1, label=lang)
-        if "cos_gap_lo" in sub:
-            a1.fill_between(sub.layer, sub.cos_gap_lo, sub.cos_gap_hi, color=c, alpha=0.12, lw=0)
+        a1.plot(sub.layer, sub.cos_gap_centred, color=c, lw=1, label=lang)
+        if "cos_gap_centred_lo" in sub:
+            a1.fill_between(sub.layer, sub.cos_gap_centred_lo, sub.cos_gap_centred_hi, color=c, alpha=0.12, lw=0)
         a2.plot(sub.layer, (sub.retrieval_xy + sub.retrieval_yx) / 2, color=c, lw=1, label=lang)
     if chance is not None:
         a2.axhline(chance, **CHANCE, label=f"chance 1/n = {chance:.1%}")
     a1.axhline(0.0, **REFERENCE)
-    _layer_panels(fig, a1, a2, int(a.layer.max()), title, "cosine gap (matched − mismatched)", "top-1 retrieval en↔X",
-                  ncol=2)
+    _layer_panels(fig, a1, a2, int(a.layer.max()), title, "centred cosine gap (matched − mismatched)",
+                  "top-1 retrieval en↔X", ncol=2)
     a2.set_ylim(0, 1.02)
     _percent(a2)
     return fig
@@ -916,16 +931,16 @@ def _layer_panels(fig, a1, a2, n_layers: int, title: str, ylabel1: str, ylabel2:
 
 
 def alignment_systems(al: pd.DataFrame, *, title: str):
-    """Language-averaged cosine gap and retrieval per layer, one line per system (the base in black)."""
+    """Language-averaged mean-centred cosine gap and retrieval per layer, one line per system (the base in black)."""
     fig, (a1, a2) = _subplots(1, 2, figsize=(8.4, 3.3))
     for k, (system, sub) in enumerate(al.groupby("system", sort=False)):
-        mean = sub.assign(r=(sub.retrieval_xy + sub.retrieval_yx) / 2).groupby("layer")[["cos_gap", "r"]].mean()
+        mean = sub.assign(r=(sub.retrieval_xy + sub.retrieval_yx) / 2).groupby("layer")[["cos_gap_centred", "r"]].mean()
         st = system_style(system, k)
         style = {"color": "black", "lw": 1.8} if k == 0 else {"color": st["color"], "ls": st["ls"], "lw": 1.1}
         label = "base" if k == 0 else display_name(system)
-        a1.plot(mean.index, mean.cos_gap, label=label, **style)
+        a1.plot(mean.index, mean.cos_gap_centred, label=label, **style)
         a2.plot(mean.index, mean.r, label=label, **style)
     a1.axhline(0.0, **REFERENCE)
-    _layer_panels(fig, a1, a2, int(al.layer.max()), title, "mean cosine gap", "mean top-1 retrieval")
+    _layer_panels(fig, a1, a2, int(al.layer.max()), title, "mean centred cosine gap", "mean top-1 retrieval")
     _percent(a2)
     return fig

@@ -225,8 +225,9 @@ def disagreements(published: Path, figures: Path) -> list[str]:
             if nn in texts and str(r.measured) not in texts[nn]:
                 problems.append(f"claims.csv: notebook {nn} does not show {r.claim!r}: {r.measured}")
         if "00" in texts:                              # the tour's takeaways: this table's headline verdicts
-            from .claims import headlines
+            from .claims import headline_sentence, headlines
             for h in headlines(table).itertuples():
-                if f"**{h.headline}** ({h.paper}, notebook {h.notebook:02d}): **{h.verdict}**" not in texts["00"]:
-                    problems.append(f"the tour's takeaways do not say {h.headline!r}: {h.verdict}")
+                if headline_sentence(h) not in texts["00"]:
+                    problems.append(f"the tour's takeaways do not say {h.headline!r}: stored {h.stored_verdict}, "
+                                    f"live {h.live_verdict}")
     return problems

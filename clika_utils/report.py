@@ -16,11 +16,13 @@ from: paper, claim, source (stored outputs / live run), metric, effect, CI, mini
 ``README.md`` is the figures folder's contact sheet (:func:`contact_sheet`): every figure, its caption,
 the results it was drawn from and the command that makes it.
 
-Verdicts (:mod:`clika_utils.decide`, the one rule): *supported* / *contradicted* when the 95 % CI excludes
-the no-effect value on the claimed / the opposite side, *no effect* when two one-sided tests put the
-effect within ±δ, *inconclusive* otherwise (with the smallest effect the sample could detect), *not
-measurable* when the metric is undefined (its reason in the row), *not run* when the notebook's results
-are missing. Thresholds that need a choice are stated in the row (XRR "low" means below 0.5 on the
+Verdicts (:mod:`clika_utils.decide`, the one rule, fixed in docs/analysis-plan.md): *supported* /
+*contradicted* when the 95 % CI excludes the no-effect value on the claimed / the opposite side, *negligible*
+when it does but the effect lies within ±δ, *no effect* when two one-sided tests put the effect within ±δ,
+*inconclusive* otherwise (with the smallest effect the sample could detect), *not measurable* when the metric
+means nothing there (a model at chance, a failed gate; its reason in the row), *not run* when the notebook's
+results are missing. Above the rows, each headline claim gets one verdict per source (:func:`claims.headlines`).
+Thresholds that need a choice are stated in the row (XRR "low" means below 0.5 on the
 published, chance-corrected transfer scale, where 0 is chance).
 Everything is local: the page loads no remote script, font or image.
 """
@@ -36,7 +38,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from .claims import ROW_COLUMNS
+from .claims import ROW_COLUMNS, headlines
 from .config import derive_paths
 from .decide import DECIDED
 from .io import write_text_atomic
@@ -105,14 +107,15 @@ def _md_cell(text) -> str:
 
 def verdict_table(table: pd.DataFrame) -> str:
     """The README's first table: each headline claim of both papers (:func:`claims.headlines`), the verdicts of
-    its rows on the 42 systems' stored outputs and in the live runs, and one word for all of them."""
+    its rows on the 42 systems' stored outputs and in the live runs, each source's verdict by the aggregation rule
+    (:func:`claims.overall`; the two sources never vote together) beside its row counts."""
     from . import experiments
-    from .claims import headlines
     stems = {int(stem[:2]): stem for stem in experiments.NOTEBOOKS}
-    lines = ["| paper | claim | notebook | stored outputs (42 systems) | live runs (Gemma-3-270M) | overall |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| paper | claim | notebook | stored outputs (42 systems) | rows | live runs (Gemma-3-270M) | rows |",
+             "|---|---|---|---|---|---|---|"]
     lines += [f"| {h.paper} | {_md_cell(h.headline)} | [{h.notebook:02d}](published/notebooks/{stems[h.notebook]}.ipynb) "
-              f"| {h.stored} | {h.live} | **{h.verdict}** |" for h in headlines(table).itertuples()]
+              f"| **{h.stored_verdict}** | {h.stored} | **{h.live_verdict}** | {h.live} |"
+              for h in headlines(table).itertuples()]
     return "\n".join(lines)
 
 
@@ -264,7 +267,8 @@ def latest_claims(profile: str) -> tuple[pd.DataFrame, str]:
 
 STYLE = """body{font-family:sans-serif;margin:2em;max-width:1200px} td,th{padding:4px 8px;border-bottom:1px solid #ddd;
 vertical-align:top;text-align:left} .ok,.supported{color:#060} .failed,.contradicted{color:#a00}
-.inconclusive{color:#666} .not-run,.not-measurable{color:#999} figure{display:inline-block;width:560px;margin:0 1em 2em 0;
+.inconclusive,.partly-supported,.partly-contradicted,.partly-no-effect,.mixed,.open{color:#666}
+.not-run,.not-measurable{color:#999} .no-effect,.negligible{color:#0072B2} figure{display:inline-block;width:560px;margin:0 1em 2em 0;
 vertical-align:top} figure img{max-width:100%} figcaption{font-size:90%} details{font-size:80%} pre{white-space:pre-wrap}"""
 
 
@@ -431,11 +435,18 @@ def _build(profile: str, executed_dir: Path, dest: Path, params_dir: Path | None
     for d in figures_dirs(profile, params_dir):
         if d.is_dir():
             write_text_atomic(d / "README.md", contact_sheet(d, profile))
+    heads = "".join(
+        f"<tr><td>{html.escape(h.paper)}</td><td>{html.escape(h.headline)}</td>"
+        f"<td class='{h.stored_verdict.split(' (')[0].replace(' ', '-')}'>{html.escape(h.stored_verdict)}</td>"
+        f"<td>{html.escape(h.stored)}</td>"
+        f"<td class='{h.live_verdict.split(' (')[0].replace(' ', '-')}'>{html.escape(h.live_verdict)}</td>"
+        f"<td>{html.escape(h.live)}</td></tr>" for h in headlines(table).itertuples())
     claim_rows = "".join(
         f"<tr><td>{html.escape(r.paper)}</td><td>{html.escape(r.claim)}</td>"
         f"<td>{_nb_link(nb_out, _stem(runs, r.notebook), r.notebook)}</td><td>{html.escape(r.source)}</td>"
         f"<td>{html.escape(r.measured)}</td><td>{html.escape(r.ci)}</td><td>{_num(r.mde)}</td><td>{_num(r.margin)}</td>"
-        f"<td>{'' if pd.isna(r.n) else int(r.n)}</td><td>{'' if pd.isna(r.n_needed) else int(r.n_needed)}</td>"
+        f"<td>{'' if pd.isna(r.n) else int(r.n)}</td><td>{'' if pd.isna(r.seeds) else int(r.seeds)}</td>"
+        f"<td>{'' if pd.isna(r.n_needed) else int(r.n_needed)}</td>"
         f"<td class='{r.verdict.replace(' ', '-')}'>{html.escape(r.verdict)}</td>"
         f"<td>{html.escape(' '.join(x for x in (r.reason, r.note) if x))}</td></tr>"
         for r in table.fillna({"reason": "", "note": "", "source": ""}).itertuples())
@@ -452,12 +463,17 @@ def _build(profile: str, executed_dir: Path, dest: Path, params_dir: Path | None
 <p>{tour} Sections: <a href='#claims'>paper vs reproduction</a> · <a href='#notebooks'>notebooks</a> ·
 <a href='#figures'>figures</a>. Terms: <a href='{_rel(project_root() / "docs" / "glossary.md", dest)}'>glossary</a>.</p>
 <h2 id="claims">Paper vs reproduction</h2>
-<p>{', '.join(f'{k}: {v}' for k, v in sorted(counts.items()))}; the live runs decide {decided} of their
+<p>Each headline claim, one verdict per source — stored outputs and live runs never vote together; a source's
+verdict is supported / contradicted / no effect only when every one of its rows is (rules:
+<a href='{_rel(project_root() / "docs" / "analysis-plan.md", dest)}'>analysis plan</a>).</p>
+<table><tr><th>paper</th><th>claim</th><th>stored outputs</th><th>rows</th><th>live runs</th><th>rows</th></tr>{heads}</table>
+<p>Every row: {', '.join(f'{k}: {v}' for k, v in sorted(counts.items()))}; the live runs decide {decided} of their
 {len(live)} rows. Verdicts: the 95 % CI against the no-effect value, and two one-sided tests against ±δ
-("no effect"); "detectable" is the smallest effect the run's sample finds with 80 % power; "n needed" the
-sample that would detect the effect the paper states. The same table: <a href='{csv_link}'>{csv.name}</a>.</p>
+("no effect"; "negligible" when the CI excludes 0 but the effect is inside ±δ); "detectable" is the smallest effect
+the run's sample finds with 80 % power; "seeds" the training runs per arm; "n needed" the sample that would detect the
+effect the paper states. The same table: <a href='{csv_link}'>{csv.name}</a>.</p>
 <table><tr><th>paper</th><th>claim</th><th>notebook</th><th>source</th><th>measured here</th><th>95 % CI of the effect</th>
-<th>detectable</th><th>δ</th><th>n</th><th>n needed</th><th>verdict</th><th>why / note</th></tr>{claim_rows}</table>
+<th>detectable</th><th>δ</th><th>n</th><th>seeds</th><th>n needed</th><th>verdict</th><th>why / note</th></tr>{claim_rows}</table>
 <h2 id="notebooks">Executed notebooks</h2>
 <table><tr><th>notebook</th><th>status</th><th>seconds</th><th>source</th></tr>{''.join(nb_rows)}</table>
 <p>The results tables behind every number: <a href='results/'>results/</a> (one folder per notebook, each table with

@@ -441,6 +441,21 @@ def leave_largest_out(df: pd.DataFrame, law: str, covariate: dict | None = None)
     return pd.DataFrame(rows)
 
 
+def no_growth_baseline(df: pd.DataFrame) -> pd.DataFrame:
+    """The no-law baseline of :func:`leave_largest_out`: per language, the largest size predicted by the mean
+    score at the next-largest size (no growth with more data)."""
+    df = check_table(df)
+    rows = []
+    for lang in sorted(df.lang.unique()):
+        sub = df[df.lang == lang]
+        sizes = sorted(sub["size"].unique())
+        observed = float(sub[sub["size"] == sizes[-1]].value.mean())
+        pred = float(sub[sub["size"] == sizes[-2]].value.mean()) if len(sizes) > 1 else np.nan
+        rows.append({"law": "no growth", "lang": lang, "size": sizes[-1], "observed": observed, "predicted": pred,
+                     "abs_error": abs(pred - observed), "note": "" if len(sizes) > 1 else "one size only"})
+    return pd.DataFrame(rows)
+
+
 def compare_laws(df: pd.DataFrame, laws=LAWS, covariate: dict | None = None) -> pd.DataFrame:
     """AIC, BIC and leave-largest-out error per law; the preferred law has the lowest BIC."""
     rows = []

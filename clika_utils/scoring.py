@@ -20,8 +20,9 @@ from .metrics import CO_VARIANTS, RA_VARIANTS, bootstrap_weights, lang_metrics, 
 
 SUMMARY_COLUMNS = [
     "system", "task", "lang", "n", "n_correct", "accuracy", "accuracy_lo", "accuracy_hi",
-    "ra", "ra_lo", "ra_hi", "en_co", "en_co_lo", "en_co_hi", "rankc", "rankc_lo", "rankc_hi", "normalised",
-    "n_unparsed", "complete",
+    "ra", "ra_lo", "ra_hi", "en_co", "en_co_lo", "en_co_hi", "co_kappa", "co_kappa_lo",
+    "co_kappa_hi", "rankc", "rankc_lo", "rankc_hi", "normalised",
+    "n_unparsed", "complete", "en_above_chance",
 ]
 SCORE_FILES = ("items.csv", "summary.csv", "systems.csv")  #: what :func:`write_scores` writes
 ITEM_COLUMNS = ["system", "task", "lang", "item_id", "label", "prediction", "correct"]
@@ -96,13 +97,25 @@ def score_tree(root, *, judge: str = "official", ra_variant: str = "ratio", co_v
                     "label": t.labels, "prediction": pr, "correct": correct[i].astype(int)}))
     if not summary_rows:
         raise ConfigError(f"no result files found under {root} for the requested tasks/languages/systems")
-    summary = pd.DataFrame(summary_rows, columns=SUMMARY_COLUMNS)
+    summary = pd.DataFrame(summary_rows, columns=SUMMARY_COLUMNS[:-1])
+    summary["en_above_chance"] = above_chance_cells(summary)
     order = {"task": list(TASKS), "lang": list(LANGS)}
     summary = _sort(summary, order)
     items = _sort(pd.concat(item_frames, ignore_index=True)[ITEM_COLUMNS], order, extra=["item_id"])
     settings = {"limit": limit, "judge": judge, "ra_variant": ra_variant, "co_variant": co_variant, "n_boot": n_boot,
                 "seed": seed, "ci_level": ci_level}
     return ScoreResult(items, summary, inv, settings)
+
+
+def above_chance_cells(summary: pd.DataFrame) -> pd.Series:
+    """Per row of a summary: is its system above chance in English on its task (the chance gate,
+    :func:`clika_utils.decide.above_chance`, on the English row's ``accuracy_lo``)? False where the system has no
+    English row or the task no known chance level."""
+    from .decide import above_chance
+    en = summary[summary["lang"] == "en"].set_index(["system", "task"])["accuracy_lo"]
+    lo = en.reindex(list(zip(summary["system"], summary["task"]))).to_numpy(float)
+    return pd.Series([above_chance(b, TASKS[t].chance if t in TASKS else float("nan"))
+                      for b, t in zip(lo, summary["task"])], index=summary.index, dtype=bool)
 
 
 def _warn_if_items_missing(root, inv: Inventory, task: str, n_scored: int) -> None:

@@ -29,7 +29,7 @@ HAND = {"d": {"en": [1, 1, 0, 0], "zh": [1, 0, 0, 0], "de": [0, 0, 1, 1]},
 
 
 def test_hand_computed_deltas():
-    t = C.Comparison(items_frame(HAND), [("d", "b", "zh")], n_boot=20, ra_gate=False).table().set_index(["lang", "metric"])
+    t = C.Comparison(items_frame(HAND), [("d", "b", "zh")], n_boot=20, chance_gate=False).table().set_index(["lang", "metric"])
     # zh: acc .25 vs 0; RA .25/.5 = .5 vs 0/.25 = 0; en-CO |{0}|/|{0,1}| = .5 vs 0/|{0}| = 0
     assert t.loc[("zh", "accuracy"), "delta"] == pytest.approx(0.25)
     assert t.loc[("zh", "ra"), "delta"] == pytest.approx(0.5)
@@ -68,7 +68,7 @@ def test_paired_ci_matches_an_independent_bootstrap():
     rng = np.random.default_rng(3)
     spec = {s: {lang: rng.integers(0, 2, 40).tolist() for lang in ("en", "zh", "de")} for s in ("d", "b")}
     t = C.Comparison(items_frame(spec), [("d", "b", "zh")], n_boot=300, seed=7,
-                     ra_gate=False).table().set_index(["lang", "metric"])
+                     chance_gate=False).table().set_index(["lang", "metric"])
     weights = bootstrap_weights(40, 300, 7, "x_geo")
     for lang in ("zh", "de"):
         for metric in ("accuracy", "ra", "en_co"):
@@ -91,7 +91,7 @@ def test_paired_ci_is_narrower_than_unpaired_for_correlated_systems():
 
 
 def test_group_mean_and_claim_verdicts():
-    cmp = C.Comparison(items_frame(HAND), [("d", "b", "zh")], n_boot=50)
+    cmp = C.Comparison(items_frame(HAND), [("d", "b", "zh")], n_boot=50, chance_gate=False)
     target = cmp.group([("d", "b", "zh")], "accuracy", lambda p: {"zh"})
     both = cmp.group([("d", "b", "zh")], "accuracy", lambda p: {"zh", "de"})
     assert target["delta"] == pytest.approx(0.25) and target["cells"] == 1
@@ -106,17 +106,70 @@ def test_group_mean_and_claim_verdicts():
     assert set(out.columns) >= {"mde", "margin", "tost_lo", "tost_hi", "n"} and out.loc["t", "n"] == 4
 
 
-def test_ra_is_not_measurable_when_english_is_at_chance():
-    """x_geo has four options (chance 0.25): the base's English accuracy 1/4 is at chance, so RA of the pair
-    is left out; with both systems clearly above chance in English it is kept."""
+def test_no_metric_is_measurable_when_english_is_at_chance():
+    """x_geo has four options (chance 0.25): the systems' English accuracies (2/4, 1/4) are not above chance
+    + the margin, so *every* PF/CT metric of the pair is left out — accuracy and en-CO too (before the gate
+    covered them, the accuracy claim here was judged on a model at chance); with both systems clearly above
+    chance in English they are kept."""
     cmp = C.Comparison(items_frame(HAND), [("d", "b", "zh")], n_boot=50)
-    assert cmp.table().query("metric == 'ra'").delta.isna().all()
-    row = C.check_claims(cmp, [C.Claim("r", "ra up", [("d", "b", "zh")], "ra", "target", 1)]).iloc[0]
-    assert row.verdict == "not measurable" and "English accuracy of d and b not above chance" in row.reason
+    assert cmp.table().delta.isna().all()
+    for metric in C.METRICS:
+        row = C.check_claims(cmp, [C.Claim("r", "up", [("d", "b", "zh")], metric, "target", 1)]).iloc[0]
+        assert row.verdict == "not measurable" and "English accuracy of d and b not above chance" in row.reason
     good = {s: {"en": [1] * 18 + [0] * 2, "zh": [1] * 10 + [0] * 10} for s in ("d", "b")}
     good["d"]["zh"] = [1] * 14 + [0] * 6
     t = C.Comparison(items_frame(good), [("d", "b", "zh")], n_boot=50).table().set_index(["lang", "metric"])
     assert t.loc[("zh", "ra"), "delta"] == pytest.approx(14 / 18 - 10 / 18)
+    assert t.loc[("zh", "accuracy"), "delta"] == pytest.approx(0.2)
+
+
+def test_the_gate_knows_the_probe_chance_and_refuses_an_unknown_one():
+    good = items_frame({s: {"en": [1] * 18 + [0] * 2, "zh": [1] * 10 + [0] * 10} for s in ("d", "b")})
+    probe = good.assign(task="cldr")
+    assert C.Comparison(probe, [("d", "b", "zh")], n_boot=20).table().delta.isna().all()   # chance unknown
+    t = C.Comparison(probe, [("d", "b", "zh")], n_boot=20, chance={"cldr": 0.25}).table()
+    assert t.delta.notna().all()
+    at_chance = items_frame({s: {"en": [1] * 6 + [0] * 14, "zh": [1] * 5 + [0] * 15} for s in ("d", "b")})
+    assert C.Comparison(at_chance.assign(task="cldr"), [("d", "b", "zh")], n_boot=50,
+                        chance={"cldr": 0.25}).table().delta.isna().all()
+
+
+def _stored_pairs(effects, n=200, seed=0):
+    """Pairs d_k/b_k on x_copa-like items (chance 0.5): English right 90 %, zh of b right 60 %, zh of d right
+    60 % + effects[k] (flipped items)."""
+    rng = np.random.default_rng(seed)
+    spec, pairs = {}, []
+    for k, e in enumerate(effects):
+        en = (rng.random(n) < 0.9).astype(int).tolist()
+        zh = (rng.random(n) < 0.6).astype(int)
+        flip = np.flatnonzero(zh == 0)[: round(e * n)]
+        zd = zh.copy()
+        zd[flip] = 1
+        spec[f"d{k}"], spec[f"b{k}"] = {"en": en, "zh": zd.tolist()}, {"en": en, "zh": zh.tolist()}
+        pairs.append((f"d{k}", f"b{k}", "zh"))
+    return items_frame(spec), pairs
+
+
+def test_pairs_are_the_resampling_unit_of_stored_rows():
+    """One pair with a large effect among five with none: items as the unit call it an effect (the old stored
+    rows); resampling the pairs too (the systems are a sample) does not; two pairs cannot decide at all."""
+    items, pairs = _stored_pairs([0.25, 0, 0, 0, 0])
+    cmp = C.Comparison(items, pairs, n_boot=400)
+    claim = [C.Claim("a", "acc up", pairs, "accuracy", "target", 1)]
+    by_items = C.check_claims(cmp, claim, unit="items").iloc[0]
+    by_pairs = C.check_claims(cmp, claim, unit="pairs").iloc[0]
+    assert by_items.delta == pytest.approx(by_pairs.delta) == pytest.approx(0.05)
+    assert by_items.verdict == "supported" and by_items.delta_lo > 0
+    assert by_pairs.verdict == "inconclusive" and by_pairs.delta_lo <= 0 < by_pairs.delta_hi
+    assert by_pairs.units == 5 and (by_pairs.delta_hi - by_pairs.delta_lo) > 2 * (by_items.delta_hi - by_items.delta_lo)
+    items2, pairs2 = _stored_pairs([0.2, 0.2])
+    two = C.check_claims(C.Comparison(items2, pairs2, n_boot=200),
+                         [C.Claim("a", "acc up", pairs2, "accuracy", "target", 1)], unit="pairs").iloc[0]
+    assert two.delta_lo > 0 and two.verdict == "inconclusive" and "rests on 2 model pairs" in two.reason
+    same, pairs3 = _stored_pairs([0.1, 0.1, 0.1, 0.1], seed=2)
+    three = C.check_claims(C.Comparison(same, pairs3, n_boot=200),
+                           [C.Claim("a", "acc up", pairs3, "accuracy", "target", 1)], unit="pairs").iloc[0]
+    assert three.verdict in ("supported", "negligible") and three.delta_lo > 0
 
 
 def test_claim_verdicts_use_the_equivalence_margin():
@@ -192,8 +245,9 @@ def test_compare_agrees_with_the_scorer_and_the_cli(real_clika, tmp_path):
                  "--n-boot", "10"]) == 0
     summary = pd.read_csv(tmp_path / "summary.csv").set_index(["system", "task", "lang"])
     pairs = [("chinese_llama2_13b", "llama2_13b", "zh"), ("LeoLM_leo_hessianai_13b", "llama2_13b", "de")]
-    from_cli = C.deltas(C.read_items(tmp_path / "items.csv"), pairs, n_boot=200)
-    in_memory = C.deltas(score_tree(real_clika, systems=systems, n_boot=1).items, pairs, n_boot=200)
+    from_cli = C.deltas(C.read_items(tmp_path / "items.csv"), pairs, n_boot=200, chance_gate=False)
+    in_memory = C.deltas(score_tree(real_clika, systems=systems, n_boot=1).items, pairs, n_boot=200,
+                         chance_gate=False)
     pd.testing.assert_frame_equal(from_cli, in_memory)
     for r in from_cli.sample(60, random_state=0).itertuples():
         want = summary.loc[(r.derived, r.task, r.lang), r.metric] - summary.loc[(r.base, r.task, r.lang), r.metric]

@@ -1,10 +1,23 @@
 """Verdicts with 'no effect' (TOST) and the minimum detectable effect: hand cases and simulations."""
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy.stats import norm
 
-from clika_utils.decide import DELTA, decide, mde, n_needed
+from clika_utils.decide import (
+    CHANCE_MARGIN,
+    DECIDED,
+    DELTA,
+    DIRECTIONAL,
+    MIN_UNITS,
+    above_chance,
+    decide,
+    mde,
+    n_needed,
+)
 from clika_utils.errors import ConfigError
 from clika_utils.metrics import bootstrap_weights
 
@@ -33,6 +46,41 @@ def test_hand_cases():
     with pytest.raises(ConfigError):
         decide(0.1, [0.1, 0.2], 1, 0.0)
     assert DELTA["accuracy"] == 0.05 and DELTA["nll_per_token"] == 0.02
+
+
+def test_a_significant_but_negligible_effect_is_not_support():
+    """CI 0.02 ± 1.96·0.005 excludes 0, and its 90 % interval lies inside ±0.05: *negligible* (the old rule
+    called it supported/contradicted); the same effect with δ = 0.01 is supported again."""
+    d = decide(0.02, _normal_reps(0.02, 0.005), +1, 0.05)
+    assert d["lo"] > 0 and d["verdict"] == "negligible" and "too small to matter" in d["reason"]
+    assert decide(-0.02, _normal_reps(-0.02, 0.005), +1, 0.05)["verdict"] == "negligible"
+    assert decide(0.02, _normal_reps(0.02, 0.005), +1, 0.01)["verdict"] == "supported"
+    assert "negligible" in DECIDED and "negligible" not in DIRECTIONAL
+
+
+def test_too_few_units_cannot_decide():
+    """A clear effect over two model pairs is inconclusive (analysis plan: at least MIN_UNITS); over three, it
+    is decided."""
+    reps = _normal_reps(0.3, 0.02)
+    d = decide(0.3, reps, +1, 0.05, units=2, unit="model pairs")
+    assert d["verdict"] == "inconclusive" and "rests on 2 model pairs" in d["reason"]
+    assert decide(0.3, reps, +1, 0.05, units=MIN_UNITS)["verdict"] == "supported"
+
+
+def test_the_chance_gate():
+    assert above_chance(0.25 + CHANCE_MARGIN, 0.25) and not above_chance(0.25 + CHANCE_MARGIN - 1e-9, 0.25)
+    assert not above_chance(0.9, float("nan")) and not above_chance(float("nan"), 0.25)
+
+
+def test_margins_and_gates_equal_the_frozen_analysis_plan():
+    """docs/analysis-plan.md fixes δ per metric, the chance margin and the fewest units; decide uses exactly
+    those (a change to either without the other fails here)."""
+    plan = (Path(__file__).resolve().parent.parent / "docs" / "analysis-plan.md").read_text(encoding="utf-8")
+    table = plan.split("<!-- margins:begin -->")[1].split("<!-- margins:end -->")[0]
+    found = {m: float(v) for m, v in re.findall(r"^\| `([a-z_]+)` \| ([0-9.]+) \|", table, re.MULTILINE)}
+    assert found == DELTA
+    assert f"**{CHANCE_MARGIN:g}**" in plan.split("## Chance gate")[1].split("##")[0]
+    assert f"**{MIN_UNITS}**" in plan.split("## Resampling units")[1].split("\n## ")[0]
 
 
 def test_n_needed():

@@ -58,6 +58,22 @@ def test_lint_catches_a_language_in_another_colour():
     assert plots.lint(fig) == []
 
 
+def test_a_system_at_chance_is_marked_not_placed():
+    """by_language with the chance gate: a live system at chance in English on a stream is drawn hollow and grey and
+    labelled not measurable (not placed above the stored systems, as its en-CO of 1.0 once was), and a stored system
+    at chance is left out of that panel, its absence counted in the title."""
+    rows = [{"system": s, "task": "x_geo", "lang": lang, "en_co": v, "en_co_lo": v - 0.1, "en_co_hi": v,
+             "en_above_chance": s != "gemma-3-270m_letter" and not (s == "bloom_7b1")}
+            for s, v in (("llama_7b", 0.5), ("chatgpt", 0.8), ("bloom_7b1", 0.9), ("gemma-3-270m_letter", 1.0))
+            for lang in ("en", "de", "zh")]
+    fig = plots.by_language(pd.DataFrame(rows), value="en_co", tasks=["x_geo"], langs=["de", "zh"], title="en-CO",
+                            ylabel="en-CO", reference=None, highlight=["gemma-3-270m_letter"])
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert any("at chance in English, not measurable" in t for t in labels)
+    assert "(1 at chance left out)" in fig.axes[0].get_title()
+    assert plots.lint(fig) == []
+
+
 def test_heatmap_cells_print_what_they_are_coloured_in_the_colour_bar_unit():
     table = pd.DataFrame({"en": [0.9, -0.004], "zh": [0.4, np.nan]}, index=["llama_7b", "chatgpt"])
     fig = plots.heatmap(table, title="Δ", cbar_label="Δ (points)", vmin=-30, vmax=30, cmap="RdBu", fmt="{:+.0f}",
@@ -89,8 +105,8 @@ def test_every_figure_function_draws_clean_figures_on_small_tables():
                                        "lo": [0.4, 0.3, 0.5, 0.2], "hi": [0.6, 0.5, 0.7, 0.4]}),
                          x="lang", group="g", xs=["en", "zh"], groups=["a", "b"], title="t", ylabel="acc",
                          chance=0.25, percent=True)]
-    al = pd.DataFrame([{"system": s, "lang": lang, "layer": k, "cos_gap": 0.01 * k, "cos_gap_lo": 0.0, "cos_gap_hi": 0.02 * k,
-                        "retrieval_xy": 0.1, "retrieval_yx": 0.2} for s in ("base", "06:x-llama-ar") for lang in ("ar", "zh")
+    al = pd.DataFrame([{"system": s, "lang": lang, "layer": k, "cos_gap_centred": 0.01 * k, "cos_gap_centred_lo": 0.0,
+                        "cos_gap_centred_hi": 0.02 * k, "retrieval_xy": 0.1, "retrieval_yx": 0.2} for s in ("base", "06:x-llama-ar") for lang in ("ar", "zh")
                        for k in range(7)])
     figs += [plots.alignment_by_layer(al, system="base", title="by layer", chance=1 / 96), plots.alignment_systems(al, title="systems")]
     for fig in figs:

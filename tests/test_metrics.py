@@ -112,3 +112,47 @@ def test_percentile_ci_ignores_nan_replicates():
     lo, hi = percentile_ci(np.array([[np.nan, 1.0, 2.0, 3.0], [np.nan] * 4]))
     assert lo[0] == pytest.approx(1.05) and hi[0] == pytest.approx(2.95)
     assert np.isnan(lo[1]) and np.isnan(hi[1])
+
+
+def _kappa_by_hand(e, l_):
+    """Cohen's κ of two 0/1 vectors from their 2 × 2 table, over the largest κ their marginals allow — written
+    from Cohen (1960) without the library's closed form."""
+    n = len(e)
+    table = {(a, b): sum(1 for x, y in zip(e, l_) if (x, y) == (a, b)) / n for a in (0, 1) for b in (0, 1)}
+    pe_rows = {a: table[(a, 0)] + table[(a, 1)] for a in (0, 1)}
+    pe_cols = {b: table[(0, b)] + table[(1, b)] for b in (0, 1)}
+    p_o = table[(0, 0)] + table[(1, 1)]
+    p_e = sum(pe_rows[k] * pe_cols[k] for k in (0, 1))
+    p_max = sum(min(pe_rows[k], pe_cols[k]) for k in (0, 1))
+    return (p_o - p_e) / (p_max - p_e)
+
+
+def test_co_kappa_equals_cohens_kappa_over_its_maximum_and_can_fall_on_either_side():
+    """en-CO beyond chance has a data-dependent null: nested correct sets give 1, correctness in l independent of
+    English gives about 0, sets that avoid each other go below 0 — whatever the accuracies, where en-CO (Jaccard)
+    stays bounded by acc_l / acc_en and a random model scores RA − en-CO ≈ 0.86 (issue 28)."""
+    from clika_utils.metrics import co_kappa
+    rng = np.random.default_rng(4)
+    for _ in range(20):
+        e, l_ = rng.integers(0, 2, 60), rng.integers(0, 2, 60)
+        assert co_kappa(e, l_) == pytest.approx(_kappa_by_hand(e.tolist(), l_.tolist()), abs=1e-12)
+    en = np.array([1] * 80 + [0] * 20)
+    nested = np.array([1] * 50 + [0] * 50)               # every item right in l is right in English
+    assert co_kappa(en, nested) == pytest.approx(1.0)
+    big = rng.random((2, 20000)) < np.array([[0.8], [0.4]])
+    assert abs(float(co_kappa(big[0], big[1]))) < 0.06   # independent: ≈ 0 (SD here ≈ 0.017)
+    avoid = np.array([0] * 60 + [1] * 40)               # every item English gets wrong, few it gets right
+    assert co_kappa(en, avoid) < 0
+    assert math.isnan(co_kappa(np.ones(10), np.ones(10))) and math.isnan(co_kappa(en, np.zeros(100)))
+
+
+def test_co_kappa_replicates_match_a_naive_loop():
+    rng = np.random.default_rng(9)
+    c = rng.integers(0, 2, (3, 30)).astype(float)
+    w = bootstrap_weights(30, 50, 1, "x")
+    from clika_utils.metrics import co_kappa, lang_metric_samples
+    point, reps = lang_metric_samples(c, 0, w, chance=0.25)["co_kappa"]
+    assert point[1] == pytest.approx(float(co_kappa(c[0], c[1])))
+    for b in (0, 17, 49):
+        idx = [i for i, k in enumerate(w[b]) for _ in range(int(k))]
+        assert reps[2, b] == pytest.approx(_kappa_by_hand(c[0, idx].tolist(), c[2, idx].tolist()), abs=1e-12)

@@ -85,8 +85,43 @@ def test_bad_input(tiny_lm):
         rep.pooled_states(tiny_lm, ["ok"], layers=[99])
     with pytest.raises(DataError, match="same count"):
         rep.alignment({0: np.ones((3, 2))}, {0: np.ones((2, 2))})
-    with pytest.raises(ConfigError, match="cos_gap or retrieval"):
+    with pytest.raises(ConfigError, match="peak_layer metric must be one of"):
         rep.peak_layer({0: np.eye(3)}, {0: np.eye(3)}, "cka")
+
+
+def test_the_centred_cosine_gap_sees_alignment_that_anisotropy_hides():
+    """States that share one dominant direction (anisotropy, strongest in layer 1) plus a translation signal of the
+    same size in both layers: the raw cosine gap shrinks where the shared direction is larger — its "peak" is the
+    isotropic layer 0 — while the mean-centred gap, which removes the shared direction, is the same in both
+    layers (so a raw-gap peak can be an anisotropy artefact, issue 28)."""
+    rng = np.random.default_rng(5)
+    signal = rng.normal(size=(60, 32))
+    xs, ys = {}, {}
+    for k, common in enumerate([0.0, 30.0]):
+        shared = np.zeros(32)
+        shared[0] = common
+        xs[k] = signal + shared + rng.normal(scale=0.5, size=signal.shape)
+        ys[k] = signal + shared + rng.normal(scale=0.5, size=signal.shape)
+    t = rep.alignment(xs, ys, n_boot=0).set_index("layer")
+    assert t.cos_gap[1] < 0.2 * t.cos_gap[0]                                  # the raw gap collapses
+    assert t.cos_gap_centred[1] == pytest.approx(t.cos_gap_centred[0], rel=0.15)
+    assert rep.peak_layer(xs, ys, "cos_gap", n_boot=50)["peak"] == 0
+    sim = rep.cosine_matrix(xs[1], ys[1], centred=True)
+    x0, y0 = xs[1] - xs[1].mean(0), ys[1] - ys[1].mean(0)
+    assert sim[3, 4] == pytest.approx(x0[3] @ y0[4] / np.linalg.norm(x0[3]) / np.linalg.norm(y0[4]))
+
+
+def test_the_family_is_one_pooled_estimate():
+    """The base and its variants on the same pairs give one row per metric: the mean advantage over systems and
+    languages, its replicates averaged the same way — not one verdict per system."""
+    reps = {s: np.linspace(-1, 1, 11) * w + a for s, (a, w) in {"base": (0.1, 0.02), "v": (0.3, 0.04)}.items()}
+    adv = {(s, "retrieval"): [("de", a, reps[s], 32), ("zh", a, reps[s], 32)]
+           for s, a in (("base", 0.1), ("v", 0.3))}
+    fam = rep.family_table(adv).set_index("metric")
+    assert list(fam.index) == ["retrieval"] and fam.systems.iloc[0] == 2 and fam.names.iloc[0] == "base+v"
+    assert fam.advantage.iloc[0] == pytest.approx(0.2)
+    pooled = (reps["base"] + reps["v"]) / 2
+    assert fam.se.iloc[0] == pytest.approx(pooled.std(ddof=1))
 
 
 def test_region_thirds_and_peak_verdict_inputs():

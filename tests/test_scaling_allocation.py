@@ -69,6 +69,14 @@ def test_shared_exponent_law_and_covariate():
         scaling.fit(df, "power", covariate=cov)
 
 
+def test_the_no_growth_baseline_predicts_the_largest_size_by_the_next_largest():
+    df = pd.DataFrame({"lang": ["a"] * 4 + ["b"] * 3, "size": [1, 2, 4, 4, 1, 2, 4], "seed": [0, 0, 0, 1, 0, 0, 0],
+                       "metric": "chrf++", "value": [1.0, 2.0, 3.0, 5.0, 1.0, 1.0, 1.0]})
+    base = scaling.no_growth_baseline(df).set_index("lang")
+    assert base.loc["a", "predicted"] == 2.0 and base.loc["a", "observed"] == 4.0 and base.loc["a", "abs_error"] == 2.0
+    assert base.loc["b", "abs_error"] == 0.0
+
+
 def test_leave_largest_out_error_is_the_prediction_error():
     truth = {"ar": {"a[ar]": 2.0, "b[ar]": 1.0}}
     df = _table(truth, "loglinear", noise=0.0, seeds=1)

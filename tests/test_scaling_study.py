@@ -119,6 +119,28 @@ def test_measured_gain_matches_an_independent_resample_and_rescore():
     assert got["lo"] == pytest.approx(lo) and got["hi"] == pytest.approx(hi)
 
 
+def test_training_seeds_are_the_outer_level_of_the_allocation_ci():
+    """Three seeds whose gains disagree (one large, two none): the point estimate is their mean, and the CI
+    resamples the seeds too, so it is wider than the one over sentences alone would be for the same mean — and
+    with one seed the draws are exactly the sentence-only bootstrap."""
+    refs = [f"w{i} x{i} y{i} z{i}" for i in range(8)]
+    good = list(zip(refs, refs))
+    bad = list(zip([r.split()[0] for r in refs], refs))
+    by_seed = {0: (good, bad), 1: (bad, bad), 2: (good, good)}
+    rows = []
+    for s, (opt, uni) in by_seed.items():
+        for plan, pairs in (("optimal", opt), ("uniform", uni)):
+            rows += [{"plan": plan, "seed": s, "lang": "ar", "item_id": str(i), "hypothesis": h, "reference": r}
+                     for i, (h, r) in enumerate(pairs)]
+    seg = pd.DataFrame(rows)
+    three = allocation_runs.measured_gain(seg, metric="chrf++", n_boot=400, seed=1)
+    one = allocation_runs.measured_gain(seg[seg.seed == 0], metric="chrf++", n_boot=400, seed=1)
+    assert three["seeds"] == 3 and one["seeds"] == 1
+    assert three["measured"] == pytest.approx(one["measured"] / 3)
+    assert three["lo"] <= 0 < three["hi"]             # one seed in three gains: not a decided gain
+    assert one["lo"] > 0                              # a single seed hides it
+
+
 def test_measured_gain_refuses_misaligned_segments():
     pairs = [("a b", "a b"), ("c", "c d")]
     seg = _segments({"optimal": {"ar": pairs}, "uniform": {"ar": pairs[:1]}})

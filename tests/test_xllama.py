@@ -38,6 +38,23 @@ def test_qa_gains_use_each_x_model_on_its_own_language():
     assert g.loc[("f1", "ratio_of_means"), "gain_pct"] == pytest.approx(100 * (0.525 - 0.35) / 0.35)
     lo, hi = g.loc[("f1", "mean_of_ratios"), ["gain_lo", "gain_hi"]]
     assert lo <= 50.0 <= hi
+    # the primary measure: the absolute difference in points, mean over languages ((0.75 − 0.5) + (0.3 − 0.2)) / 2
+    row = g.loc[("f1", "mean_of_ratios")]
+    assert row["diff"] == pytest.approx(100 * 0.175) and row.diff_lo <= row["diff"] <= row.diff_hi
+    assert 0 < row.gain_defined <= 1
+
+
+def test_the_relative_gain_says_how_often_it_is_defined():
+    """A reference at 0 on most questions: the ratio is undefined in many replicates (reported), the difference
+    never is."""
+    rows = [{"benchmark": "xquad", "system": s, "lang": "zh", "item_id": str(i), "f1": v, "em": v,
+             "xllm_match": v, "token_contains": v}
+            for s, vals in (("t_alpaca", [0.0] * 7 + [1.0]), ("t_x-llama-zh", [1.0] * 4 + [0.0] * 4))
+            for i, v in enumerate(vals)]
+    g = xllama.qa_gains(pd.DataFrame(rows), label="t", langs=["zh"], pairs=[("x-llama", "alpaca")], n_boot=400,
+                        seed=0).set_index(["metric", "how"]).loc[("f1", "mean_of_ratios")]
+    assert 0.2 < g.gain_defined < 0.9 and g["diff"] == pytest.approx(100 * (0.5 - 0.125))
+    assert np.isfinite(g.diff_lo) and np.isfinite(g.diff_hi)
 
 
 @pytest.mark.data

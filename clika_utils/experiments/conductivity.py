@@ -340,13 +340,23 @@ def claim_rows(results_dir) -> list[dict]:
         return claims.not_run(CLAIMS, nb)
     rows = []
     ratio = x[x.metric == "xrr_ratio"].set_index("target_lang")["value"] if "xrr_ratio" in set(x.metric) else {}
+    g = claims.read(results_dir, "gates")
     for r in x[x.metric == "xrr"].itertuples():
-        note = f"name similarity to English {r.name_similarity:.2f}; effect = XRR − {cd.null:g}"
+        mine = g[g.target_lang == r.target_lang] if g is not None else pd.DataFrame(columns=["check", "accuracy",
+                                                                                              "passed"])
+        gate_txt = "; ".join(f"{c.check} {c.accuracy:.0%}{'' if c.passed else ' FAILED'}" for c in mine.itertuples())
+        failed = mine[~mine.passed.astype(bool)]
+        note = (f"gates ({GATE:.0%} needed): {gate_txt or 'none recorded'}; name similarity to English "
+                f"{r.name_similarity:.2f}; effect = XRR − {cd.null:g}")
         if r.target_lang in ratio:
             note += f"; ratio variant acc_l/acc_en {ratio[r.target_lang]:.3f}"
         claim = f"{cd.statement}: taught in English, asked in {r.target_lang}"
-        decision = claims.judge(cd, r.value, r._asdict(), "xrr",
-                                undefined="" if np.isfinite(r.value) else f"XRR undefined: {r.note}")
+        undefined = "" if np.isfinite(r.value) else f"XRR undefined: {r.note}"
+        if not undefined and (g is None or len(failed)):
+            undefined = ("the authors' protocol measures XRR only after every gate passes; failed: "
+                         + (", ".join(f"{c.check} {c.accuracy:.0%}" for c in failed.itertuples())
+                            if g is not None else "no gate table"))
+        decision = claims.judge(cd, r.value, r._asdict(), "xrr", undefined=undefined)
         measured = (f"XRR (transfer, chance-corrected) {r.value:.3f} ({int(r.n_en_type1_correct)} of "
                     f"{int(r.n_type1)} places right in English)" if np.isfinite(r.value) else f"XRR {r.note}")
         rows.append(claims.row(claim, nb, measured, decision, source="live", metric="xrr", n=int(r.n_type1),

@@ -39,7 +39,9 @@ from ..train import TrainConfig, job_record
 from .shared import (evaluate_adapters, load_tables, run_first, split, subset, task_records, train_or_reuse, translate,
                      write)
 
-FILES = ("fit", "plans", "predicted_gain", "measured", "validation", "budgets")
+FILES = ("fit", "plans", "predicted_gain", "measured", "validation", "budgets", "segments")
+#: the per-sentence inputs of the measured gain (published, so its CI can be recomputed from the results alone)
+SEGMENT_COLUMNS = ["plan", "seed", "lang", "item_id", "hypothesis", "reference"]
 
 
 def laws_of(f: scaling.Fit) -> dict:
@@ -68,30 +70,33 @@ def predicted_gain(f: scaling.Fit, plans: dict[str, dict], *, weights=None, leve
 def measured_gain(segments: pd.DataFrame, *, metric: str, weights=None, n_boot: int = 1000, seed: int = 0,
                   level: float = 0.95) -> dict:
     """Weighted sum over languages of the corpus ``metric`` for the plans ``optimal`` and ``uniform``
-    (mean over seeds), their difference and its paired bootstrap CI over test sentences."""
+    (mean over training seeds), their difference and its CI from a hierarchical bootstrap: the training seeds
+    are the outer level (drawn with replacement; with one seed there is nothing to draw), the test sentences
+    the inner one (the same sentences for both plans and every seed: paired). ``seeds``: how many there were."""
     rng = np.random.default_rng(seed)
     langs = sorted(segments.lang.unique())
     seeds = sorted(segments.seed.unique())
     totals = {"optimal": 0.0, "uniform": 0.0}
-    boot = {"optimal": np.zeros(n_boot), "uniform": np.zeros(n_boot)}
+    per_seed = np.zeros((len(seeds), n_boot))                 # optimal − uniform, per seed and replicate
     for lang in langs:
         w = float((weights or {}).get(lang, 1.0))
         seg = segments[segments.lang == lang]
         n = seg[(seg.plan == "optimal") & (seg.seed == seeds[0])].shape[0]
         idx = rng.integers(0, n, size=(n_boot, n))          # the same sentences for both plans and seeds
-        for plan in totals:
-            for s in seeds:
+        for plan, sign in (("optimal", 1.0), ("uniform", -1.0)):
+            for k, s in enumerate(seeds):
                 part = seg[(seg.plan == plan) & (seg.seed == s)].sort_values("item_id", key=lambda c: c.astype(int))
                 if len(part) != n:
                     raise ConfigError(f"{plan} seed {s} has {len(part)} {lang} segments, expected {n}")
                 stats, score_of = translation.corpus_stats(part.hypothesis.fillna("").tolist(),
                                                            part.reference.tolist(), lang, metric)
                 totals[plan] += w * score_of(stats.sum(0)) / len(seeds)
-                boot[plan] += w * np.array([score_of(stats[i].sum(0)) for i in idx]) / len(seeds)
-    sm = summarize(boot["optimal"] - boot["uniform"], level)
+                per_seed[k] += sign * w * np.array([score_of(stats[i].sum(0)) for i in idx])
+    draw = rng.integers(0, len(seeds), size=(n_boot, len(seeds)))
+    sm = summarize(per_seed[draw, np.arange(n_boot)[:, None]].mean(1), level)
     return {"optimal": totals["optimal"], "uniform": totals["uniform"],
             "measured": totals["optimal"] - totals["uniform"], "lo": sm["lo"], "hi": sm["hi"],
-            "tost_lo": sm["tost_lo"], "tost_hi": sm["tost_hi"], "se": sm["se"], "n": n}
+            "tost_lo": sm["tost_lo"], "tost_hi": sm["tost_hi"], "se": sm["se"], "n": n, "seeds": len(seeds)}
 
 
 def gain_margin(n_langs: int) -> float:
@@ -187,6 +192,7 @@ def execute(model: str, data_home, results_dir, jobs_dir, live_dir, *, scaling_d
             measured.append({"plan": plan, "seed": s, "lang": lang, "metric": metric, "size": plans[plan][lang],
                              "score": score_of(stats.sum(0))})
         tables["measured"] = pd.DataFrame(measured)
+        tables["segments"] = seg[SEGMENT_COLUMNS].sort_values(["plan", "seed", "lang"], kind="mergesort")
         got = measured_gain(seg, metric=metric, weights=weights, n_boot=n_boot, seed=seed)
         verdict = decide.verdict_of(got["measured"], got, +1, gain_margin(len(langs)))["verdict"]
         tables["validation"] = pd.DataFrame([{"metric": metric, "law": law, "budget": budget, "n_langs": len(langs),
@@ -196,6 +202,7 @@ def execute(model: str, data_home, results_dir, jobs_dir, live_dir, *, scaling_d
     else:
         tables["measured"] = pd.DataFrame(columns=["plan", "seed", "lang", "metric", "size", "score"])
         tables["validation"] = pd.DataFrame(columns=["metric", "law", "budget", "predicted", "verdict"])
+        tables["segments"] = pd.DataFrame(columns=SEGMENT_COLUMNS)
     for lang in langs:
         inputs.update(input_hashes(translation.tatoeba_files(data_home, lang), root=data_home))
     return write(tables, results_dir, parameters={**config, **(parameters or {}),
@@ -240,10 +247,13 @@ def claim_rows(results_dir) -> list[dict]:
     r = v.iloc[0]
     decision = decide.verdict_of(r.measured, r.to_dict(), al.direction,
                                  gain_margin(int(r.n_langs) if "n_langs" in v else 1))
+    seeds = int(r.seeds) if "seeds" in v and np.isfinite(r.seeds) else 1
+    how = ("hierarchical bootstrap: training seeds, then test sentences (paired)" if seeds > 1 else
+           "paired bootstrap over test sentences; one training run per plan")
     return [claims.row(al, nb, f"Σ {r.metric} optimal − uniform {r.measured:+.2f} (predicted {r.predicted:+.2f}), "
                        f"budget {int(r.budget)}", decision, source="live", metric=f"Σ {r.metric} over languages",
-                       n=int(r.n) if "n" in v else None,
-                       note="paired bootstrap over test sentences (n per language); δ = 1 point per language")]
+                       n=int(r.n) if "n" in v else None, seeds=seeds,
+                       note=f"{how} (n = sentences per language); δ = 1 point per language")]
 
 
 # ----------------------------------------------------------------------------------------------

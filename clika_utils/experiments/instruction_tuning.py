@@ -29,7 +29,7 @@ from ..formats import Example, alpaca_prompt
 from ..langs import LANGS, check_langs
 from ..outdir import system_name
 from ..train import TrainConfig
-from .shared import (METRIC_NAMES, accuracy_summary, chance_note, claims_block, claims_table_rows, evaluate_live,
+from .shared import (CLAIM_METRICS, METRIC_NAMES, accuracy_summary, chance_note, claims_block, claims_table_rows, evaluate_live,
                      live_claims, load_tables, loader, probe_live, probe_questions, stored, train_or_reuse, write)
 
 #: multilingual vs English-only instruction tuning of the same base (llama_7b) — claim 2c
@@ -64,7 +64,7 @@ def instruction_claims(systems) -> list[Claim]:
     systems = set(systems)
     vs = [p for p in MULTI_VS_ENGLISH_IT if p[0] in systems and p[1] in systems]
     out = []
-    for m in ("accuracy", "ra", "en_co"):
+    for m in CLAIM_METRICS:
         out.append(Claim(f"2a {m}", f"Multilingual instruction tuning raises non-English {METRIC_NAMES[m]}",
                          multi, m, "non_en", 1))
         out.append(Claim(f"2b {m}", f"English-only instruction tuning raises non-English {METRIC_NAMES[m]}",
@@ -122,7 +122,7 @@ def instruction_live(model: str, data_dir, models_dir, live_dir, *, label: str, 
 def _instruction_live_claims(multi: str, english: str, base: str, it_langs) -> list[Claim]:
     langs = "+".join(it_langs)
     out = []
-    for m in ("accuracy", "ra", "en_co"):
+    for m in CLAIM_METRICS:
         out.append(Claim(f"2a {m}", f"Multilingual instruction tuning raises non-English {METRIC_NAMES[m]}",
                          [(multi, base, langs)], m, "non_en", 1))
         out.append(Claim(f"2b {m}", f"English-only instruction tuning raises non-English {METRIC_NAMES[m]}",

@@ -33,7 +33,7 @@ from ..langs import LANGS, check_langs
 from ..outdir import system_name
 from ..provenance import input_hashes
 from ..train import TrainConfig
-from .shared import (METRIC_NAMES, accuracy_summary, chance_note, claims_block, claims_table_rows, evaluate_live,
+from .shared import (CLAIM_METRICS, METRIC_NAMES, accuracy_summary, chance_note, claims_block, claims_table_rows, evaluate_live,
                      live_claims, load_tables, loader, probe_live, probe_questions, stored, train_or_reuse, write)
 
 #: mixed-pretrained vs continued-pretrained models of the same size and target (zh) — claim 1c
@@ -47,12 +47,12 @@ def pretraining_claims(systems) -> list[Claim]:
     cont = lineage.pairs("continued pretraining", systems)
     mixed = [p for p in MIXED_VS_CONTINUED if p[0] in systems and p[1] in systems]
     out = []
-    for m in ("accuracy", "ra", "en_co"):
+    for m in CLAIM_METRICS:
         out.append(Claim(f"1a {m}", f"Continued pretraining raises the target language's {METRIC_NAMES[m]}",
                          cont, m, "target", 1))
         out.append(Claim(f"1b {m}", f"Continued pretraining lowers the other languages' {METRIC_NAMES[m]}",
                          cont, m, "others", -1))
-    for m in ("ra", "en_co"):
+    for m in CLAIM_METRICS[1:]:
         out.append(Claim(f"1c {m}", f"Mixed pretraining costs the other languages less: higher {METRIC_NAMES[m]} "
                                     "on non-target languages than continued pretraining (same size, target zh)",
                          mixed, m, "others", 1))
@@ -131,10 +131,10 @@ def pretraining_live(model: str, data_dir, text_home, models_dir, live_dir, *, l
         for lang in langs:
             per_doc.append(corpus.doc_nll(lm, held_docs[lang], nll_max_tokens).assign(system=system))
         del lm
-    nll_cmp = corpus.NLLComparison(pd.concat(per_doc, ignore_index=True),
-                                   [(cpt, base_sys), (mixed, base_sys), (mixed, cpt)], n_boot, seed)
+    per_doc = pd.concat(per_doc, ignore_index=True)[["system", "lang", "doc", "nll", "tokens"]]
+    nll_cmp = corpus.NLLComparison(per_doc, [(cpt, base_sys), (mixed, base_sys), (mixed, cpt)], n_boot, seed)
     nll = nll_cmp.table()
-    tables = {"nll_claims": nll_claims(nll_cmp, cpt, mixed, base_sys, target, langs),
+    tables = {"nll_claims": nll_claims(nll_cmp, cpt, mixed, base_sys, target, langs), "live_nll_docs": per_doc,
               "live_training": pd.DataFrame(training), "live_streams": pd.concat(compositions, ignore_index=True),
               "live_deltas": deltas, "live_claims": claims, "live_nll": nll,
               "live_summary": accuracy_summary(items), **probe_tables}
@@ -143,12 +143,12 @@ def pretraining_live(model: str, data_dir, text_home, models_dir, live_dir, *, l
 
 def _pretraining_live_claims(cpt: str, mixed: str, base: str, target: str) -> list[Claim]:
     out = []
-    for m in ("accuracy", "ra", "en_co"):
+    for m in CLAIM_METRICS:
         out.append(Claim(f"1a {m}", f"Continued pretraining raises the target language's {METRIC_NAMES[m]}",
                          [(cpt, base, target)], m, "target", 1))
         out.append(Claim(f"1b {m}", f"Continued pretraining lowers the other languages' {METRIC_NAMES[m]}",
                          [(cpt, base, target)], m, "others", -1))
-    for m in ("ra", "en_co"):
+    for m in CLAIM_METRICS[1:]:
         out.append(Claim(f"1c {m}", f"Mixed pretraining costs the other languages less than continued "
                                     f"pretraining ({METRIC_NAMES[m]}, same budget)", [(mixed, cpt, target)],
                          m, "others", 1))
@@ -172,7 +172,7 @@ def nll_claims(cmp: corpus.NLLComparison, cpt: str, mixed: str, base: str, targe
 
 
 PRETRAINING_FILES = ("lineage", "stored_deltas", "stored_claims", "live_training", "live_streams", "live_deltas",
-                     "live_claims", "live_nll", "nll_claims", "live_summary")
+                     "live_claims", "live_nll", "nll_claims", "live_summary", "live_nll_docs")
 PROBE_FILES = ("probe_items", "probe_deltas", "probe_claims")      #: written when ``probe_items`` > 0
 
 

@@ -261,12 +261,22 @@ def claim_rows(results_dir) -> list[dict]:
                                    source="live", metric=f"{metric} per doubling"))
             continue
         m = mean.iloc[0]
+        decision = claims.judge(sl, m.estimate, m.to_dict(), "slope_per_doubling")
+        law_err = float(lw[lw.law == "loglinear"].lolo_mae.iloc[0]) if (lw.law == "loglinear").any() else np.nan
+        base_err = (float(scaling.no_growth_baseline(jobs[jobs.metric == metric]).abs_error.mean())
+                    if jobs is not None else np.nan)
+        held = f"; held-out largest budget: log-linear error {law_err:.2f} vs no-growth {base_err:.2f}"
+        if decision["verdict"] == "supported" and not law_err < base_err:
+            decision = {**decision, "verdict": "inconclusive",
+                        "reason": "the slope is above 0 but the law does not predict the held-out largest budgets "
+                                  "better than no growth (analysis plan: both are required)"}
         rows.append(claims.row(sl, nb, f"{metric}: {m.estimate:+.2f} points per doubling of the data, mean over "
-                               f"{len(slope)} languages ({per_lang}); BIC prefers {pref}{mae}",
-                               claims.judge(sl, m.estimate, m.to_dict(), "slope_per_doubling"), source="live",
-                               metric=f"{metric} per doubling",
+                               f"{len(slope)} languages ({per_lang}); BIC prefers {pref}{mae}{held}",
+                               decision, source="live", metric=f"{metric} per doubling",
                                n=None if jobs is None else int((jobs.metric == metric).sum()),
-                               note="bootstrap over the grid's jobs; n = scored jobs"))
+                               note="bootstrap over the grid's jobs; n = scored jobs; the claim needs a slope above 0 "
+                                    "and a law that predicts the held-out largest budget better than no growth; "
+                                    "one training run per grid point"))
     return rows
 
 

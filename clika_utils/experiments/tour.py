@@ -47,14 +47,13 @@ def by_hand_vs_library(mine: pd.DataFrame, summary: pd.DataFrame, system: str, t
 def takeaways(table: pd.DataFrame, source: str) -> str:
     """What to remember, from this project's claims table (not the papers' abstracts): each headline claim's
     verdict here, and every row measured against the paper's direction."""
-    from ..claims import headlines
+    from ..claims import headline_sentence, headlines
     h = headlines(table)
     if table.empty or (table.verdict == "not run").all():
         return "No results yet: run `./run_all.sh` (or notebooks 01–09), then this cell again."
     lines = [f"*From {source}; every number: the report's claims table.*", ""]
     for r in h.itertuples():
-        lines.append(f"* **{r.headline}** ({r.paper}, notebook {r.notebook:02d}): **{r.verdict}** here — "
-                     f"stored outputs: {r.stored}; live runs: {r.live}.")
+        lines.append(f"* {headline_sentence(r)} here — rows: stored {r.stored}; live {r.live}.")
     against = table[table.verdict == "contradicted"]
     if len(against):
         lines += ["", f"**Where this reproduction measured the opposite of the paper** ({len(against)} rows):", ""]
