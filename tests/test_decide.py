@@ -76,7 +76,7 @@ def test_margins_and_gates_equal_the_frozen_analysis_plan():
     """docs/analysis-plan.md fixes δ per metric, the chance margin and the fewest units; decide uses exactly
     those (a change to either without the other fails here)."""
     plan = (Path(__file__).resolve().parent.parent / "docs" / "analysis-plan.md").read_text(encoding="utf-8")
-    table = plan.split("<!-- margins:begin -->")[1].split("<!-- margins:end -->")[0]
+    table = plan.split("<!-- margins table: start")[1].split("<!-- margins table: end -->")[0]
     found = {m: float(v) for m, v in re.findall(r"^\| `([a-z_]+)` \| ([0-9.]+) \|", table, re.MULTILINE)}
     assert found == DELTA
     assert f"**{CHANCE_MARGIN:g}**" in plan.split("## Chance gate")[1].split("##")[0]
