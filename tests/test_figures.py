@@ -63,7 +63,7 @@ def test_a_system_at_chance_is_marked_not_placed():
     labelled not measurable (not placed above the stored systems, as its en-CO of 1.0 once was), and a stored system
     at chance is left out of that panel, its absence counted in the title."""
     rows = [{"system": s, "task": "x_geo", "lang": lang, "en_co": v, "en_co_lo": v - 0.1, "en_co_hi": v,
-             "en_above_chance": s != "gemma-3-270m_letter" and not (s == "bloom_7b1")}
+             "en_above_chance": s not in ("gemma-3-270m_letter", "bloom_7b1")}
             for s, v in (("llama_7b", 0.5), ("chatgpt", 0.8), ("bloom_7b1", 0.9), ("gemma-3-270m_letter", 1.0))
             for lang in ("en", "de", "zh")]
     fig = plots.by_language(pd.DataFrame(rows), value="en_co", tasks=["x_geo"], langs=["de", "zh"], title="en-CO",

@@ -23,7 +23,13 @@ from ..claims import PaperClaim
 from ..config import ExperimentConfig
 from ..data import TASKS
 from ..langs import LANG_NAMES, LANGS
-from ..scoring import SCORE_FILES, above_chance_cells, load_scores, score_tree, write_scores
+from ..scoring import (
+    SCORE_FILES,
+    above_chance_cells,
+    load_scores,
+    score_tree,
+    write_scores,
+)
 
 RESULT_FILES = SCORE_FILES  #: the results files (:func:`clika_utils.scoring.write_scores`)
 load = load_scores          #: read them back
