@@ -437,17 +437,15 @@ def _build(profile: str, executed_dir: Path, dest: Path, params_dir: Path | None
             write_text_atomic(d / "README.md", contact_sheet(d, profile))
     heads = "".join(
         f"<tr><td>{html.escape(h.paper)}</td><td>{html.escape(h.headline)}</td>"
-        f"<td class='{h.stored_verdict.split(' (')[0].replace(' ', '-')}'>{html.escape(h.stored_verdict)}</td>"
-        f"<td>{html.escape(h.stored)}</td>"
-        f"<td class='{h.live_verdict.split(' (')[0].replace(' ', '-')}'>{html.escape(h.live_verdict)}</td>"
-        f"<td>{html.escape(h.live)}</td></tr>" for h in headlines(table).itertuples())
+        f"{_verdict_cell(h.stored_verdict)}<td>{html.escape(h.stored)}</td>"
+        f"{_verdict_cell(h.live_verdict)}<td>{html.escape(h.live)}</td></tr>" for h in headlines(table).itertuples())
     claim_rows = "".join(
         f"<tr><td>{html.escape(r.paper)}</td><td>{html.escape(r.claim)}</td>"
         f"<td>{_nb_link(nb_out, _stem(runs, r.notebook), r.notebook)}</td><td>{html.escape(r.source)}</td>"
         f"<td>{html.escape(r.measured)}</td><td>{html.escape(r.ci)}</td><td>{_num(r.mde)}</td><td>{_num(r.margin)}</td>"
         f"<td>{'' if pd.isna(r.n) else int(r.n)}</td><td>{'' if pd.isna(r.seeds) else int(r.seeds)}</td>"
         f"<td>{'' if pd.isna(r.n_needed) else int(r.n_needed)}</td>"
-        f"<td class='{r.verdict.replace(' ', '-')}'>{html.escape(r.verdict)}</td>"
+        f"{_verdict_cell(r.verdict)}"
         f"<td>{html.escape(' '.join(x for x in (r.reason, r.note) if x))}</td></tr>"
         for r in table.fillna({"reason": "", "note": "", "source": ""}).itertuples())
     counts = table.verdict.value_counts().to_dict()
@@ -511,6 +509,11 @@ def _swap(stage: Path, dest: Path) -> None:
 
 def _ipynb_link(nb_out: Path, stem: str) -> str:
     return f"<a href='notebooks/{html.escape(stem)}.ipynb'>ipynb</a>" if (nb_out / f"{stem}.ipynb").exists() else ""
+
+
+def _verdict_cell(verdict: str) -> str:
+    """A table cell styled by its verdict ("partly supported (2 of 3)" takes the class partly-supported)."""
+    return f"<td class='{verdict.split(' (')[0].replace(' ', '-')}'>{html.escape(verdict)}</td>"
 
 
 def _num(v) -> str:

@@ -143,9 +143,9 @@ def claim_rows(results_dir) -> list[dict]:
     gate = (f"{gated} cells left out by the chance gate (English accuracy not above chance + "
             f"{decide.CHANCE_MARGIN:g})")
     rows = []
-    for claim, column, metric, what in ((pf, "ra", "ra", "RA"), (ct, "co_kappa", "co_kappa", "en-CO beyond chance")):
-        part = cells[cells[column].notna()]
-        m, summary = claims.mean_summary(part[column].to_numpy(), groups=part.system.to_numpy())
+    for claim, metric, what in ((pf, "ra", "RA"), (ct, "co_kappa", "en-CO beyond chance")):
+        part = cells[cells[metric].notna()]
+        m, summary = claims.mean_summary(part[metric].to_numpy(), groups=part.system.to_numpy())
         k = part.system.nunique()
         rows.append(claims.row(claim, nb, f"mean {what} {m:.3f} over {len(part)} cells of {k} stored systems",
                                claims.judge(claim, m, summary, metric, units=k, unit="systems"), source="stored",

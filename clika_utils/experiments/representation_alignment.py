@@ -159,15 +159,15 @@ def alignment(x_states: dict[int, np.ndarray], y_states: dict[int, np.ndarray], 
     rows = []
     for k in layers:
         sim = cosine_matrix(x_states[k], y_states[k])
-        matched = np.diag(sim)
-        off = (sim.sum(1) - matched) / (n - 1)          # per query: mean similarity to the other sentences
+        matched, raw = np.diag(sim), _gap(sim)          # raw = matched − its mean similarity to the others
+        off = (sim.sum(1) - matched) / (n - 1)
         rxy, ryx = retrieval(sim)
         centred = _gap(cosine_matrix(x_states[k], y_states[k], centred=True))
         row = {"layer": k, "cos_matched": matched.mean(), "cos_mismatched": off.mean(),
-               "cos_gap": (matched - off).mean(), "cos_gap_centred": centred.mean(),
+               "cos_gap": raw.mean(), "cos_gap_centred": centred.mean(),
                "cka": linear_cka(x_states[k], y_states[k]), "retrieval_xy": rxy.mean(), "retrieval_yx": ryx.mean()}
         if w is not None:
-            for name, per in (("cos_gap", matched - off), ("cos_gap_centred", centred), ("retrieval_xy", rxy),
+            for name, per in (("cos_gap", raw), ("cos_gap_centred", centred), ("retrieval_xy", rxy),
                               ("retrieval_yx", ryx)):
                 lo, hi = percentile_ci(w @ per / n, level)
                 row[f"{name}_lo"], row[f"{name}_hi"] = float(lo), float(hi)
@@ -289,14 +289,23 @@ def middle_table(adv: dict) -> pd.DataFrame:
     the metric's mean over sentence pairs) averaged over languages, with the
     :func:`~clika_utils.decide.summarize` of its bootstrap replicates (the same pair draws for every layer
     and language)."""
-    from ..decide import summarize
     rows = []
     for (system, metric), per in adv.items():
-        reps = np.mean([r for _, _, r, _ in per], axis=0)
+        advantage, reps = _over_languages(per)
         rows.append({"system": system, "metric": metric, "langs": "+".join(lang for lang, *_ in per),
-                     "n": int(per[0][3]), "advantage": float(np.mean([a for _, a, _, _ in per])),
-                     **{k: v for k, v in summarize(reps).items() if k != "defined"}})
+                     "n": int(per[0][3]), "advantage": advantage, **_summary(reps)})
     return pd.DataFrame(rows)
+
+
+def _over_languages(per: list) -> tuple[float, np.ndarray]:
+    """One system's middle-third advantage and its replicates, averaged over its languages (``per``: (lang,
+    advantage, replicates, n) per language, as :func:`execute` collects them)."""
+    return float(np.mean([a for _, a, _, _ in per])), np.mean([r for _, _, r, _ in per], axis=0)
+
+
+def _summary(reps: np.ndarray) -> dict:
+    from ..decide import summarize
+    return {k: v for k, v in summarize(reps).items() if k != "defined"}
 
 
 def pair_table(peak: dict, system: str, lang: str) -> pd.DataFrame:
@@ -316,17 +325,15 @@ def family_table(adv: dict) -> pd.DataFrame:
     family, measured on the same sentence pairs, so not independent replications): the middle-third advantage
     averaged over systems and languages, with the replicates averaged the same way (every system and language
     used the same pair draws)."""
-    from ..decide import summarize
     rows = []
     for metric in PEAK_METRICS:
         per = [(system, p) for (system, m), p in adv.items() if m == metric]
         if not per:
             continue
-        reps = np.mean([np.mean([r for _, _, r, _ in p], axis=0) for _, p in per], axis=0)
+        systems = [_over_languages(p) for _, p in per]
         rows.append({"metric": metric, "systems": len(per), "names": "+".join(s for s, _ in per),
-                     "n": int(per[0][1][0][3]),
-                     "advantage": float(np.mean([np.mean([a for _, a, _, _ in p]) for _, p in per])),
-                     **{k: v for k, v in summarize(reps).items() if k != "defined"}})
+                     "n": int(per[0][1][0][3]), "advantage": float(np.mean([a for a, _ in systems])),
+                     **_summary(np.mean([r for _, r in systems], axis=0))})
     return pd.DataFrame(rows)
 
 

@@ -374,17 +374,14 @@ def claims_table_rows(results_dir, notebook: str, tables, declared) -> list[dict
                 continue
             decision = {"effect": r.delta, "lo": r.delta_lo, "hi": r.delta_hi, "mde": r.mde, "margin": r.margin,
                         "verdict": r.verdict, "reason": "" if pd.isna(r.reason) else r.reason}
-            if not r.cells:
-                measured = f"{what}: no cell"
-            elif source == "stored":
-                measured = f"{what}: mean Δ {r.delta:+.3f} over {int(r.units)} model pairs ({int(r.cells)} cells)"
-            else:
-                measured = f"{what}: mean Δ {r.delta:+.3f} over {int(r.cells)} cells"
             if source == "stored":
-                note = (f"{int(r.units)} model pair(s), hierarchical bootstrap (pairs, then items); {r.pairs}")
+                over = f"{int(r.units)} model pairs ({int(r.cells)} cells)"
+                note = f"{int(r.units)} model pair(s), hierarchical bootstrap (pairs, then items); {r.pairs}"
             else:
-                note = (f"{r.pairs}; one training run per system"
-                        + ("; n = items per language" if name != "nll_claims" else ""))
+                over = f"{int(r.cells)} cells"
+                note = f"{r.pairs}; one training run per system" + ("; n = items per language"
+                                                                    if name != "nll_claims" else "")
+            measured = f"{what}: mean Δ {r.delta:+.3f} over {over}" if r.cells else f"{what}: no cell"
             rows.append(claims.row(r.statement, notebook, measured, decision, paper="CLiKA", source=source,
                                    metric=r.metric, n=int(r.n), note=note))
     return rows or claims.not_run(declared, notebook)
