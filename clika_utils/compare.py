@@ -43,7 +43,7 @@ from . import decide
 from .data import TASKS
 from .errors import ConfigError, DataError
 from .langs import LANGS
-from .metrics import bootstrap_weights, lang_metric_samples, percentile_ci
+from .metrics import bootstrap_weights, lang_metric_samples, percentile_ci, resample_units
 
 METRICS = ("accuracy", "ra", "en_co", "co_kappa")
 UNITS = ("items", "pairs")
@@ -193,8 +193,7 @@ class Comparison:
                 ks = np.unique(owner)
                 estimate = float(np.mean([points[owner == k].mean() for k in ks]))
                 per_pair = np.vstack([np.nanmean(reps[owner == k], axis=0) for k in ks])     # P x B
-                draw = np.random.default_rng([self.seed, 7]).integers(0, len(ks), size=(per_pair.shape[1], len(ks)))
-                mean_reps = np.nanmean(per_pair[draw, np.arange(per_pair.shape[1])[:, None]], axis=1)
+                mean_reps = resample_units(per_pair, np.random.default_rng([self.seed, 7]))
         return {"delta": estimate, "summary": decide.summarize(mean_reps, level), "cells": len(points),
                 "units": len(np.unique(owner)), "n": int(sum(items.values())), "excluded": excluded}
 

@@ -200,6 +200,18 @@ def bootstrap_weights(n: int, n_boot: int, seed: int, stream: str) -> np.ndarray
     return rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(float)
 
 
+def resample_units(per_unit, rng: np.random.Generator) -> np.ndarray:
+    """The outer level of a hierarchical bootstrap. ``per_unit``: U × B, row u the B inner replicates of unit u
+    (a model pair, a training seed). Replicate b draws U units with replacement and averages their b-th inner
+    replicates (NaN ignored; all NaN stays NaN). With one unit it returns that unit's replicates."""
+    per_unit = np.asarray(per_unit, float)
+    u, b = per_unit.shape
+    draw = rng.integers(0, u, size=(b, u))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)     # "Mean of empty slice": the replicate stays NaN
+        return np.nanmean(per_unit[draw, np.arange(b)[:, None]], axis=1)
+
+
 def percentile_ci(samples: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
     """Percentile interval along the last axis, ignoring NaN replicates (all NaN -> NaN)."""
     alpha = (1.0 - level) / 2.0

@@ -5,7 +5,7 @@ import pytest
 
 from clika_utils.errors import ConfigError
 from clika_utils.metrics import (accuracy, bootstrap_weights, en_co, lang_metrics, normalised_score,
-                                 percentile_ci, relative_accuracy)
+                                 percentile_ci, relative_accuracy, resample_units)
 
 
 def test_accuracy_hand_computed():
@@ -156,3 +156,21 @@ def test_co_kappa_replicates_match_a_naive_loop():
     for b in (0, 17, 49):
         idx = [i for i, k in enumerate(w[b]) for _ in range(int(k))]
         assert reps[2, b] == pytest.approx(_kappa_by_hand(c[0, idx].tolist(), c[2, idx].tolist()), abs=1e-12)
+
+
+def test_resample_units_draws_whole_units_and_keeps_undefined_replicates_undefined():
+    rng = np.random.default_rng(0)
+    per_unit = rng.normal(size=(4, 300))
+    per_unit[2, 5] = np.nan                     # one unit undefined in replicate 5: the others carry it
+    per_unit[:, 7] = np.nan                     # every unit undefined in replicate 7: it stays undefined
+    got = resample_units(per_unit, np.random.default_rng(1))
+    draw = np.random.default_rng(1).integers(0, 4, size=(300, 4))
+    for b in (0, 5, 123):                       # the same draw, unit by unit, by a plain loop
+        vals = [per_unit[u, b] for u in draw[b] if not np.isnan(per_unit[u, b])]
+        assert got[b] == pytest.approx(np.mean(vals))
+    assert np.isnan(got[7]) and np.isnan(got).sum() == 1
+    one = resample_units(per_unit[:1], np.random.default_rng(2))
+    np.testing.assert_array_equal(one[~np.isnan(one)], per_unit[0][~np.isnan(per_unit[0])])
+    # units are drawn whole: the spread over replicates reflects between-unit variation
+    shifted = per_unit + np.array([[-5.0], [-5.0], [5.0], [5.0]])
+    assert np.nanstd(resample_units(shifted, np.random.default_rng(1))) > 2 * np.nanstd(got)

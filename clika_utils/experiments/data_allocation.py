@@ -31,7 +31,7 @@ from ..claims import PaperClaim
 from ..config import ExperimentConfig
 from ..decide import summarize
 from ..errors import ConfigError
-from ..metrics import percentile_ci
+from ..metrics import percentile_ci, resample_units
 from ..models import fingerprint, resolve
 from ..provenance import input_hashes, run_config
 from ..settings import workdir
@@ -92,8 +92,7 @@ def measured_gain(segments: pd.DataFrame, *, metric: str, weights=None, n_boot: 
                                                            part.reference.tolist(), lang, metric)
                 totals[plan] += w * score_of(stats.sum(0)) / len(seeds)
                 per_seed[k] += sign * w * np.array([score_of(stats[i].sum(0)) for i in idx])
-    draw = rng.integers(0, len(seeds), size=(n_boot, len(seeds)))
-    sm = summarize(per_seed[draw, np.arange(n_boot)[:, None]].mean(1), level)
+    sm = summarize(resample_units(per_seed, rng), level)
     return {"optimal": totals["optimal"], "uniform": totals["uniform"],
             "measured": totals["optimal"] - totals["uniform"], "lo": sm["lo"], "hi": sm["hi"],
             "tost_lo": sm["tost_lo"], "tost_hi": sm["tost_hi"], "se": sm["se"], "n": n, "seeds": len(seeds)}
