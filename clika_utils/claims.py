@@ -31,43 +31,60 @@ SOURCES = ("stored", "live", "")
 #: are on the effect scale (the measured value minus the no-effect value); ``n`` is the sample the CI
 #: resamples (items, places, questions, sentences, cells); ``n_needed`` the sample that would detect the
 #: paper's stated effect (empty where the paper states none); ``seeds`` the training runs per arm the row rests on
-#: (1: one run, whose run-to-run variance the CI does not cover; rows without training: 1).
-ROW_COLUMNS = ["paper", "claim", "notebook", "source", "metric", "measured", "ci", "effect", "lo", "hi", "mde",
-               "margin", "n", "seeds", "n_needed", "verdict", "reason", "note"]
+#: (1: one run, whose run-to-run variance the CI does not cover; rows without training: 1); ``key`` and
+#: ``headline`` the declared claim the row tests (:class:`PaperClaim`) and the headline it is grouped under.
+ROW_COLUMNS = ["paper", "key", "headline", "claim", "notebook", "source", "metric", "measured", "ci", "effect", "lo",
+               "hi", "mde", "margin", "n", "seeds", "n_needed", "verdict", "reason", "note"]
 
 
 @dataclass(frozen=True)
 class PaperClaim:
-    """One claim of a paper as this project tests it."""
+    """One claim of a paper as this project tests it, declared once; rows, results tables and the headline
+    tables refer to it by ``key``."""
+    key: str         #: short and unique over the project ("1a", "xrr"); a results table's claim ids start with it
     paper: str       #: "CLiKA" or "x-LLaMA"
-    statement: str   #: what the paper says, in one sentence
+    statement: str   #: what the paper says, in one sentence; "{measure}" is filled per measured quantity
     metric: str      #: what is measured (e.g. "RA", "XRR", "F1 relative gain")
     expected: str    #: "increase" or "decrease" of the effect against ``null``
     source: str      #: the results file(s) of the notebook the number comes from
+    headline: str    #: the headline claim its rows are grouped under (README, report, tour)
     null: float = 0.0
     stated_effect: float | None = None   #: the effect size the paper states, on the row's effect scale
+    group: str = ""  #: Δ claims of notebooks 04/05: the languages compared (target, others or non_en)
+    measures: tuple = ()   #: Δ claims of notebooks 04/05: the metrics it is tested on
+    general: str = ""      #: the "{measure}" of the statement when no single measure is meant
 
     def __post_init__(self):
         if self.expected not in EXPECTED:
             raise ConfigError(f"claim {self.statement!r}: expected must be one of {EXPECTED}")
+        if not self.key or " " in self.key or not self.headline:
+            raise ConfigError(f"claim {self.statement!r}: needs a key without spaces and a headline")
 
     @property
     def direction(self) -> int:
         return 1 if self.expected == "increase" else -1
 
+    def stated(self, measure: str | None = None) -> str:
+        """The statement for one measured quantity (``None``: the claim in general)."""
+        return self.statement.replace("{measure}", self.general if measure is None else measure)
 
-def row(claim: "PaperClaim | str", notebook: str, measured: str = "", decision: dict | None = None, *,
-        source: str = "", metric: str = "", n: int | None = None, note: str = "", paper: str | None = None,
-        stated_effect: float | None = None, unit: str = "", verdict: str = "not run", seeds: int = 1) -> dict:
-    """One row of the claims table (``claim``: a declared claim, or a statement refining one, e.g. per
-    target language, with ``paper``). ``decision``: :func:`clika_utils.decide.verdict_of`'s dict (without it
-    the row is ``verdict``, by default *not run*); ``unit`` follows the CI text (e.g. " %")."""
-    if isinstance(claim, PaperClaim):
-        stated_effect = claim.stated_effect if stated_effect is None else stated_effect
-        paper, claim = claim.paper, claim.statement
+
+def row(claim: PaperClaim, notebook: str, measured: str = "", decision: dict | None = None, *,
+        source: str = "", metric: str = "", n: int | None = None, note: str = "", measure: str | None = None,
+        detail: str = "", stated_effect: float | None = None, unit: str = "", verdict: str = "not run",
+        seeds: int = 1) -> dict:
+    """One row of the claims table for a declared claim: its statement for ``measure`` (see
+    :meth:`PaperClaim.stated`), refined by ``detail`` (e.g. the target language) after a colon.
+    ``decision``: :func:`clika_utils.decide.verdict_of`'s dict (without it the row is ``verdict``, by default
+    *not run*); ``unit`` follows the CI text (e.g. " %")."""
+    if not isinstance(claim, PaperClaim):
+        raise ConfigError(f"a claims-table row needs a declared PaperClaim, got {claim!r}")
     if source not in SOURCES:
         raise ConfigError(f"source must be one of {SOURCES}, got {source!r}")
-    out = {"paper": paper, "claim": claim, "notebook": notebook[:2], "source": source, "metric": metric,
+    stated_effect = claim.stated_effect if stated_effect is None else stated_effect
+    text = claim.stated(measure) + (f": {detail}" if detail else "")
+    out = {"paper": claim.paper, "key": claim.key, "headline": claim.headline, "claim": text,
+           "notebook": notebook[:2], "source": source, "metric": metric,
            "measured": measured, "ci": "", "effect": float("nan"), "lo": float("nan"), "hi": float("nan"),
            "mde": float("nan"), "margin": float("nan"), "n": n, "seeds": seeds, "n_needed": None, "verdict": verdict,
            "reason": "", "note": note}
@@ -78,6 +95,15 @@ def row(claim: "PaperClaim | str", notebook: str, measured: str = "", decision: 
         if stated_effect is not None and n:
             out["n_needed"] = decide.n_needed(int(n), decision["mde"], stated_effect)
     return out
+
+
+def declared(claims, key: str) -> PaperClaim:
+    """The claim of ``claims`` whose key starts ``key`` (a results table's claim id, e.g. "1a accuracy")."""
+    k = str(key).split()[0]
+    found = [c for c in claims if c.key == k]
+    if not found:
+        raise ConfigError(f"claim id {key!r} names no declared claim; declared: {[c.key for c in claims]}")
+    return found[0]
 
 
 def judge(claim: PaperClaim, estimate: float, summary: dict, metric: str, *, undefined: str = "",
@@ -135,31 +161,6 @@ def shown(rows: list[dict]) -> Table:
 # ----------------------------------------------------------------------------------------------
 # the papers' headline claims: the claims table grouped for a reader (README, report, the tour)
 
-#: (notebook, pattern on the claim's text, headline) — first match wins; a row no pattern matches keeps its text.
-HEADLINES = [
-    (1, r"less accurate", "Non-English answers are less accurate than English ones (RA < 1)"),
-    (1, r"less consistent", "Knowledge is less consistent across languages than the accuracies allow (en-CO beyond chance < 0.5)"),
-    (3, r"conductivity is low", "Knowledge conducts poorly across languages (XRR < 0.5)"),
-    (4, r"^Continued pretraining (raises|lowers) the target", "Continued pretraining helps the target language"),
-    (4, r"^Continued pretraining .*other", "Continued pretraining hurts the other languages"),
-    (4, r"^Mixed pretraining", "Mixed pretraining hurts the other languages less"),
-    (5, r"^Multilingual instruction tuning raises", "Multilingual instruction tuning helps non-English PF and CT"),
-    (5, r"^English-only instruction tuning raises", "English-only instruction tuning helps non-English PF and CT"),
-    (5, r"beats English-only", "Multilingual beats English-only instruction tuning"),
-    (6, r"^x-LLaMA", "x-LLaMA (cross-lingual instruction tuning) beats Alpaca on non-English QA"),
-    (6, r"^m-LLaMA", "m-LLaMA (one multilingual model) beats Alpaca on non-English QA"),
-    (7, r"scaling law", "Translation quality follows a scaling law in the amount of translation data"),
-    (8, r"^Allocating", "Allocating the translation budget by the laws beats equal shares"),
-    (9, r"middle layers.*retrieval", "Languages align best in the middle layers: en ↔ X retrieval"),
-    (9, r"middle layers.*cosine gap", "Languages align best in the middle layers: centred cosine gap"),
-]
-
-
-def headline(notebook, claim: str) -> str:
-    import re
-    return next((h for nb, pattern, h in HEADLINES if int(notebook) == nb and re.search(pattern, claim)), claim)
-
-
 def _counts(verdicts: pd.Series) -> str:
     if verdicts.empty:
         return "—"
@@ -200,9 +201,8 @@ def headlines(table: pd.DataFrame) -> pd.DataFrame:
     """The claims table (:data:`ROW_COLUMNS`) grouped by the papers' headline claims, in notebook order: paper,
     headline, notebook, and for the stored-output rows and the live rows separately (they never vote together)
     the verdict counts and :func:`overall`."""
-    t = table.assign(headline=[headline(nb, c) for nb, c in zip(table.notebook, table.claim)])
     rows = []
-    for (paper, head), g in t.groupby(["paper", "headline"], sort=False):
+    for (paper, head), g in table.groupby(["paper", "headline"], sort=False):
         stored, live = g.verdict[g.source == "stored"], g.verdict[g.source == "live"]
         rows.append({"paper": paper, "headline": head, "notebook": int(g.notebook.iloc[0]),
                      "stored": _counts(stored), "stored_verdict": overall(stored),

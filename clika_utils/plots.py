@@ -624,7 +624,8 @@ def dodged(table: pd.DataFrame, *, x: str, group: str, xs: list, groups: list, t
 def conductivity_accuracy(acc: pd.DataFrame, *, title: str, chance: float | None = None, gate: float = 0.9):
     """One panel per target language: accuracy with 95 % CIs when asked in English (black) or in the target
     language (its colour) about places of type 0 (taught in both languages; pale) and type 1 (taught in
-    English only; full), and the Translate check (grey); dashed: the 90 % gate; dotted: chance."""
+    English only; full), and the Translate check (grey); dashed: the 90 % gate; dotted: chance. With several
+    training runs (a ``seed`` column) a bar pools them and a dot marks each run."""
     langs = sorted(acc["target_lang"].unique())
     fig, axes = _subplots(1, len(langs), figsize=(3.2 * len(langs) + 0.4, 3.3), sharey=True, squeeze=False)
     for ax, tl in zip(axes[0], langs):
@@ -636,8 +637,14 @@ def conductivity_accuracy(acc: pd.DataFrame, *, title: str, chance: float | None
             if rows.empty:
                 continue
             n, k = rows["n"].sum(), rows["correct"].sum()
-            # one row: its stored bootstrap CI; pooled rows (Translate, all place types): the Wilson interval
+            # one row: its stored bootstrap CI; pooled rows (Translate, all place types, several training runs):
+            # the Wilson interval, and each run's accuracy as a dot
             lo, hi = (rows["accuracy_lo"].iloc[0], rows["accuracy_hi"].iloc[0]) if len(rows) == 1 else wilson_ci(k, n)
+            if "seed" in rows and rows["seed"].nunique() > 1:
+                tot = rows.groupby("seed", sort=True)[["correct", "n"]].sum()
+                per_run = tot["correct"] / tot["n"]
+                ax.plot(x + np.linspace(-0.18, 0.18, len(per_run)), per_run.to_numpy(), "o", ms=2.5, color="#222222",
+                        zorder=3, label="one training run" if x == 0 else None)
             if split == "translate":
                 ax.bar(x, k / n, width=0.7, facecolor="white", edgecolor="#666666", hatch="///")
             else:
@@ -660,14 +667,18 @@ def conductivity_accuracy(acc: pd.DataFrame, *, title: str, chance: float | None
     return fig
 
 
+RUN_DASHES = ("-", "--", ":", "-.")   #: one per training run of the same arm
+
 XRR_LABELS = {"xrr": "XRR (published, chance-corrected)", "xrr_ratio": "acc_l(type 1) / acc_en(type 1)",
               "type1_over_type0": "acc_l(type 1) / acc_l(type 0)"}
 
 
-def xrr(table: pd.DataFrame, *, chance: float | None, title: str):
+def xrr(table: pd.DataFrame, *, chance: float | None, title: str, runs: pd.DataFrame | None = None):
     """Conductivity per target language (its colour) with 95 % CIs, the headline XRR printed under each
     language. Left: the published XRR, chance-corrected (0 = chance, 1 = full transfer); right: the two
-    plain ratios (1 = full; dotted at 1/k, where a model right in English but guessing in l lands)."""
+    plain ratios (1 = full; dotted at 1/k, where a model right in English but guessing in l lands).
+    ``runs`` (per training run, :func:`clika_utils.experiments.conductivity.xrr_runs`): with more than one run
+    per language, each run's value is a small dot beside the mean."""
     langs = sorted(table["target_lang"].unique())
     fig, axes = _subplots(1, 2, figsize=(2 * (0.9 * len(langs) + 1.9), 3.6))
     head = table[table["metric"] == "xrr"].set_index("target_lang").reindex(langs)
@@ -681,6 +692,10 @@ def xrr(table: pd.DataFrame, *, chance: float | None, title: str):
             x = np.arange(len(langs)) + (k - (len(metrics) - 1) / 2) * 0.25
             v = sub["value"].to_numpy(float)
             for xi, vi, lo, hi, lang in zip(x, v, sub["lo"], sub["hi"], langs):
+                mine = (runs[(runs["metric"] == metric) & (runs["target_lang"] == lang)]["value"].to_numpy(float)
+                        if runs is not None else np.array([]))
+                if len(mine) > 1:
+                    ax.plot(np.full(len(mine), xi + 0.08), mine, ".", ms=3, color="#222222", zorder=3)
                 if np.isfinite(vi):
                     ax.errorbar([xi], [vi], yerr=[[np.nan_to_num(vi - lo)], [np.nan_to_num(hi - vi)]],
                                 fmt=MARKERS[k], color=lang_colour(lang), capsize=3, ms=5)
@@ -688,6 +703,8 @@ def xrr(table: pd.DataFrame, *, chance: float | None, title: str):
                     ax.annotate("undefined", (xi, 0.5), xycoords=("data", "axes fraction"), rotation=90,
                                 fontsize=FONT["tiny"], ha="center", va="center")
             ax.plot([], [], MARKERS[k], color="#444444", label=XRR_LABELS[metric])
+        if runs is not None and runs.groupby(["target_lang", "metric"]).size().max() > 1:
+            ax.plot([], [], ".", ms=3, color="#222222", label="one training run")
         ax.axhline(1.0, **REFERENCE, label="1 = full transfer")
         if metrics == ("xrr",):
             ax.axhline(0.0, **CHANCE, label="0 = chance")
@@ -706,11 +723,15 @@ def xrr(table: pd.DataFrame, *, chance: float | None, title: str):
 
 
 def loss_curves(curves: pd.DataFrame, *, group: str, title: str):
-    """Training loss per step, one line per value of ``group`` (languages in their colours)."""
+    """Training loss per step, one line per value of ``group`` (languages in their colours); with a ``seed``
+    column, one line per training run in the group's colour, a different dash per run."""
     fig, ax = _subplots(figsize=(4.6, 3.1))
     for k, (name, sub) in enumerate(curves.groupby(group, sort=True)):
         colour = lang_colour(name) if name in LANG_COLOURS else system_style(str(name), k)["color"]
-        ax.plot(sub["step"], sub["loss"], lw=1, color=colour, label=str(name))
+        runs = list(sub.groupby("seed", sort=True)) if "seed" in sub else [(None, sub)]
+        for j, (run, part) in enumerate(runs):
+            label = str(name) if len(runs) == 1 else f"{name} seed {run}"
+            ax.plot(part["step"], part["loss"], lw=1, color=colour, ls=RUN_DASHES[j % len(RUN_DASHES)], label=label)
     ax.set_xlabel("step")
     ax.set_ylabel("training loss (supervised tokens)")
     ax.set_yscale("log")

@@ -33,7 +33,7 @@ def test_a_claim_is_supported_only_when_every_row_is(verdicts, word):
 def test_stored_and_live_rows_never_vote_together():
     t = pd.DataFrame({"paper": "CLiKA", "notebook": ["01", "01", "01"], "source": ["stored", "live", "live"],
                       "claim": ["LLMs are less accurate in non-English languages than in English (RA < 1)"] * 3,
-                      "verdict": ["supported", "contradicted", "contradicted"]})
+                      "headline": "Non-English answers are less accurate", "verdict": ["supported", "contradicted", "contradicted"]})
     h = claims.headlines(t).iloc[0]
     assert h.stored_verdict == "supported" and h.live_verdict == "contradicted"   # the old rule: one "mixed"
     assert "stored outputs **supported**, live runs **contradicted**" in claims.headline_sentence(h)
@@ -95,3 +95,32 @@ def test_the_consistency_claim_of_notebook_01_can_come_out_either_way(tmp_path):
         return {r["metric"]: r for r in pc.claim_rows(out)}
     assert rows(0.05)["co_kappa"]["verdict"] == "supported"
     assert rows(0.95)["co_kappa"]["verdict"] == "contradicted"
+
+
+def test_every_claim_is_declared_once_with_a_unique_key_and_its_rows_are_built_from_the_declaration(tmp_path):
+    """One declaration per claim (key, statement, metric, direction, headline): keys are unique over the project,
+    the Δ claims of 04/05 (stored, live, probe, held-out loss) are built from it and resolve back to it by key,
+    and a row's statement and headline come from the declaration, not from a copy in a results table."""
+    from clika_utils import experiments
+    from clika_utils.experiments import pretraining_variants as pv
+    from clika_utils.experiments.shared import claims_table_rows, delta_claims
+    keys = [c.key for nb in experiments.NOTEBOOKS for c in getattr(experiments.module(nb), "CLAIMS", [])]
+    assert len(keys) == len(set(keys)) >= 15
+    built = delta_claims(pv.CLAIMS, {"1a": [("a", "b", "zh")], "1c": [("m", "a", "zh")]})
+    assert [c.claim for c in built] == ["1a accuracy", "1a ra", "1a co_kappa", "1c ra", "1c co_kappa"]
+    assert built[0].statement == "Continued pretraining raises the target language's accuracy (PF)"
+    assert [c.direction for c in built] == [1, 1, 1, 1, 1] and built[3].group == "others"
+    # a results table whose statement text is stale still gives the declared statement and headline
+    table = pd.DataFrame([{"claim": "1b ra", "statement": "an old wording", "metric": "ra", "cells": 3, "units": 3,
+                           "n": 30, "delta": -0.2, "delta_lo": -0.3, "delta_hi": -0.1, "mde": 0.05, "margin": 0.1,
+                           "verdict": "supported", "reason": "", "pairs": "a vs b"}])
+    table.to_csv(tmp_path / "stored_claims.csv", index=False)
+    (r,) = claims_table_rows(tmp_path, "04_x", ("stored_claims",), pv.CLAIMS)
+    assert r["claim"] == "Continued pretraining lowers the other languages' RA (PF)" and r["key"] == "1b"
+    assert r["headline"] == "Continued pretraining hurts the other languages"
+    table.assign(claim="9z ra").to_csv(tmp_path / "stored_claims.csv", index=False)
+    from clika_utils.errors import ConfigError
+    with pytest.raises(ConfigError, match="names no declared claim"):
+        claims_table_rows(tmp_path, "04_x", ("stored_claims",), pv.CLAIMS)
+    with pytest.raises(ConfigError, match="declared PaperClaim"):
+        claims.row("a free text", "04_x")

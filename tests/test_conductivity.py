@@ -279,6 +279,73 @@ def test_findings_state_the_verdict():
     assert "high conductivity" in text and "respelling of the English answer" in text
 
 
+def _runs(*runs, lang="de"):
+    """Items of several training runs (seed 0, 1, …) on the same places: each run ``(en1, l1, l0)``."""
+    return pd.concat([_items(*r, lang=lang).assign(seed=k) for k, r in enumerate(runs)], ignore_index=True)
+
+
+def test_xrr_over_training_runs_is_the_mean_of_the_runs_with_a_hierarchical_ci():
+    """Three runs: the estimate is the mean of each run's XRR; the CI draws runs, then places (the same places
+    for every run); one run gives the places-only CI of before. Checked against a plain loop."""
+    from clika_utils.metrics import bootstrap_weights, transfer
+    runs = [([1, 1, 1, 1, 1, 1], [1, 1, 1, 0, 0, 0], [1] * 4),      # 0.5 of the English-known -> (0.5 - .25)/.75
+            ([1, 1, 1, 1, 1, 0], [0, 0, 0, 0, 1, 0], [1] * 4),      # 0.2
+            ([1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 0, 0], [1] * 4)]      # 1.0
+    items = _runs(*runs)
+    x = cd.xrr_table(items, n_boot=400, seed=2, chance=0.25).set_index("metric")
+    each = [transfer(np.array(e, float), np.array(t, float), 0.25) for e, t, _ in runs]
+    assert x.loc["xrr", "value"] == pytest.approx(np.mean(each)) and x.loc["xrr", "seeds"] == 3
+    assert x.loc["xrr", "n_en_type1_correct"] == 6 + 5 + 4 and x.loc["xrr", "n_both_type1_correct"] == 3 + 1 + 4
+    # the same CI from a loop: places drawn once per replicate for every run, then runs drawn with replacement
+    w = bootstrap_weights(6, 400, 2, "xrr/de/1")
+    per_run = np.array([[transfer(np.repeat(np.array(e, float), row.astype(int)),
+                                  np.repeat(np.array(t, float), row.astype(int)), 0.25) for row in w] for e, t, _ in runs])
+    import zlib
+    rng = np.random.default_rng(np.random.SeedSequence([2, zlib.crc32(b"xrr-runs/de")]))
+    draw = rng.integers(0, 3, size=(400, 3))
+    reps = np.array([np.nanmean(per_run[draw[b], b]) for b in range(400)])
+    assert x.loc["xrr", "lo"] == pytest.approx(np.nanquantile(reps, 0.025))
+    assert x.loc["xrr", "hi"] == pytest.approx(np.nanquantile(reps, 0.975))
+    # the runs' spread widens the CI beyond the places-only CI of any one run
+    one = cd.xrr_table(_runs(runs[0]), n_boot=400, seed=2, chance=0.25).set_index("metric")
+    assert one.loc["xrr", "seeds"] == 1 and one.loc["xrr", "value"] == pytest.approx(each[0])
+    assert x.loc["xrr", "hi"] - x.loc["xrr", "lo"] > one.loc["xrr", "hi"] - one.loc["xrr", "lo"]
+    per = cd.xrr_runs(items, 400, 2, 0.25)[0]
+    assert per[per.metric == "xrr"]["value"].tolist() == pytest.approx(each)
+
+
+def test_xrr_of_runs_where_it_is_undefined_is_the_mean_of_the_others_and_says_so():
+    items = _runs(([0, 0, 0], [1, 0, 1], [1, 1]), ([1, 1, 1], [1, 1, 1], [1, 1]))
+    x = cd.xrr_table(items, n_boot=100, seed=0, chance=0.25).set_index("metric")
+    assert x.loc["xrr", "value"] == pytest.approx(1.0) and x.loc["xrr", "note"] == "defined in 1 of 2 training runs"
+
+
+def test_a_gate_passes_only_when_every_training_run_passes_and_the_claim_row_says_so(tmp_path):
+    """One run failing a gate makes the language's claim row not measurable, though the mean passes 90 %."""
+    good = ([1] * 10, [0] * 10, [1] * 10)
+    items = _runs(good, good, ([1] * 10, [0] * 10, [1] * 9 + [0]))        # run 2: de type 0 at 90 % still passes
+    items3 = _runs(good, good, ([1] * 10, [0] * 10, [1] * 8 + [0, 0]))    # run 2: 80 %, the mean 93 % would pass
+    for its, measurable in ((items, True), (items3, False)):
+        acc = cd.accuracy_table(its, 50, 0)
+        g = cd.gates(acc)
+        assert len(g) == 3 * 4 and set(g.seed) == {0, 1, 2}
+        summary = cd.gate_summary(g).set_index("check")
+        assert summary.loc["de type 0", "passed"] == measurable
+        assert summary.loc["de type 0", "runs_passed"] == (3 if measurable else 2)
+        d = tmp_path / str(measurable)
+        d.mkdir()
+        g.to_csv(d / "gates.csv", index=False)
+        cd.xrr_table(its, 50, 0, 0.25).to_csv(d / "xrr.csv", index=False)
+        (row,) = cd.claim_rows(d)
+        assert row["seeds"] == 3 and "training runs, then places" in row["note"]
+        assert (row["verdict"] == "not measurable") != measurable
+        if not measurable:
+            assert "de type 0 93% FAILED (2 of 3 runs passed)" in row["note"]
+    text = " ".join(cd.findings({"gates": cd.gates(cd.accuracy_table(items3, 50, 0)),
+                                 "xrr": cd.xrr_table(items3, 50, 0, 0.25)}, n_continents=4))
+    assert "de type 0 93% (passed in 2 of 3 runs)" in text and "summed over the 3 runs" in text
+
+
 @pytest.mark.slow
 def test_run_end_to_end_on_a_tiny_model(fic, tmp_path):
     from clika_utils.models import build_tiny_model
@@ -286,10 +353,14 @@ def test_run_end_to_end_on_a_tiny_model(fic, tmp_path):
     cfg = {"method": "lora", "lr": 1e-2, "max_steps": 3, "micro_batch": 4, "precision": "fp32", "lora_r": 4}
     written = cd.execute(str(model), fic, tmp_path / "res", tmp_path / "models", target_langs=["de", "zh"],
                      n_continents=2, places_per_type=1, n_paraphrases=1, train_config=cfg, max_new_tokens=4,
-                     n_boot=50, seed=0)
+                     n_boot=50, seed=0, seeds=2)
     tables = cd.load(tmp_path / "res")
-    assert set(tables["xrr"]["target_lang"]) == {"de", "zh"}
-    assert len(tables["gates"]) == 8 and len(tables["items"]) == 2 * (8 + 6)
+    assert set(tables["xrr"]["target_lang"]) == {"de", "zh"} and (tables["xrr"]["seeds"] == 2).all()
+    assert len(tables["gates"]) == 2 * 2 * 4 and len(tables["items"]) == 2 * 2 * (8 + 6)
+    assert len(tables["xrr_runs"]) == 2 * 2 * 3 and set(tables["training"]["seed"]) == {0, 1}
     assert tables["repairs"]["target_lang"].tolist() == ["zh", "zh"]
     assert (Path(str(written["xrr.csv"]) + ".provenance.json")).exists()
-    assert (tmp_path / "models" / "de" / "model" / "adapter_config.json").exists()
+    assert (tmp_path / "models" / "de" / "seed1" / "model" / "adapter_config.json").exists()
+    with pytest.raises(ConfigError, match="seeds must be at least 1"):
+        cd.execute(str(model), fic, tmp_path / "res2", tmp_path / "models", target_langs=["de"], n_continents=2,
+                   places_per_type=1, n_paraphrases=1, train_config=cfg, seeds=0)

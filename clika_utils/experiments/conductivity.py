@@ -12,7 +12,11 @@ trained continents at random. Item-conditioned (only what the model knows in Eng
 chance-corrected: 1 = every English-known fact is retrieved in L, 0 = chance, negative = below.
 Named variant ``xrr_ratio`` (this project's earlier default): ``acc_L(type 1) / acc_en(type 1)``.
 Also reported: ``acc_L(type 1) / acc_L(type 0)`` — English-only facts relative to facts taught in L.
-95 % CIs: percentile bootstrap over places (the same resampled places for both languages).
+Training seeds: each target language is fine-tuned ``seeds`` times (training seeds ``seed``, ``seed + 1``, …);
+a metric is the mean over the runs of its per-run value, and its 95 % CI comes from a hierarchical bootstrap —
+the runs drawn with replacement (outer level), the places inside them (the same resampled places for every run
+and both languages: paired). With one run the CI covers places only, and the row says "one training run".
+The gates are checked per run; a language passes only when every run passes.
 
 Data and the repair of the broken ``train/ZH.json``: :mod:`clika_utils.fictional`.
 """
@@ -20,6 +24,7 @@ Data and the repair of the broken ``train/ZH.json``: :mod:`clika_utils.fictional
 from __future__ import annotations
 
 import unicodedata
+import zlib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,12 +40,13 @@ from ..decide import summarize
 from ..errors import ConfigError
 from ..fictional import Fictional, Place, fictional_dir, file_code, load_train
 from ..formats import Example, alpaca_prompt
-from ..metrics import bootstrap_weights, chance_correct, percentile_ci, transfer, transfer_note
+from ..metrics import bootstrap_weights, chance_correct, percentile_ci, resample_units, transfer, transfer_note
 from ..provenance import input_hashes, write_result_set
 from .shared import train_or_reuse
 
 GATE = 0.9
-RESULT_FILES = ("items.csv", "accuracy.csv", "gates.csv", "xrr.csv", "training.csv", "curves.csv", "repairs.csv")
+RESULT_FILES = ("items.csv", "accuracy.csv", "gates.csv", "xrr.csv", "xrr_runs.csv", "training.csv", "curves.csv",
+                "repairs.csv")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -122,29 +128,48 @@ def judge(generation: str, expected: str) -> bool:
 
 
 def accuracy_table(items: pd.DataFrame, n_boot: int, seed: int) -> pd.DataFrame:
-    """Accuracy per (target_lang, split, asked, type) with bootstrap CIs over items."""
+    """Accuracy per (target_lang, seed, split, asked, type) — one row per training run — with bootstrap CIs
+    over items."""
     rows = []
-    for (tl, split, asked, t), g in items.groupby(["target_lang", "split", "asked", "type"], sort=True):
+    items = _with_seed(items)
+    for (tl, s, split, asked, t), g in items.groupby(["target_lang", "seed", "split", "asked", "type"], sort=True):
         c = g["correct"].to_numpy(float)
-        w = bootstrap_weights(len(c), n_boot, seed, f"cd/{tl}/{split}/{asked}/{t}")
+        w = bootstrap_weights(len(c), n_boot, seed, f"cd/{tl}/{split}/{asked}/{t}" + (f"/s{s}" if s != seed else ""))
         lo, hi = percentile_ci((w @ c)[None, :] / len(c))
-        rows.append({"target_lang": tl, "split": split, "asked": asked, "type": int(t), "n": len(c),
+        rows.append({"target_lang": tl, "seed": int(s), "split": split, "asked": asked, "type": int(t), "n": len(c),
                      "correct": int(c.sum()), "accuracy": c.mean(), "accuracy_lo": lo[0], "accuracy_hi": hi[0]})
     return pd.DataFrame(rows)
 
 
+def _with_seed(items: pd.DataFrame) -> pd.DataFrame:
+    """Items of one training run may come without a ``seed`` column (seed 0)."""
+    return items if "seed" in items else items.assign(seed=0)
+
+
 def gates(acc: pd.DataFrame, threshold: float = GATE) -> pd.DataFrame:
-    """The authors' four gate checks per target language, passed or not."""
+    """The authors' four gate checks per target language and training run, passed or not."""
     rows = []
-    for tl, g in acc.groupby("target_lang", sort=True):
+    for (tl, s), g in acc.groupby(["target_lang", "seed"], sort=True):
         def get(split, asked, types):
             sub = g[(g["split"] == split) & (g["asked"] == asked) & g["type"].isin(types)]
             return sub["correct"].sum() / sub["n"].sum() if sub["n"].sum() else float("nan")
         for name, value in (("Translate", get("translate", tl, (-1, 0, 1))), ("en type 0", get("qa", "en", (0,))),
                             ("en type 1", get("qa", "en", (1,))), (f"{tl} type 0", get("qa", tl, (0,)))):
-            rows.append({"target_lang": tl, "check": name, "accuracy": value, "threshold": threshold,
+            rows.append({"target_lang": tl, "seed": int(s), "check": name, "accuracy": value, "threshold": threshold,
                          "passed": bool(value >= threshold)})
     return pd.DataFrame(rows)
+
+
+def gate_summary(g: pd.DataFrame) -> pd.DataFrame:
+    """Per target language and check: the mean accuracy over the training runs, how many runs passed, and
+    ``passed`` — every run did (the protocol measures XRR only on a model that learned what it was taught)."""
+    g = g.assign(passed=g["passed"].astype(bool))
+    if "seed" not in g:
+        g = g.assign(seed=0)
+    out = (g.groupby(["target_lang", "check"], sort=False)
+           .agg(accuracy=("accuracy", "mean"), runs=("seed", "nunique"), runs_passed=("passed", "sum"))
+           .reset_index())
+    return out.assign(passed=out["runs_passed"] == out["runs"])
 
 
 def name_similarity(items: pd.DataFrame, lang: str) -> float:
@@ -162,52 +187,90 @@ def chance_level(n_continents: int) -> float:
     return 1.0 / (n_continents or 20)
 
 
+XRR_METRICS = ("xrr", "xrr_ratio", "type1_over_type0")
+
+
+def _xrr_run(en1, l1, l0, w1, w0, chance: float) -> dict[str, tuple[float, np.ndarray]]:
+    """One training run's three conductivity metrics: (value, bootstrap replicates) each, the places resampled
+    with the weights ``w1`` (type 1, the same rows for English and L) and ``w0`` (type 0)."""
+    a_en1, a_l1, a_l0 = (w1 @ en1) / len(en1), (w1 @ l1) / len(l1), (w0 @ l0) / len(l0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        transfer_b = chance_correct(np.where(a_en1 > 0, (w1 @ (en1 * l1)) / (w1 @ en1), np.nan), chance)
+        ratio_b = np.where(a_en1 > 0, a_l1 / a_en1, np.nan)
+        rel_b = np.where(a_l0 > 0, a_l1 / a_l0, np.nan)
+    acc_en1, acc_l1, acc_l0 = en1.mean(), l1.mean(), l0.mean()
+    return {"xrr": (float(transfer(en1, l1, chance)), transfer_b),
+            "xrr_ratio": (acc_l1 / acc_en1 if acc_en1 else np.nan, ratio_b),
+            "type1_over_type0": (acc_l1 / acc_l0 if acc_l0 else np.nan, rel_b)}
+
+
+def xrr_runs(items: pd.DataFrame, n_boot: int, seed: int, chance: float) -> tuple[pd.DataFrame, dict]:
+    """Per target language, training run and metric (:data:`XRR_METRICS`): the run's value and counts
+    (a table), and the runs' bootstrap replicates over places (``{(lang, metric): runs × B}``, the same
+    resampled places for every run)."""
+    rows, reps = [], {}
+    qa = _with_seed(items)
+    qa = qa[qa["split"] == "qa"]
+    for tl, g in qa.groupby("target_lang", sort=True):
+        runs = sorted(g["seed"].unique())
+        w1 = w0 = None
+        for s in runs:
+            def vec(asked, t):
+                sub = g[(g["seed"] == s) & (g["asked"] == asked) & (g["type"] == t)].sort_values("place")
+                return sub["place"].tolist(), sub["correct"].to_numpy(float)
+            p_en1, en1 = vec("en", 1)
+            p_l1, l1 = vec(tl, 1)
+            p_l0, l0 = vec(tl, 0)
+            if p_en1 != p_l1 or not len(l1) or not len(l0):
+                raise ConfigError(f"{tl}: type-1 places differ between English and {tl}, or a type has no items")
+            if w1 is None:
+                places = (p_l1, p_l0)
+                w1 = bootstrap_weights(len(l1), n_boot, seed, f"xrr/{tl}/1")
+                w0 = bootstrap_weights(len(l0), n_boot, seed, f"xrr/{tl}/0")
+            elif (p_l1, p_l0) != places:
+                raise ConfigError(f"{tl}: training run {s} was asked about other places than run {runs[0]}")
+            n_en1 = int(en1.sum())
+            notes = {"xrr": transfer_note(n_en1), "xrr_ratio": "" if en1.mean() else "undefined: English type-1 accuracy is 0",
+                     "type1_over_type0": "" if l0.mean() else f"undefined: {tl} type-0 accuracy is 0"}
+            for metric, (value, boot) in _xrr_run(en1, l1, l0, w1, w0, chance).items():
+                reps.setdefault((tl, metric), []).append(boot)
+                rows.append({"target_lang": tl, "seed": int(s), "metric": metric, "value": value,
+                             "acc_en_type1": en1.mean(), "acc_l_type1": l1.mean(), "acc_l_type0": l0.mean(),
+                             "n_type1": len(l1), "n_type0": len(l0), "n_en_type1_correct": n_en1,
+                             "n_both_type1_correct": int((en1 * l1).sum()), "note": notes[metric]})
+    return pd.DataFrame(rows), {k: np.vstack(v) for k, v in reps.items()}
+
+
 def xrr_table(items: pd.DataFrame, n_boot: int, seed: int, chance: float) -> pd.DataFrame:
-    """Conductivity per target language L, with paired bootstrap CIs over places (the same resampled
-    type-1 places in both languages) and the continent names' spelling similarity
-    (:func:`name_similarity`). Three rows (``metric``):
+    """Conductivity per target language L: the mean over the training runs of each run's value, with 95 % CIs
+    from a hierarchical bootstrap (runs with replacement, then the places, paired across runs and languages;
+    one run: the places only), and the continent names' spelling similarity (:func:`name_similarity`).
+    Three rows (``metric``):
     * ``xrr`` — the default, the authors' group's published transfer ratio
       (:func:`clika_utils.metrics.transfer`, s = en, t = L, over the type-1 places, A_r = ``chance``):
-      (|C_en ∩ C_L| / |C_en| - A_r) / (1 - A_r). Undefined (NaN, reason in ``note``) when no type-1
-      place is answered right in English; negative below chance.
+      (|C_en ∩ C_L| / |C_en| - A_r) / (1 - A_r). Undefined in a run (NaN, reason in ``note``) when no type-1
+      place is answered right in English; the mean is over the runs where it is defined; negative below chance.
     * ``xrr_ratio`` — this project's earlier variant: acc_L(type 1) / acc_en(type 1), neither
       item-conditioned nor chance-corrected.
     * ``type1_over_type0`` — acc_L(type 1) / acc_L(type 0): English-only facts relative to facts taught in L.
+    Accuracies are means over runs; the counts ``n_en_type1_correct``, ``n_both_type1_correct`` sums over runs.
     """
+    per_run, reps = xrr_runs(items, n_boot, seed, chance)
     rows = []
-    qa = items[items["split"] == "qa"]
-    for tl, g in qa.groupby("target_lang", sort=True):
-        def vec(asked, t):
-            sub = g[(g["asked"] == asked) & (g["type"] == t)].sort_values("place")
-            return sub["place"].tolist(), sub["correct"].to_numpy(float)
-        p_en1, en1 = vec("en", 1)
-        p_l1, l1 = vec(tl, 1)
-        _, l0 = vec(tl, 0)
-        if p_en1 != p_l1 or not len(l1) or not len(l0):
-            raise ConfigError(f"{tl}: type-1 places differ between English and {tl}, or a type has no items")
-        w1 = bootstrap_weights(len(l1), n_boot, seed, f"xrr/{tl}/1")
-        w0 = bootstrap_weights(len(l0), n_boot, seed, f"xrr/{tl}/0")
-        a_en1, a_l1, a_l0 = (w1 @ en1) / len(en1), (w1 @ l1) / len(l1), (w0 @ l0) / len(l0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            both_b = w1 @ (en1 * l1)
-            transfer_b = chance_correct(np.where(a_en1 > 0, both_b / (w1 @ en1), np.nan), chance)
-            ratio_b = np.where(a_en1 > 0, a_l1 / a_en1, np.nan)
-            rel_b = np.where(a_l0 > 0, a_l1 / a_l0, np.nan)
-        acc_en1, acc_l1, acc_l0 = en1.mean(), l1.mean(), l0.mean()
-        n_en1 = int(en1.sum())
-        for metric, value, boot, note in (
-                ("xrr", float(transfer(en1, l1, chance)), transfer_b, transfer_note(n_en1)),
-                ("xrr_ratio", acc_l1 / acc_en1 if acc_en1 else np.nan, ratio_b,
-                 "" if acc_en1 else "undefined: English type-1 accuracy is 0"),
-                ("type1_over_type0", acc_l1 / acc_l0 if acc_l0 else np.nan, rel_b,
-                 "" if acc_l0 else f"undefined: {tl} type-0 accuracy is 0")):
-            sm = summarize(boot)
-            rows.append({"target_lang": tl, "metric": metric, "value": value, "lo": sm["lo"], "hi": sm["hi"],
-                         "tost_lo": sm["tost_lo"], "tost_hi": sm["tost_hi"], "se": sm["se"],
-                         "acc_en_type1": acc_en1, "acc_l_type1": acc_l1, "acc_l_type0": acc_l0,
-                         "n_type1": len(l1), "n_type0": len(l0), "n_en_type1_correct": n_en1,
-                         "n_both_type1_correct": int((en1 * l1).sum()), "chance": chance,
-                         "name_similarity": name_similarity(items, tl), "note": note})
+    for (tl, metric), g in per_run.groupby(["target_lang", "metric"], sort=False):
+        defined = g[np.isfinite(g["value"])]
+        rng = np.random.default_rng(np.random.SeedSequence([int(seed), zlib.crc32(f"xrr-runs/{tl}".encode())]))
+        sm = summarize(resample_units(reps[(tl, metric)], rng))
+        runs = len(g)
+        note = ("; ".join(dict.fromkeys(n for n in g["note"] if n)) if defined.empty else
+                "" if len(defined) == runs else f"defined in {len(defined)} of {runs} training runs")
+        rows.append({"target_lang": tl, "metric": metric, "value": defined["value"].mean() if len(defined) else np.nan,
+                     "lo": sm["lo"], "hi": sm["hi"], "tost_lo": sm["tost_lo"], "tost_hi": sm["tost_hi"], "se": sm["se"],
+                     "seeds": runs, "acc_en_type1": g["acc_en_type1"].mean(), "acc_l_type1": g["acc_l_type1"].mean(),
+                     "acc_l_type0": g["acc_l_type0"].mean(), "n_type1": int(g["n_type1"].iloc[0]),
+                     "n_type0": int(g["n_type0"].iloc[0]), "n_en_type1_correct": int(g["n_en_type1_correct"].sum()),
+                     "n_both_type1_correct": int(g["n_both_type1_correct"].sum()), "chance": chance,
+                     "name_similarity": name_similarity(items, tl), "note": note})
     return pd.DataFrame(rows)
 
 
@@ -217,15 +280,17 @@ def xrr_table(items: pd.DataFrame, n_boot: int, seed: int, chance: float) -> pd.
 
 def execute(model: str, data_dir, results_dir, models_dir, *, target_langs: list[str], n_continents: int,
             places_per_type: int, n_paraphrases: int, train_config: dict, max_new_tokens: int = 24,
-            batch_size: int = 16, n_boot: int = 1000, seed: int = 0, num_processes: int = 1,
+            batch_size: int = 16, n_boot: int = 1000, seed: int = 0, seeds: int = 1, num_processes: int = 1,
             parameters: dict | None = None, progress: bool = True) -> dict[str, Path]:
-    """Per target language: build the training set, fine-tune (or reuse a finished adapter), generate
-    answers, judge; then write items, accuracy, gates, XRR, training and repairs tables."""
+    """Per target language and training run (seeds ``seed`` … ``seed + seeds − 1``): build the training set,
+    fine-tune (or reuse a finished adapter), generate answers, judge; then write items, accuracy, gates, XRR
+    (per run and pooled), training and repairs tables."""
     from ..evaluate import Engine
     from ..train import TrainConfig, load_trained
 
+    if seeds < 1:
+        raise ConfigError(f"seeds must be at least 1, got {seeds}")
     results_dir, models_dir = Path(results_dir), Path(models_dir)
-    cfg = TrainConfig.from_dict({**train_config, "seed": seed})
     all_items, training, curves, repairs, inputs = [], [], [], [], []
     for lang in target_langs:
         file_code(lang)
@@ -234,40 +299,44 @@ def execute(model: str, data_dir, results_dir, models_dir, *, target_langs: list
         data = load_train(data_dir, lang)
         chosen = select_places(data.places, n_continents, places_per_type, exclude=data.ambiguous)
         examples = training_examples(data, chosen, n_paraphrases)
+        items = eval_items(data, chosen)
         inputs.append(fictional_dir(data_dir) / "train" / f"{file_code(lang)}.json")
-        job = models_dir / lang
-        info = train_or_reuse(model, examples, job, cfg, num_processes, progress)
-        training.append({"target_lang": lang, "examples": len(examples), "places": len(chosen),
-                         "ambiguous_places_excluded": len(data.ambiguous),
-                         "ambiguous_rows_dropped": sum(r["kind"] == "ambiguous" for r in data.train_rows),
-                         "steps": info["steps"], "final_loss": info["final_loss"],
-                         "global_batch": info["global_batch"], "method": cfg.method})
-        curves += [{"target_lang": lang, "step": int(m["step"]), "loss": m["loss"]}
-                   for m in pd.read_csv(job / "metrics.csv").to_dict("records")]
+        for run_seed in range(seed, seed + seeds):
+            job = models_dir / lang / f"seed{run_seed}"
+            cfg = TrainConfig.from_dict({**train_config, "seed": run_seed})
+            info = train_or_reuse(model, examples, job, cfg, num_processes, progress)
+            training.append({"target_lang": lang, "seed": run_seed, "examples": len(examples), "places": len(chosen),
+                             "ambiguous_places_excluded": len(data.ambiguous),
+                             "ambiguous_rows_dropped": sum(r["kind"] == "ambiguous" for r in data.train_rows),
+                             "steps": info["steps"], "final_loss": info["final_loss"],
+                             "global_batch": info["global_batch"], "method": cfg.method})
+            curves += [{"target_lang": lang, "seed": run_seed, "step": int(m["step"]), "loss": m["loss"]}
+                       for m in pd.read_csv(job / "metrics.csv").to_dict("records")]
+            lm = load_trained(job)
+            engine = Engine(lm, batch_size=batch_size)
+            gens = engine.generate([it["prompt"] for it in items], max_new_tokens)
+            for it, g in zip(items, gens):
+                all_items.append({"target_lang": lang, "seed": run_seed, **{k: v for k, v in it.items() if k != "prompt"},
+                                  "generation": g.strip(), "correct": judge(g, it["expected"])})
+            del lm, engine
         if data.repairs:
             for ph, true in data.repairs["mapping"].items():
                 repairs.append({"target_lang": lang, "placeholder": ph, "continent": true,
                                 **{f"rows_{k}": v for k, v in sorted(data.repairs["rows_changed"].items())}})
-        lm = load_trained(job)
-        engine = Engine(lm, batch_size=batch_size)
-        items = eval_items(data, chosen)
-        gens = engine.generate([it["prompt"] for it in items], max_new_tokens)
-        for it, g in zip(items, gens):
-            all_items.append({"target_lang": lang, **{k: v for k, v in it.items() if k != "prompt"},
-                              "generation": g.strip(), "correct": judge(g, it["expected"])})
         inputs += [fictional_dir(data_dir) / "test" / "target" / f"test{file_code(lang)}.jsonl",
                    fictional_dir(data_dir) / "test" / "Translate" / f"translate{file_code(lang)}.jsonl"]
-        del lm, engine
     inputs.append(fictional_dir(data_dir) / "test" / "target" / "testEN.jsonl")
     items = pd.DataFrame(all_items)
     acc = accuracy_table(items, n_boot, seed)
-    tables = {"items.csv": items, "accuracy.csv": acc, "gates.csv": gates(acc), "xrr.csv": xrr_table(items, n_boot, seed, chance_level(n_continents)),
+    chance = chance_level(n_continents)
+    tables = {"items.csv": items, "accuracy.csv": acc, "gates.csv": gates(acc),
+              "xrr.csv": xrr_table(items, n_boot, seed, chance), "xrr_runs.csv": xrr_runs(items, n_boot, seed, chance)[0],
               "training.csv": pd.DataFrame(training), "curves.csv": pd.DataFrame(curves),
               "repairs.csv": pd.DataFrame(repairs, columns=["target_lang", "placeholder", "continent"]
                                           if not repairs else None)}
     params = {"model": model, "target_langs": list(target_langs), "n_continents": n_continents,
               "places_per_type": places_per_type, "n_paraphrases": n_paraphrases, "train_config": train_config,
-              "max_new_tokens": max_new_tokens, "n_boot": n_boot, **(parameters or {})}
+              "max_new_tokens": max_new_tokens, "n_boot": n_boot, "seeds": seeds, **(parameters or {})}
     hashes = input_hashes(inputs, root=data_dir)
     return write_result_set(results_dir, tables, parameters=params, seed=seed, inputs=hashes)
 
@@ -281,11 +350,15 @@ def findings(tables: dict[str, pd.DataFrame], n_continents: int) -> list[str]:
     """Plain-language reading of the gates and XRR, computed from the tables."""
     out = []
     chance = chance_level(n_continents)
-    g, x = tables["gates"], tables["xrr"]
+    g, x = gate_summary(tables["gates"]), tables["xrr"]
     for tl, sub in g.groupby("target_lang", sort=True):
         failed = sub[~sub["passed"]]
-        gate_txt = "all four gates passed" if failed.empty else \
-            "gates NOT passed: " + ", ".join(f"{r.check} {r.accuracy:.0%}" for r in failed.itertuples())
+        runs = int(sub["runs"].iloc[0])
+        every = "" if runs == 1 else f" in all {runs} training runs"
+        gate_txt = f"all four gates passed{every}" if failed.empty else \
+            "gates NOT passed: " + ", ".join(f"{r.check} {r.accuracy:.0%}"
+                                             + ("" if runs == 1 else f" (passed in {r.runs_passed} of {runs} runs)")
+                                             for r in failed.itertuples())
         xr = x[(x["target_lang"] == tl) & (x["metric"] == "xrr")].iloc[0]
         ratio = x[(x["target_lang"] == tl) & (x["metric"] == "xrr_ratio")]
         verdict = (f"not measurable ({xr.note})" if not np.isfinite(xr.value) else
@@ -294,11 +367,14 @@ def findings(tables: dict[str, pd.DataFrame], n_continents: int) -> list[str]:
         value = (f"XRR = {xr.value:.2f} [{xr.lo:.2f}, {xr.hi:.2f}]" if np.isfinite(xr.value) else "XRR undefined")
         ratio_txt = (f" (ratio variant acc_{tl}/acc_en {ratio.value.iloc[0]:.2f})"
                      if len(ratio) and np.isfinite(ratio.value.iloc[0]) else "")
-        out.append(f"**{tl}**: {gate_txt}. Type 1 (taught in English only): English {xr.acc_en_type1:.0%}, "
+        runs = int(xr.seeds) if "seeds" in x and np.isfinite(xr.seeds) else 1
+        mean, summed = ("", "") if runs == 1 else (f" (means over {runs} training runs)", f", summed over the {runs} runs")
+        out.append(f"**{tl}**: {gate_txt}. Type 1 (taught in English only){mean}: English {xr.acc_en_type1:.0%}, "
                    f"{tl} {xr.acc_l_type1:.0%} (a random trained continent: {chance:.0%}); of the "
-                   f"{int(xr.n_en_type1_correct)} places answered right in English, {int(xr.n_both_type1_correct)} "
-                   f"are also right in {tl}: {value}{ratio_txt} — {verdict}; {tl} type 0 (taught in {tl}) "
-                   f"{xr.acc_l_type0:.0%}; continent names' spelling similarity en/{tl} {xr.name_similarity:.2f}.")
+                   f"{int(xr.n_en_type1_correct)} places answered right in English{summed}, "
+                   f"{int(xr.n_both_type1_correct)} are also right in {tl}: {value}{ratio_txt} — {verdict}; "
+                   f"{tl} type 0 (taught in {tl}) {xr.acc_l_type0:.0%}; continent names' spelling similarity "
+                   f"en/{tl} {xr.name_similarity:.2f}.")
     xr_all = x[(x["metric"] == "xrr") & np.isfinite(x["value"])]
     low = xr_all[xr_all["hi"] < 0.5]["target_lang"].tolist()
     high = xr_all[xr_all["lo"] >= 0.5]
@@ -328,8 +404,9 @@ def findings(tables: dict[str, pd.DataFrame], n_continents: int) -> list[str]:
 
 
 XRR_LOW = 0.5  #: "low" conductivity: XRR (transfer scale, 0 = chance, 1 = full) below this
-CLAIMS = [PaperClaim("CLiKA", f"Knowledge conductivity is low for every model (XRR below {XRR_LOW:.1f})", "XRR",
-                     "decrease", "xrr.csv", null=XRR_LOW)]
+CLAIMS = [PaperClaim(key="xrr", paper="CLiKA", statement=f"Knowledge conductivity is low for every model (XRR below "
+                     f"{XRR_LOW:.1f})", metric="XRR", expected="decrease", source="xrr.csv", null=XRR_LOW,
+                     headline=f"Knowledge conducts poorly across languages (XRR < {XRR_LOW:.1f})")]
 
 
 def claim_rows(results_dir) -> list[dict]:
@@ -341,26 +418,36 @@ def claim_rows(results_dir) -> list[dict]:
     rows = []
     ratio = x[x.metric == "xrr_ratio"].set_index("target_lang")["value"] if "xrr_ratio" in set(x.metric) else {}
     g = claims.read(results_dir, "gates")
+    g = gate_summary(g) if g is not None else None
     for r in x[x.metric == "xrr"].itertuples():
-        mine = g[g.target_lang == r.target_lang] if g is not None else pd.DataFrame(columns=["check", "accuracy",
-                                                                                              "passed"])
-        gate_txt = "; ".join(f"{c.check} {c.accuracy:.0%}{'' if c.passed else ' FAILED'}" for c in mine.itertuples())
+        seeds = int(r.seeds) if "seeds" in x and np.isfinite(r.seeds) else 1
+        mine = g[g.target_lang == r.target_lang] if g is not None else pd.DataFrame(
+            columns=["check", "accuracy", "passed", "runs", "runs_passed"])
+        gate_txt = "; ".join(f"{c.check} {c.accuracy:.0%}"
+                             + ("" if c.passed else " FAILED" if c.runs == 1 else f" FAILED ({c.runs_passed} of {c.runs} "
+                                                                                 "runs passed)")
+                             for c in mine.itertuples())
         failed = mine[~mine.passed.astype(bool)]
-        note = (f"gates ({GATE:.0%} needed): {gate_txt or 'none recorded'}; name similarity to English "
-                f"{r.name_similarity:.2f}; effect = XRR − {cd.null:g}")
+        how = ("hierarchical bootstrap: training runs, then places (paired)" if seeds > 1 else
+               "bootstrap over places; one training run")
+        note = (f"{how}; gates ({GATE:.0%} needed{', mean over runs' if seeds > 1 else ''}): "
+                f"{gate_txt or 'none recorded'}; name similarity to English {r.name_similarity:.2f}; "
+                f"effect = XRR − {cd.null:g}")
         if r.target_lang in ratio:
             note += f"; ratio variant acc_l/acc_en {ratio[r.target_lang]:.3f}"
-        claim = f"{cd.statement}: taught in English, asked in {r.target_lang}"
         undefined = "" if np.isfinite(r.value) else f"XRR undefined: {r.note}"
         if not undefined and (g is None or len(failed)):
             undefined = ("the authors' protocol measures XRR only after every gate passes; failed: "
                          + (", ".join(f"{c.check} {c.accuracy:.0%}" for c in failed.itertuples())
                             if g is not None else "no gate table"))
         decision = claims.judge(cd, r.value, r._asdict(), "xrr", undefined=undefined)
-        measured = (f"XRR (transfer, chance-corrected) {r.value:.3f} ({int(r.n_en_type1_correct)} of "
-                    f"{int(r.n_type1)} places right in English)" if np.isfinite(r.value) else f"XRR {r.note}")
-        rows.append(claims.row(claim, nb, measured, decision, source="live", metric="xrr", n=int(r.n_type1),
-                               note=note, paper=cd.paper))
+        known = (f"{int(r.n_en_type1_correct)} of {int(r.n_type1)} places right in English" if seeds == 1 else
+                 f"mean of {seeds} runs; {int(r.n_en_type1_correct)} of {seeds} × {int(r.n_type1)} place answers right "
+                 "in English")
+        measured = (f"XRR (transfer, chance-corrected) {r.value:.3f} ({known})" if np.isfinite(r.value)
+                    else f"XRR {r.note}")
+        rows.append(claims.row(cd, nb, measured, decision, source="live", metric="xrr", n=int(r.n_type1),
+                               seeds=seeds, note=note, detail=f"taught in English, asked in {r.target_lang}"))
     return rows
 
 
@@ -387,6 +474,7 @@ class Config(ExperimentConfig):
     num_processes: int
     n_boot: int
     seed: int
+    seeds: int
     models_dir: str
     render_only: bool
     results_dir: str
@@ -400,4 +488,4 @@ def run(config: Config, *, progress: bool = True) -> dict[str, Path]:
                    c.path("models_dir"), target_langs=c.target_langs, n_continents=c.n_continents,
                    places_per_type=c.places_per_type, n_paraphrases=c.n_paraphrases, train_config=c.train_config,
                    max_new_tokens=c.max_new_tokens, batch_size=c.batch_size, n_boot=c.n_boot, seed=c.seed,
-                   num_processes=c.num_processes, parameters=c.record(), progress=progress)
+                   seeds=c.seeds, num_processes=c.num_processes, parameters=c.record(), progress=progress)

@@ -235,8 +235,10 @@ def findings(res: dict[str, pd.DataFrame]) -> list[str]:
 # the papers' claims this notebook measures
 
 
-CLAIMS = [PaperClaim("x-LLaMA", "Allocating the translation budget by the scaling laws beats equal shares",
-                     "Σ score optimal − uniform on held-out sentences", "increase", "validation.csv")]
+CLAIMS = [PaperClaim(key="allocation", paper="x-LLaMA", statement="Allocating the translation budget by the scaling "
+                     "laws beats equal shares", metric="Σ score optimal − uniform on held-out sentences",
+                     expected="increase", source="validation.csv",
+                     headline="Allocating the translation budget by the laws beats equal shares")]
 
 
 def claim_rows(results_dir) -> list[dict]:

@@ -29,8 +29,9 @@ from ..formats import Example, alpaca_prompt
 from ..langs import LANGS, check_langs
 from ..outdir import system_name
 from ..train import TrainConfig
-from .shared import (CLAIM_METRICS, METRIC_NAMES, accuracy_summary, chance_note, claims_block, claims_table_rows, evaluate_live,
-                     live_claims, load_tables, loader, probe_live, probe_questions, stored, train_or_reuse, write)
+from .shared import (CLAIM_METRICS, accuracy_summary, chance_note, claims_block, claims_table_rows, delta_claims,
+                     evaluate_live, live_claims, load_tables, loader, probe_live, probe_questions, stored,
+                     train_or_reuse, write)
 
 #: multilingual vs English-only instruction tuning of the same base (llama_7b) — claim 2c
 MULTI_VS_ENGLISH_IT = [("m_llama", "Stanford_Alpaca", "multi")]
@@ -60,18 +61,11 @@ def stored_heatmap_pairs(systems) -> tuple[list, dict]:
 
 
 def instruction_claims(systems) -> list[Claim]:
+    """The declared claims over the stored systems (2c: multilingual against English-only tuning of the same base)."""
     multi, english = instruction_pairs(systems)
     systems = set(systems)
     vs = [p for p in MULTI_VS_ENGLISH_IT if p[0] in systems and p[1] in systems]
-    out = []
-    for m in CLAIM_METRICS:
-        out.append(Claim(f"2a {m}", f"Multilingual instruction tuning raises non-English {METRIC_NAMES[m]}",
-                         multi, m, "non_en", 1))
-        out.append(Claim(f"2b {m}", f"English-only instruction tuning raises non-English {METRIC_NAMES[m]}",
-                         english, m, "non_en", 1))
-        out.append(Claim(f"2c {m}", f"Multilingual instruction tuning beats English-only instruction tuning of "
-                                    f"the same base on non-English {METRIC_NAMES[m]}", vs, m, "non_en", 1))
-    return out
+    return delta_claims(CLAIMS, {"2a": multi, "2b": english, "2c": vs})
 
 
 def instruction_examples(facts: list[cldr.Fact], langs) -> list[Example]:
@@ -120,16 +114,10 @@ def instruction_live(model: str, data_dir, models_dir, live_dir, *, label: str, 
 
 
 def _instruction_live_claims(multi: str, english: str, base: str, it_langs) -> list[Claim]:
+    """The declared claims over the live systems."""
     langs = "+".join(it_langs)
-    out = []
-    for m in CLAIM_METRICS:
-        out.append(Claim(f"2a {m}", f"Multilingual instruction tuning raises non-English {METRIC_NAMES[m]}",
-                         [(multi, base, langs)], m, "non_en", 1))
-        out.append(Claim(f"2b {m}", f"English-only instruction tuning raises non-English {METRIC_NAMES[m]}",
-                         [(english, base, "en")], m, "non_en", 1))
-        out.append(Claim(f"2c {m}", f"Multilingual beats English-only instruction tuning on non-English "
-                                    f"{METRIC_NAMES[m]}", [(multi, english, langs)], m, "non_en", 1))
-    return out
+    return delta_claims(CLAIMS, {"2a": [(multi, base, langs)], "2b": [(english, base, "en")],
+                                 "2c": [(multi, english, langs)]})
 
 
 INSTRUCTION_FILES = ("lineage", "stored_deltas", "stored_claims", "live_training", "live_deltas", "live_claims",
@@ -185,16 +173,21 @@ def findings(t: dict[str, pd.DataFrame], xrr: pd.DataFrame | None = None) -> lis
 # the papers' claims this notebook measures
 
 
+_SOURCES = "stored_claims.csv, live_claims.csv, probe_claims.csv"
+_METRIC = "Δ accuracy, RA, en-CO beyond chance (stored; live CLiKA streams and CLDR probe)"
+#: CLiKA's claim 2, declared once: the stored comparisons, the live CLiKA streams and the CLDR probe build their
+#: rows from these (``{measure}``: accuracy, RA, en-CO beyond chance).
 CLAIMS = [
-    PaperClaim("CLiKA", "Multilingual instruction tuning raises non-English alignment (claim 2a)",
-               "Δ accuracy, RA, en-CO (stored; live CLiKA streams and CLDR probe)", "increase",
-               "stored_claims.csv, live_claims.csv, probe_claims.csv"),
-    PaperClaim("CLiKA", "English-only instruction tuning raises non-English alignment (claim 2b)",
-               "Δ accuracy, RA, en-CO (stored; live CLiKA streams and CLDR probe)", "increase",
-               "stored_claims.csv, live_claims.csv, probe_claims.csv"),
-    PaperClaim("CLiKA", "Multilingual beats English-only instruction tuning on non-English alignment (claim 2c)",
-               "Δ accuracy, RA, en-CO (stored; live CLiKA streams and CLDR probe)", "increase",
-               "stored_claims.csv, live_claims.csv, probe_claims.csv"),
+    PaperClaim(key="2a", paper="CLiKA", statement="Multilingual instruction tuning raises non-English {measure}",
+               general="alignment", metric=_METRIC, expected="increase", source=_SOURCES, group="non_en",
+               measures=CLAIM_METRICS, headline="Multilingual instruction tuning helps non-English PF and CT"),
+    PaperClaim(key="2b", paper="CLiKA", statement="English-only instruction tuning raises non-English {measure}",
+               general="alignment", metric=_METRIC, expected="increase", source=_SOURCES, group="non_en",
+               measures=CLAIM_METRICS, headline="English-only instruction tuning helps non-English PF and CT"),
+    PaperClaim(key="2c", paper="CLiKA", statement="Multilingual beats English-only instruction tuning (of the same "
+               "base) on non-English {measure}", general="alignment", metric=_METRIC, expected="increase",
+               source=_SOURCES, group="non_en", measures=CLAIM_METRICS,
+               headline="Multilingual beats English-only instruction tuning"),
 ]
 CLAIM_TABLES = ("stored_claims", "live_claims", "probe_claims")
 

@@ -115,10 +115,14 @@ def anchors(summary: pd.DataFrame, system: str = "chatgpt") -> pd.DataFrame:
 
 
 CLAIMS = [
-    PaperClaim("CLiKA", "LLMs are less accurate in non-English languages than in English (RA < 1)", "RA",
-               "decrease", "summary.csv", null=1.0),
-    PaperClaim("CLiKA", "Knowledge is less consistent across languages than the accuracies allow (en-CO beyond "
-                        "chance below 0.5)", "en-CO beyond chance (κ/κ_max)", "decrease", "summary.csv", null=0.5),
+    PaperClaim(key="pf", paper="CLiKA", statement="LLMs are less accurate in non-English languages than in English "
+               "(RA < 1)", metric="RA", expected="decrease", source="summary.csv", null=1.0,
+               headline="Non-English answers are less accurate than English ones (RA < 1)"),
+    PaperClaim(key="ct", paper="CLiKA", statement="Knowledge is less consistent across languages than the accuracies "
+               "allow (en-CO beyond chance below 0.5)", metric="en-CO beyond chance (κ/κ_max)", expected="decrease",
+               source="summary.csv", null=0.5,
+               headline="Knowledge is less consistent across languages than the accuracies allow (en-CO beyond "
+                        "chance < 0.5)"),
 ]
 
 

@@ -33,8 +33,9 @@ from ..langs import LANGS, check_langs
 from ..outdir import system_name
 from ..provenance import input_hashes
 from ..train import TrainConfig
-from .shared import (CLAIM_METRICS, METRIC_NAMES, accuracy_summary, chance_note, claims_block, claims_table_rows, evaluate_live,
-                     live_claims, load_tables, loader, probe_live, probe_questions, stored, train_or_reuse, write)
+from .shared import (CLAIM_METRICS, METRIC_NAMES, accuracy_summary, chance_note, claims_block, claims_table_rows,
+                     delta_claims, evaluate_live, live_claims, load_tables, loader, probe_live, probe_questions, stored,
+                     train_or_reuse, write)
 
 #: mixed-pretrained vs continued-pretrained models of the same size and target (zh) — claim 1c
 MIXED_VS_CONTINUED = [("baichuan2_7b_base", "chinese_llama2_7b", "zh"),
@@ -43,20 +44,12 @@ MIXED_VS_CONTINUED = [("baichuan2_7b_base", "chinese_llama2_7b", "zh"),
 
 
 def pretraining_claims(systems) -> list[Claim]:
+    """The declared claims over the stored systems: continued pretraining against its base (1a, 1b), mixed
+    against continued pretraining of the same size and target, zh (1c)."""
     systems = set(systems)
     cont = lineage.pairs("continued pretraining", systems)
     mixed = [p for p in MIXED_VS_CONTINUED if p[0] in systems and p[1] in systems]
-    out = []
-    for m in CLAIM_METRICS:
-        out.append(Claim(f"1a {m}", f"Continued pretraining raises the target language's {METRIC_NAMES[m]}",
-                         cont, m, "target", 1))
-        out.append(Claim(f"1b {m}", f"Continued pretraining lowers the other languages' {METRIC_NAMES[m]}",
-                         cont, m, "others", -1))
-    for m in CLAIM_METRICS[1:]:
-        out.append(Claim(f"1c {m}", f"Mixed pretraining costs the other languages less: higher {METRIC_NAMES[m]} "
-                                    "on non-target languages than continued pretraining (same size, target zh)",
-                         mixed, m, "others", 1))
-    return out
+    return delta_claims(CLAIMS, {"1a": cont, "1b": cont, "1c": mixed})
 
 
 def stored_heatmap_pairs(systems) -> tuple[list, dict]:
@@ -142,17 +135,9 @@ def pretraining_live(model: str, data_dir, text_home, models_dir, live_dir, *, l
 
 
 def _pretraining_live_claims(cpt: str, mixed: str, base: str, target: str) -> list[Claim]:
-    out = []
-    for m in CLAIM_METRICS:
-        out.append(Claim(f"1a {m}", f"Continued pretraining raises the target language's {METRIC_NAMES[m]}",
-                         [(cpt, base, target)], m, "target", 1))
-        out.append(Claim(f"1b {m}", f"Continued pretraining lowers the other languages' {METRIC_NAMES[m]}",
-                         [(cpt, base, target)], m, "others", -1))
-    for m in CLAIM_METRICS[1:]:
-        out.append(Claim(f"1c {m}", f"Mixed pretraining costs the other languages less than continued "
-                                    f"pretraining ({METRIC_NAMES[m]}, same budget)", [(mixed, cpt, target)],
-                         m, "others", 1))
-    return out
+    """The declared claims over the live systems (the same training budget for both variants)."""
+    return delta_claims(CLAIMS, {"1a": [(cpt, base, target)], "1b": [(cpt, base, target)],
+                                 "1c": [(mixed, cpt, target)]})
 
 
 def nll_claims(cmp: corpus.NLLComparison, cpt: str, mixed: str, base: str, target: str, langs) -> pd.DataFrame:
@@ -160,14 +145,13 @@ def nll_claims(cmp: corpus.NLLComparison, cpt: str, mixed: str, base: str, targe
     pretraining lowers the target's NLL (1a) and raises the others' (1b); mixed pretraining raises the
     others' NLL less than continued pretraining does (1c: NLL(mixed) − NLL(continued) < 0 on others)."""
     others = [lang for lang in langs if lang not in (target, "en")]
-    spec = [("1a nll", "Continued pretraining lowers the target language's held-out loss", cpt, base, [target], -1),
-            ("1b nll", "Continued pretraining raises the other languages' held-out loss", cpt, base, others, 1),
-            ("1c nll", "Mixed pretraining costs the other languages less than continued pretraining (held-out "
-                       "loss, same budget)", mixed, cpt, others, -1)]
+    spec = {"1a": (cpt, base, [target]), "1b": (cpt, base, others), "1c": (mixed, cpt, others)}
     rows = []
-    for claim, statement, system, ref, group_langs, direction in spec:
-        rows.append(claim_record(claim, statement, "nll_per_token", "target" if group_langs == [target] else "others",
-                                 direction, f"{system} vs {ref}", cmp.group(system, ref, group_langs)))
+    for c in CLAIMS:
+        system, ref, group_langs = spec[c.key]
+        # a lower loss is a gain: the claim's direction on Δ NLL is the opposite of its direction on alignment
+        rows.append(claim_record(f"{c.key} nll", c.stated(METRIC_NAMES["nll_per_token"]), "nll_per_token", c.group,
+                                 -c.direction, f"{system} vs {ref}", cmp.group(system, ref, group_langs)))
     return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
 
 
@@ -228,16 +212,23 @@ def findings(t: dict[str, pd.DataFrame]) -> list[str]:
 # the papers' claims this notebook measures
 
 
+_SOURCES = "stored_claims.csv, live_claims.csv, nll_claims.csv, probe_claims.csv"
+#: CLiKA's claim 1, declared once: the stored comparisons, the live CLiKA streams, the CLDR probe and the held-out
+#: loss all build their rows from these (``{measure}``: accuracy, RA, en-CO beyond chance, held-out likelihood).
 CLAIMS = [
-    PaperClaim("CLiKA", "Continued pretraining raises the target language's alignment (claim 1a)",
-               "Δ accuracy, RA, en-CO (stored and live); Δ held-out NLL (live)", "increase",
-               "stored_claims.csv, live_claims.csv, nll_claims.csv, probe_claims.csv"),
-    PaperClaim("CLiKA", "Continued pretraining lowers the other languages' alignment (claim 1b)",
-               "Δ accuracy, RA, en-CO (stored and live); Δ held-out NLL (live)", "decrease",
-               "stored_claims.csv, live_claims.csv, nll_claims.csv, probe_claims.csv"),
-    PaperClaim("CLiKA", "Mixed pretraining costs the other languages less than continued pretraining (claim 1c)",
-               "Δ RA, en-CO (stored and live); Δ held-out NLL (live)", "increase",
-               "stored_claims.csv, live_claims.csv, nll_claims.csv, probe_claims.csv"),
+    PaperClaim(key="1a", paper="CLiKA", statement="Continued pretraining raises the target language's {measure}",
+               general="alignment", metric="Δ accuracy, RA, en-CO beyond chance (stored and live); Δ held-out NLL "
+               "(live)", expected="increase", source=_SOURCES, group="target", measures=CLAIM_METRICS,
+               headline="Continued pretraining helps the target language"),
+    PaperClaim(key="1b", paper="CLiKA", statement="Continued pretraining lowers the other languages' {measure}",
+               general="alignment", metric="Δ accuracy, RA, en-CO beyond chance (stored and live); Δ held-out NLL "
+               "(live)", expected="decrease", source=_SOURCES, group="others", measures=CLAIM_METRICS,
+               headline="Continued pretraining hurts the other languages"),
+    PaperClaim(key="1c", paper="CLiKA", statement="Mixed pretraining costs the other languages less than continued "
+               "pretraining: higher {measure} on the non-target languages", general="alignment",
+               metric="Δ RA, en-CO beyond chance (stored and live); Δ held-out NLL (live)", expected="increase",
+               source=_SOURCES, group="others", measures=CLAIM_METRICS[1:],
+               headline="Mixed pretraining hurts the other languages less"),
 ]
 CLAIM_TABLES = ("stored_claims", "live_claims", "nll_claims", "probe_claims")
 

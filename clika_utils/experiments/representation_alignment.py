@@ -417,9 +417,14 @@ def findings(res: dict[str, pd.DataFrame]) -> list[str]:
 # the papers' claims this notebook measures
 
 
-CLAIMS = [PaperClaim("x-LLaMA", "Languages align best in the middle layers (x-LLaMA, paper body)",
-                     "peak layer of the cosine gap and of retrieval, with its bootstrap range", "increase",
-                     "peaks.csv")]
+CLAIMS = [PaperClaim(key=f"middle-{short}", paper="x-LLaMA", statement="Languages align best in the middle layers "
+                     "(x-LLaMA, paper body)", metric=f"middle-third advantage of the {what}, pooled over the family",
+                     expected="increase", source="family.csv, middle.csv, peaks.csv",
+                     headline=f"Languages align best in the middle layers: {head}")
+          for short, what, head in (("cosine", "centred cosine gap", "centred cosine gap"),
+                                    ("retrieval", "retrieval", "en ↔ X retrieval"))]
+#: the declared claim each judged alignment measure tests
+CLAIM_OF = dict(zip(CLAIM_PEAK_METRICS, CLAIMS))
 
 
 def claim_rows(results_dir) -> list[dict]:
@@ -427,8 +432,8 @@ def claim_rows(results_dir) -> list[dict]:
     layer in the middle third of the depth minus the best layer outside it) pooled over the whole family of
     systems analysed (the base and its variants, on the same pairs) and the languages, judged by the one
     verdict rule; the per-system values and peak layers are stated (``middle.csv``, ``peaks.csv``)."""
-    pk, mid, fam, nb, (ml,) = (claims.read(results_dir, "peaks"), claims.read(results_dir, "middle"),
-                               claims.read(results_dir, "family"), Config.NOTEBOOK, CLAIMS)
+    pk, mid, fam, nb = (claims.read(results_dir, "peaks"), claims.read(results_dir, "middle"),
+                        claims.read(results_dir, "family"), Config.NOTEBOOK)
     if pk is None or mid is None or fam is None:
         return claims.not_run(CLAIMS, nb)
     rows = []
@@ -437,7 +442,8 @@ def claim_rows(results_dir) -> list[dict]:
         per = mid[mid.metric == r.metric]
         p = pk[pk.metric == r.metric]
         each = ", ".join(f"{s} {a:+.3f}" for s, a in zip(per.system, per.advantage))
-        rows.append(claims.row(f"{ml.statement}: {what}", nb,
+        ml = CLAIM_OF[r.metric]
+        rows.append(claims.row(ml, nb,
                                f"{what}: best middle-third layer − best other layer {r.advantage:+.3f}, pooled over "
                                f"{int(r.systems)} systems of one family and their languages ({each}); peak in the "
                                f"middle third for {int((p.region == 'middle').sum())}/{len(p)} system-languages",
@@ -446,7 +452,7 @@ def claim_rows(results_dir) -> list[dict]:
                                note="one pooled estimate: the base and its fine-tuned variants share the sentence pairs, "
                                     "so they are one family, not replications; bootstrap over sentence pairs (n per "
                                     "language); the raw cosine gap is a variant (middle.csv), not judged",
-                               paper=ml.paper))
+                               detail=what))
     return rows
 
 

@@ -234,9 +234,10 @@ def findings(res: dict[str, pd.DataFrame], fit_metrics) -> list[str]:
 # the papers' claims this notebook measures
 
 
-CLAIMS = [PaperClaim("x-LLaMA", "Translation quality grows with the amount of translation data, following a "
-                     "scaling law", "log-linear slope per language; BIC-preferred law", "increase",
-                     "laws.csv, params.csv")]
+CLAIMS = [PaperClaim(key="scaling", paper="x-LLaMA", statement="Translation quality grows with the amount of "
+                     "translation data, following a scaling law", metric="log-linear slope per language; BIC-preferred "
+                     "law", expected="increase", source="laws.csv, params.csv",
+                     headline="Translation quality follows a scaling law in the amount of translation data")]
 
 
 def claim_rows(results_dir) -> list[dict]:

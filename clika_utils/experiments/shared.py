@@ -32,7 +32,7 @@ from ..provenance import input_hashes, write_result_set
 from ..train import TrainConfig, job_record, load_trained, run_job
 
 METRIC_NAMES = {"accuracy": "accuracy (PF)", "ra": "RA (PF)", "en_co": "en-CO (CT)",
-                "co_kappa": "en-CO beyond chance (CT)"}
+                "co_kappa": "en-CO beyond chance (CT)", "nll_per_token": "held-out likelihood (−NLL per token)"}
 #: what the PF/CT claims of notebooks 04/05 compare: Consistency by en-CO beyond chance (κ/κ_max, which has a
 #: data-dependent null), not by raw en-CO, whose change follows the accuracies (docs/analysis-plan.md)
 CLAIM_METRICS = ("accuracy", "ra", "co_kappa")
@@ -368,8 +368,10 @@ def claims_table_rows(results_dir, notebook: str, tables, declared) -> list[dict
         t = claims.read(results_dir, name)
         source, what = TABLE_SOURCES[name]
         for r in ([] if t is None else t.itertuples()):
+            decl = claims.declared(declared, r.claim)
+            measure = METRIC_NAMES[r.metric]
             if not r.cells and r.reason == "no pair available":
-                rows.append(claims.row(r.statement, notebook, f"{what}: no pair available", paper="CLiKA",
+                rows.append(claims.row(decl, notebook, f"{what}: no pair available", measure=measure,
                                        source=source, metric=r.metric))
                 continue
             decision = {"effect": r.delta, "lo": r.delta_lo, "hi": r.delta_hi, "mde": r.mde, "margin": r.margin,
@@ -382,6 +384,14 @@ def claims_table_rows(results_dir, notebook: str, tables, declared) -> list[dict
                 note = f"{r.pairs}; one training run per system" + ("; n = items per language"
                                                                     if name != "nll_claims" else "")
             measured = f"{what}: mean Δ {r.delta:+.3f} over {over}" if r.cells else f"{what}: no cell"
-            rows.append(claims.row(r.statement, notebook, measured, decision, paper="CLiKA", source=source,
+            rows.append(claims.row(decl, notebook, measured, decision, measure=measure, source=source,
                                    metric=r.metric, n=int(r.n), note=note))
     return rows or claims.not_run(declared, notebook)
+
+
+def delta_claims(declared, pairs: dict[str, list]) -> list[Claim]:
+    """The Δ claims the comparisons test, from the declared claims (:class:`clika_utils.claims.PaperClaim` with
+    ``group`` and ``measures``): one per claim and measure, over ``pairs[claim.key]``, with the id
+    "<key> <measure>" that :func:`claims_table_rows` resolves back to the declaration."""
+    return [Claim(f"{c.key} {m}", c.stated(METRIC_NAMES[m]), pairs[c.key], m, c.group, c.direction)
+            for c in declared if c.key in pairs for m in c.measures]
