@@ -365,14 +365,17 @@ def lint(fig) -> list[str]:
 
 
 def _legend_below(fig, axes, ncol: int | None = None) -> None:
-    """One legend for the figure, below the panels, from the first panel that has labelled artists."""
+    """One legend for the figure, below the panels: every label of every panel once, in the order first drawn
+    (a label only some panels have — a stream at chance — is not lost)."""
+    seen: dict[str, object] = {}
     for ax in np.ravel(axes):
-        handles, labels = ax.get_legend_handles_labels()
-        if handles:
-            fits = int(fig.get_figwidth() * 72 / (FONT["small"] * 0.62 * (max(map(len, labels)) + 8)))
-            fig.legend(handles, labels, loc="outside lower center", frameon=False,
-                       ncol=max(1, min(ncol or 3, len(labels), fits)))
-            return
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(label, handle)
+    if seen:
+        labels = list(seen)
+        fits = int(fig.get_figwidth() * 72 / (FONT["small"] * 0.62 * (max(map(len, labels)) + 8)))
+        fig.legend(list(seen.values()), labels, loc="outside lower center", frameon=False,
+                   ncol=max(1, min(ncol or 3, len(labels), fits)))
 
 
 def _percent(ax, axis: str = "y") -> None:
@@ -520,19 +523,32 @@ def by_language(summary: pd.DataFrame, *, value: str, tasks: list[str], langs: l
 def consistency_by_lang(summary: pd.DataFrame, *, systems: list[str], tasks: list[str], langs: list[str],
                         chance: dict[str, float], title: str):
     """One panel per task: en-CO (filled) and RankC (hollow) of ``systems`` against English per language, with
-    95 % CIs; dotted: the RankC of two independent random rankings (``chance``, per task)."""
+    95 % CIs; dotted: the RankC of two independent random rankings (``chance``, per task). Where the summary says a
+    system is at chance in English on a task (``en_above_chance``, the chance gate), its points in that panel are
+    grey, without intervals, labelled not measurable, and the panel's title says so: a model that prefers one
+    letter in every language ranks the options alike whatever the question, so neither number reads as knowledge."""
     fig, axes = _subplots(1, len(tasks), figsize=(2.9 * len(tasks) + 0.6, 3.3), sharey=True, squeeze=False)
     series = [(system, metric) for system in systems for metric in ("en_co", "rankc")]
+    gate = summary["en_above_chance"].astype(bool) if "en_above_chance" in summary else pd.Series(True, summary.index)
     for ax, task in zip(axes[0], tasks):
         sub = summary[summary["task"] == task]
+        gated = False
         for k, (system, metric) in enumerate(series):
-            hs = sub[sub["system"] == system].set_index("lang").reindex(langs)
+            rows = sub[sub["system"] == system]
+            hs = rows.set_index("lang").reindex(langs)
             v = hs[metric].to_numpy(float)
             x = np.arange(len(langs)) + (k - (len(series) - 1) / 2) * 0.22
+            fmt = "o" if metric == "en_co" else "s"
+            if len(rows) and not gate.loc[rows.index].all():
+                gated = True
+                ax.plot(x, v, fmt, ms=4, color=ROLE_COLOURS["base"], mfc=ROLE_COLOURS["base"] if metric == "en_co"
+                        else "white", label=f"{display_name(system)}: {METRIC_NAMES[metric]}, at chance in English "
+                                            "(not measurable)")
+                continue
             err = [np.nan_to_num(v - hs[f"{metric}_lo"].to_numpy(float)),
                    np.nan_to_num(hs[f"{metric}_hi"].to_numpy(float) - v)]
             colour = _highlight_colour(system, systems.index(system), k)
-            ax.errorbar(x, v, yerr=err, fmt="o" if metric == "en_co" else "s", color=colour, ms=4, capsize=2, lw=0.8,
+            ax.errorbar(x, v, yerr=err, fmt=fmt, color=colour, ms=4, capsize=2, lw=0.8,
                         mfc=colour if metric == "en_co" else "white",
                         label=f"{display_name(system)}: {METRIC_NAMES[metric]}")
         if task in chance:
@@ -540,7 +556,7 @@ def consistency_by_lang(summary: pd.DataFrame, *, systems: list[str], tasks: lis
         ax.set_xticks(range(len(langs)), langs)
         ax.set_xlim(-0.5, len(langs) - 0.5)
         ax.set_ylim(-0.02, 1.05)
-        ax.set_title(task_name(task))
+        ax.set_title(task_name(task) + ("\n(at chance in English)" if gated else ""))
     axes[0][0].set_ylabel("consistency with English")
     _legend_below(fig, axes[0])
     _suptitle(fig, title)
@@ -548,23 +564,32 @@ def consistency_by_lang(summary: pd.DataFrame, *, systems: list[str], tasks: lis
 
 
 def ranking(values: pd.Series | pd.DataFrame, *, highlight, title: str, xlabel: str, chance: float | None = None,
-            percent: bool = False):
+            percent: bool = False, unranked=(), unranked_label: str = "at chance in English: not ranked"):
     """Horizontal bars, best on top, systems by their published names; ``highlight`` systems (live) in the
     live colour; ``values``: a Series, or a frame with ``value`` (and ``lo``/``hi``: 95 % CIs drawn);
-    ``chance``: a dotted line."""
+    ``chance``: a dotted line. ``unranked`` systems (those the chance gate finds at chance) are not placed among
+    the others: they sit below a rule at the bottom, hatched, in name order, under ``unranked_label``."""
     df = values.to_frame("value") if isinstance(values, pd.Series) else values.copy()
-    df = df.sort_values("value")
+    out = set(unranked) & set(df.index)
+    df = pd.concat([df.loc[system_order(sorted(out))[::-1]], df.drop(index=list(out)).sort_values("value")])
     fig, ax = _subplots(figsize=(6.0, max(2.6, 0.19 * len(df) + 1.2)))
     live = set(highlight)
     colours = [ROLE_COLOURS["live"] if name in live else ROLE_COLOURS["stored"] for name in df.index]
     y = np.arange(len(df))
-    ax.barh(y, df["value"].to_numpy(float), color=colours)
+    bars = ax.barh(y, df["value"].to_numpy(float), color=colours)
+    for bar, name in zip(bars, df.index):
+        if name in out:
+            bar.set(facecolor="white", hatch="///",
+                    edgecolor=ROLE_COLOURS["live"] if name in live else ROLE_COLOURS["stored_dot"])
     if {"lo", "hi"} <= set(df.columns):
         v = df["value"].to_numpy(float)
         ax.errorbar(v, y, xerr=[np.nan_to_num(v - df["lo"].to_numpy(float)), np.nan_to_num(df["hi"].to_numpy(float) - v)],
                     fmt="none", ecolor="black", lw=0.8, capsize=2, label="95 % CI")
     handles = [Patch(color=ROLE_COLOURS["live"], label="live model (this project)"),
                Patch(color=ROLE_COLOURS["stored"], label="stored system (CLiKA outputs)")]
+    if out:
+        ax.axhline(len(out) - 0.5, color="black", lw=0.6)
+        handles.append(Patch(facecolor="white", edgecolor=ROLE_COLOURS["base"], hatch="///", label=unranked_label))
     if chance is not None:
         ax.axvline(chance, **CHANCE, label=f"chance {chance:.0%}" if percent else f"chance {chance:.2f}")
     ax.set_yticks(y, [display_name(s) for s in df.index], fontsize=FONT["small"])

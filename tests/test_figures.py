@@ -202,7 +202,10 @@ def test_item_accuracy_counts_per_system_and_language():
 
 
 def test_qa_scores_by_language_equal_the_summary_and_carry_a_bootstrap_interval():
-    from clika_utils.experiments.cross_lingual_instruction_tuning import headline_gain, score_by_lang
+    from clika_utils.experiments.cross_lingual_instruction_tuning import (
+        headline_gain,
+        score_by_lang,
+    )
     items = pd.DataFrame({"system": ["s"] * 6, "lang": ["en"] * 3 + ["ar"] * 3, "benchmark": ["xquad"] * 6,
                           "f1": [0.0, 0.5, 1.0, 0.2, 0.2, 0.2]})
     by = score_by_lang(items, "xquad", n_boot=200, seed=0).set_index("lang")
@@ -242,3 +245,36 @@ def test_mt_intervals_contain_the_corpus_score_and_collapse_when_every_sentence_
 def test_interval_note_states_the_widest_interval_and_the_sample_sizes():
     assert plots.interval_note([1.0, 7.46], [200, 180]) == "95 % CIs within ±7.5 (n = 180–200 per cell)"
     assert plots.interval_note([np.nan], [3]) == ""
+
+
+def test_a_ranking_does_not_place_systems_at_chance():
+    """ranking with ``unranked``: the systems the chance gate finds at chance sit hatched below a rule at the bottom,
+    whatever their score — the at-chance live model is not ranked above the stored systems it happens to beat."""
+    values = pd.Series({"llama_7b": 0.3, "chatgpt": 0.8, "gemma-3-270m_letter": 0.5, "bloom_7b1": 0.05})
+    fig = plots.ranking(values, highlight=["gemma-3-270m_letter"], title="normalised", xlabel="score",
+                        unranked=["gemma-3-270m_letter", "bloom_7b1"])
+    ax = fig.axes[0]
+    names = [t.get_text() for t in ax.get_yticklabels()]          # bottom to top
+    assert names[2:] == ["LLaMA-7B", "ChatGPT"] and set(names[:2]) == {"BLOOM-7B1", "Gemma-3-270M (letter)"}
+    hatched = [p.get_hatch() for p in ax.patches[:4]]
+    assert hatched[:2] == ["///", "///"] and hatched[2:] == [None, None]
+    assert any("not ranked" in t.get_text() for t in ax.get_legend().get_texts())
+    assert plots.lint(fig) == []
+    plain = plots.ranking(values, highlight=["gemma-3-270m_letter"], title="normalised", xlabel="score")
+    assert [t.get_text() for t in plain.axes[0].get_yticklabels()][2] == "Gemma-3-270M (letter)"
+
+
+def test_consistency_is_not_read_where_the_model_is_at_chance():
+    """consistency_by_lang with the gate: the panel of a stream where the model is at chance in English draws its
+    en-CO/RankC grey with no intervals and says so; the other panel keeps the live colour and its CIs."""
+    rows = [{"system": "gemma-3-270m_letter", "task": t, "lang": lang, "en_co": 1.0, "en_co_lo": 0.9, "en_co_hi": 1.0,
+             "rankc": 0.95, "rankc_lo": 0.9, "rankc_hi": 1.0, "en_above_chance": t == "x_csqa"}
+            for t in ("x_csqa", "x_geo") for lang in ("en", "de", "zh")]
+    fig = plots.consistency_by_lang(pd.DataFrame(rows), systems=["gemma-3-270m_letter"], tasks=["x_csqa", "x_geo"],
+                                    langs=["de", "zh"], chance={"x_csqa": 0.3, "x_geo": 0.4}, title="consistency")
+    ok, gated = fig.axes[0], fig.axes[1]
+    assert "at chance in English" in gated.get_title() and "at chance" not in ok.get_title()
+    assert len(ok.containers) == 2 and len(gated.containers) == 0         # error bars only where measurable
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert any("at chance in English (not measurable)" in t for t in labels)
+    assert plots.lint(fig) == []

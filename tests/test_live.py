@@ -1,9 +1,8 @@
 import pytest
+from conftest import make_tree
 
 from clika_utils.experiments.live_evaluation import ra_gap_by_method
 from clika_utils.placement import method_agreement
-
-from conftest import make_tree
 
 
 def test_method_agreement_hand_computed(tmp_path):
@@ -23,3 +22,27 @@ def test_method_agreement_hand_computed(tmp_path):
     # only the first n_common items count
     t2 = method_agreement(root, "m", ["generate", "letter"], ["x_geo"], ["en", "zh"], n_common=2).set_index("lang")
     assert t2.loc["zh", "acc_generate"] == 0.5 and t2.loc["zh", "agree_generate_letter"] == 0.0
+
+
+def test_a_live_model_at_chance_everywhere_is_not_ranked_and_its_rankc_not_read():
+    import pandas as pd
+
+    from clika_utils.experiments.live_evaluation import at_chance_systems, findings
+    rows = []
+    for system, source, above, norm in (("chatgpt", "stored", True, 0.8), ("bloom_7b1", "stored", False, 0.01),
+                                         ("llama_7b", "stored", True, 0.3), ("gemma-3-270m_letter", "live", False, 0.5)):
+        for task in ("x_geo", "x_csqa"):
+            for lang in ("en", "de"):
+                rows.append({"system": system, "source": source, "task": task, "lang": lang, "normalised": norm,
+                             "en_above_chance": above and not (system == "llama_7b" and task == "x_geo"),
+                             "rankc": 0.97, "rankc_lo": 0.95, "en_co": 1.0})
+    summary = pd.DataFrame(rows)
+    assert at_chance_systems(summary) == ["bloom_7b1", "gemma-3-270m_letter"]   # llama: at chance on one stream only
+    methods = pd.DataFrame({"task": ["x_geo"] * 2, "lang": ["en", "de"], "acc_letter": [0.3, 0.2]})
+    text = " ".join(findings(summary, methods, "gemma-3-270m"))
+    assert "rank" not in text.split("not ranked")[0].split("gemma-3-270m_letter:")[1]   # no "rank 2 of 4"
+    assert "not ranked" in text and "2 systems of 4" in text
+    assert "RankC and en-CO not measurable" in text
+    summary.loc[summary.system == "gemma-3-270m_letter", "en_above_chance"] = True
+    text = " ".join(findings(summary, methods, "gemma-3-270m"))
+    assert "rank 2 of 3 systems" in text and "not measurable" not in text

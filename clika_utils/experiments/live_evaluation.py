@@ -21,6 +21,7 @@ import pandas as pd
 from .. import settings
 from ..config import ExperimentConfig
 from ..data import TASKS
+from ..decide import CHANCE_MARGIN, above_chance
 from ..errors import ConfigError
 from ..evaluate import evaluate
 from ..io import write_json_atomic
@@ -53,27 +54,48 @@ def ra_gap_by_method(methods_table: pd.DataFrame) -> pd.DataFrame:
 def findings(summary: pd.DataFrame, methods_table: pd.DataFrame, label: str) -> list[str]:
     """Computed observations: where the live model ranks, and how much the method matters."""
     out = []
+    unranked = set(at_chance_systems(summary))
     norm = summary.groupby(["system", "source"])["normalised"].mean().reset_index()
-    norm = norm.sort_values("normalised", ascending=False).reset_index(drop=True)
+    norm = norm[~norm["system"].isin(unranked)].sort_values("normalised", ascending=False).reset_index(drop=True)
     for row in norm[norm["source"] == "live"].itertuples():
         out.append(f"{row.system}: mean official normalised score {row.normalised:.3f}, rank {row.Index + 1} of "
-                   f"{len(norm)} systems on the same items.")
+                   f"{len(norm)} systems above chance in English on some stream, on the same items.")
+    for system in sorted(unranked & set(summary.loc[summary["source"] == "live", "system"])):
+        out.append(f"{system}: at chance in English on every stream (chance gate: the lower end of English accuracy's "
+                   f"95 % CI below chance + {CHANCE_MARGIN:.2f}), so it is not ranked: its scores measure which letter "
+                   f"it prefers, not what it knows ({len(unranked)} systems of {summary['system'].nunique()} are).")
     gap = ra_gap_by_method(methods_table)
     for task, sub in gap.groupby("task", sort=False):
         parts = ", ".join(f"{r.method} {r.acc_en:.2f}→{r.acc_other_mean:.2f}" for r in sub.itertuples())
         out.append(f"{task}: English → mean non-English accuracy by method: {parts}.")
     ranked = summary[(summary["source"] == "live") & (summary["lang"] != "en") & summary["rankc"].notna()]
     for system, sub in ranked.groupby("system", sort=True):
-        above = sub[sub["rankc_lo"] > sub["task"].map(rankc_chance_by_task)]
-        out.append(f"{system}: RankC (en → l, ranking of all options) mean {sub['rankc'].mean():.2f} over "
-                   f"{len(sub)} (task, language) cells, en-CO mean {sub['en_co'].mean():.2f}; in {len(above)} of them "
-                   "the RankC interval lies above what random rankings give — consistency that en-CO, which "
-                   "needs correct answers, cannot show near chance accuracy.")
+        gated = sub[sub["en_above_chance"].astype(bool)] if "en_above_chance" in sub else sub
+        if gated.empty:
+            out.append(f"{system}: RankC and en-CO not measurable — at chance in English on every stream with option "
+                       "scores: the same ranking in every language is then the same letter preference, not the same "
+                       "knowledge.")
+            continue
+        above = gated[gated["rankc_lo"] > gated["task"].map(rankc_chance_by_task)]
+        out.append(f"{system}: RankC (en → l, ranking of all options) mean {gated['rankc'].mean():.2f} over the "
+                   f"{len(gated)} (task, language) cells of streams where it is above chance in English "
+                   f"({len(sub) - len(gated)} at-chance cells left out), en-CO mean {gated['en_co'].mean():.2f}; in "
+                   f"{len(above)} of them the RankC interval lies above what random rankings give.")
     agree = [c for c in methods_table.columns if c.startswith("agree_")]
     for col in agree:
         out.append(f"{col[6:].replace('_', ' vs ', 1)}: the two methods pick the same option on "
                    f"{methods_table[col].mean():.0%} of items (mean over streams and languages).")
     return out
+
+
+def at_chance_systems(summary: pd.DataFrame) -> list[str]:
+    """The systems of a scored summary that the chance gate (``en_above_chance``) finds at chance in English on
+    every stream they were scored on: a ranking of them would order letter preferences, so figures and findings
+    leave them unranked."""
+    if "en_above_chance" not in summary:
+        return []
+    above = summary.assign(g=summary["en_above_chance"].astype(bool)).groupby("system")["g"].any()
+    return sorted(above.index[~above])
 
 
 def rankc_chance_by_task(task: str) -> float:
@@ -178,6 +200,8 @@ def lm_eval_tables(written: dict) -> tuple[pd.DataFrame, pd.DataFrame, float]:
     by = ranking.groupby("system")
     ranked = pd.DataFrame({"value": by["accuracy"].mean(), "lo": by["accuracy_lo"].mean(), "hi": by["accuracy_hi"].mean()})
     ranked.loc[by.size() > 1, ["lo", "hi"]] = float("nan")
+    gate = [above_chance(lo, TASKS[t].chance) for lo, t in zip(ranking["accuracy_lo"], ranking["task"])]
+    ranked["above_chance"] = ranking.assign(g=gate).groupby("system")["g"].all()   # on every compared stream
     return table, ranked, chance
 
 
