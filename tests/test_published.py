@@ -201,11 +201,12 @@ def test_a_run_published_from_another_checkout_shows_no_path_of_either():
 
 def test_every_ci_of_the_trained_claims_is_recomputed_from_the_published_unit_level_inputs():
     """The claims whose CIs rest on aggregates computed at run time publish their unit-level inputs: 04's held-out
-    loss rows from the per-document losses, 08's allocation row from the per-sentence hypotheses (training seeds,
+    loss rows from the per-document losses, 03's XRR rows from the per-item answers of every training run
+    (runs, then places), 08's allocation row from the per-sentence hypotheses (training seeds,
     then sentences), 09's middle-layer rows from the per-pair values per layer. Recomputed here from
     ``published/results/`` alone, with the run's own parameters (its sidecars), they equal the published rows."""
     from clika_utils import corpus, provenance
-    from clika_utils.experiments import data_allocation, pretraining_variants
+    from clika_utils.experiments import conductivity, data_allocation, pretraining_variants
     from clika_utils.experiments import representation_alignment as rep
     from clika_utils.metrics import bootstrap_weights
     from clika_utils.outdir import system_name
@@ -221,6 +222,15 @@ def test_every_ci_of_the_trained_claims_is_recomputed_from_the_published_unit_le
     for col in ("delta", "delta_lo", "delta_hi", "tost_lo", "tost_hi"):
         np.testing.assert_allclose(again[col].to_numpy(float), pub[col].to_numpy(float), rtol=1e-9)
     assert list(again.verdict) == list(pub.verdict)
+
+    d = res / "03_conductivity"
+    p = provenance.read_sidecar(d / "xrr.csv")["parameters"]
+    again = conductivity.xrr_table(conductivity.load(d)["items"], p["n_boot"], p["seed"],
+                                   conductivity.chance_level(p["n_continents"]))
+    pub = pd.read_csv(d / "xrr.csv")
+    assert (pub.seeds >= 3).all() and list(again.seeds) == list(pub.seeds)       # training runs: the outer level
+    for col in ("value", "lo", "hi", "tost_lo", "tost_hi", "se"):
+        np.testing.assert_allclose(again[col].to_numpy(float), pub[col].to_numpy(float), rtol=1e-9, err_msg=col)
 
     d = res / "08_data_allocation"
     p = provenance.read_sidecar(d / "validation.csv")["parameters"]
