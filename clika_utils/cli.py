@@ -45,17 +45,17 @@ def _int_in(lo: int, hi: int | None = None):
     return parse
 
 
+OVERWRITE_HELP = ("start the folder clean: remove what clika wrote there before (for this system or job) and move "
+                  "any other files, untouched, into a .clika-backup-<n> folder inside it")
 MAX_BOOT = 100_000    #: bootstrap replicates: more adds nothing to a percentile CI and costs memory
 
 
 def _score(args) -> int:
-    from .outdir import claim, locked
-    from .scoring import SCORE_FILES
+    from .outdir import adopt_sidecars, claim, locked
     from .settings import clika_dir
 
     root = clika_dir(args.data_dir)
-    claim(args.out, lambda p: p.name.split(".provenance.json")[0] in SCORE_FILES, what="clika score",
-          overwrite=args.overwrite)
+    claim(args.out, what="clika results", overwrite=args.overwrite, adopt=adopt_sidecars)   # before the work
     with locked(args.out, "clika score"):
         return _score_locked(args, root)
 
@@ -142,15 +142,16 @@ def _train(args) -> int:
 
     import yaml
 
-    from .io import read_text_strict
+    from .config import load_yaml
     from .formats import read_examples
+    from .io import read_text_strict
     from .train import TrainConfig, train
 
     values = {}
     if args.config:
         text = read_text_strict(args.config)
         try:
-            values = json.loads(text) if args.config.endswith(".json") else (yaml.safe_load(text) or {})
+            values = json.loads(text) if args.config.endswith(".json") else (load_yaml(text) or {})
         except json.JSONDecodeError as e:
             raise DataError(args.config, f"not valid JSON ({e.msg})", line=e.lineno) from None
         except yaml.YAMLError as e:
@@ -317,7 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--tasks", type=_csv, help="comma-separated subset of x_csqa,x_copa,x_geo,x_name")
     sc.add_argument("--langs", type=_csv, help="comma-separated ISO 639-1 codes (en is always included)")
     sc.add_argument("--systems", type=_csv, help="comma-separated system names")
-    sc.add_argument("--overwrite", action="store_true", help="write into a folder that holds other files")
+    sc.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     sc.set_defaults(func=_score)
     ev = sub.add_parser("evaluate", help="evaluate a causal LM on the CLiKA streams")
     ev.add_argument("--model", required=True, help="registry name (gemma-3-270m, tiny-llama), local path or hub id")
@@ -331,7 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--batch-size", type=_int_in(1), default=16)
     ev.add_argument("--max-new-tokens", type=_int_in(1), default=5, help="generate: tokens to generate (default 5)")
     ev.add_argument("--num-beams", type=_int_in(1), default=1, help="generate: 1 = greedy (default), 2 = as the stored runs")
-    ev.add_argument("--overwrite", action="store_true", help="write into a folder that holds files of other runs")
+    ev.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     ev.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
     ev.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "bf16-autocast"])
     ev.set_defaults(func=_evaluate)
@@ -356,7 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--seed", type=_int_in(0))
     tr.add_argument("--save-every", type=_int_in(1))
     tr.add_argument("--no-progress", action="store_true")
-    tr.add_argument("--overwrite", action="store_true", help="train into a folder that holds files of other runs")
+    tr.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     tr.set_defaults(func=_train)
     data = sub.add_parser("data", help="check or fetch data").add_subparsers(dest="data_command", required=True)
     ck = data.add_parser("check", help="validate a CLiKA tree")
@@ -393,7 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
     lx.add_argument("--limit", type=_int_in(1), help="only the first N items of each stream")
     lx.add_argument("--method", default="letter", choices=["letter", "text"],
                     help="letter: the option letters (as clika evaluate --method letter); text: the full options")
-    lx.add_argument("--overwrite", action="store_true", help="write into a folder that holds other files")
+    lx.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     lx.set_defaults(func=_lmeval_export)
     li = les.add_parser("import", help="lm-eval --log_samples output -> the official result layout")
     li.add_argument("samples", type=Path, help="lm-eval's --output_path folder (searched for samples_clika_*.jsonl)")
@@ -401,7 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
     li.add_argument("--system", required=True, help="system name in the result file names")
     li.add_argument("--model", default="lm-eval", help="model name recorded in the manifest")
     li.add_argument("--data-dir", help="CLiKA folder the tasks were exported from (default: $CLIKA_DATA_HOME/clika)")
-    li.add_argument("--overwrite", action="store_true", help="write into a folder that holds other files")
+    li.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     li.set_defaults(func=_lmeval_import)
     pa = sub.add_parser("paths", help="show resolved settings")
     pa.set_defaults(func=_paths)

@@ -75,6 +75,28 @@ def _key_line(text: str, key: str) -> int | None:
     return None
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a key given twice in one mapping is an error (PyYAML keeps the last
+    value silently, so a forgotten earlier line would change a run without a word)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} given twice (first on line {seen[key] + 1}); expected each key once",
+                    key_node.start_mark)
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml(text: str):
+    """YAML as ``yaml.safe_load`` reads it, with a key given twice refused (a ``yaml.YAMLError`` whose
+    ``problem_mark`` is the second occurrence)."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)
+
+
 def load_params(params_dir: Path, notebook: Path, profile: str) -> dict:
     """The profile's parameters for ``notebook``, checked against the notebook's parameters cell:
     an unknown key or a value of the wrong type is an error naming the file, line and key (a
@@ -85,10 +107,11 @@ def load_params(params_dir: Path, notebook: Path, profile: str) -> dict:
                           f"for profile {profile!r}")
     text = path.read_text(encoding="utf-8")
     try:
-        params = yaml.safe_load(text) or {}
+        params = load_yaml(text) or {}
     except yaml.YAMLError as exc:
         line = getattr(getattr(exc, "problem_mark", None), "line", None)
-        raise ConfigError(f"{path}:{'' if line is None else line + 1}: not valid YAML ({exc})") from None
+        what = exc.problem if isinstance(exc, yaml.constructor.ConstructorError) else f"not valid YAML ({exc})"
+        raise ConfigError(f"{path}:{'' if line is None else line + 1}: {what}") from None
     if not isinstance(params, dict):
         raise ConfigError(f"{path}: expected a mapping of parameter names to values")
     declared = declared_parameters(notebook) if notebook.exists() else None

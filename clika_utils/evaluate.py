@@ -368,21 +368,44 @@ def evaluate(lm, root, out_dir, *, tasks, langs, method: str, system: str, limit
         state.wait_for_everyone()             # the main process claims the folder and writes the manifest first
         return _evaluate(lm, root, out_dir, tasks, langs, method, system, limit, batch_size, max_new_tokens,
                          num_beams, progress, manifest, _check_manifest(manifest_path, manifest), state)
-    claim(out_dir, lambda p: (p.is_dir() and p.name in TASKS) or p.name.endswith(".eval.json"),
-          what="clika evaluate", overwrite=overwrite)
+    ledger = claim(out_dir, what=WRITER, owner=system, overwrite=overwrite, adopt=adopt_eval_folder)
     with locked(out_dir, "clika evaluate"):
         previous = _check_manifest(manifest_path, manifest)
         if not previous:
             orphans = sorted(str(p.relative_to(out_dir)) for p in out_dir.glob(f"*/*/{system}_res.jsonl*"))
-            if orphans and not overwrite:
+            if orphans:
                 raise ConfigError(f"{out_dir}: holds results of system {system!r} ({orphans[0]}…) without their "
-                                  f"manifest {manifest_path.name}: another run wrote them; use another --out or "
-                                  "--system, or --overwrite to add to them")
+                                  f"manifest {manifest_path.name}: their model is unknown; use another --out or "
+                                  "--system, or --overwrite to start this system clean")
+            ledger.pending([manifest_path], writer=WRITER, owner=system)
             write_json_atomic(manifest_path, {**manifest, "status": "running"})   # first: a resume checks it
         if state:
             state.wait_for_everyone()
         return _evaluate(lm, root, out_dir, tasks, langs, method, system, limit, batch_size, max_new_tokens,
-                         num_beams, progress, manifest, previous, state)
+                         num_beams, progress, manifest, previous, state, ledger)
+
+
+WRITER = "clika evaluate"
+
+
+def adopt_eval_folder(root: Path) -> dict[str, tuple]:
+    """Legacy adoption (a results folder written before ledgers): each system whose manifest
+    ``<system>.eval.json`` is a clika manifest owns it and its ``<task>/<lang>/<system>_res.jsonl`` files, written
+    by ``clika evaluate`` or, where the manifest says so, ``clika lm-eval import``. Result files without their
+    manifest are adopted by nobody."""
+    out = {}
+    for m in root.glob("*.eval.json"):
+        system = m.name[: -len(".eval.json")]
+        try:
+            data = json.loads(m.read_text(encoding="utf-8"))
+            if not isinstance(data, dict) or "method" not in data or "status" not in data:
+                continue
+        except (OSError, ValueError):
+            continue
+        writer = "clika lm-eval import" if data.get("source") == "lm-evaluation-harness" else WRITER
+        for f in [m, *(p for task in TASKS for p in root.glob(f"{task}/*/{system}_res.jsonl*"))]:
+            out[f.relative_to(root).as_posix()] = (writer, system)
+    return out
 
 
 def check_settings(*, limit=None, batch_size=1, max_new_tokens=1, num_beams=1) -> None:
@@ -395,13 +418,13 @@ def check_settings(*, limit=None, batch_size=1, max_new_tokens=1, num_beams=1) -
 
 
 def _evaluate(lm, root, out_dir, tasks, langs, method, system, limit, batch_size, max_new_tokens, num_beams,
-              progress, manifest, previous, state) -> dict:
+              progress, manifest, previous, state, ledger=None) -> dict:
     from tqdm.auto import tqdm
 
     manifest_path = out_dir / f"{system}.eval.json"
     rank, world = (state.process_index, state.num_processes) if state else (0, 1)
     engine = Engine(lm, batch_size=batch_size)
-    work = []
+    work, mine = [], []
     for task in tasks:
         for lang in langs:
             items = task_items(root, task, lang, limit)
@@ -414,6 +437,10 @@ def _evaluate(lm, root, out_dir, tasks, langs, method, system, limit, batch_size
                 cut += part_cut
             todo = [it for it in items if it.item_id not in done][rank::world]
             work.append((task, lang, path if world == 1 else _part_path(path, rank), todo, cut))
+            if todo or done:
+                mine += [path] if world == 1 else [path] + [_part_path(path, r) for r in range(world)]
+    if ledger is not None:         # the main process: what this run appends to is this system's from now on
+        ledger.pending(mine, writer=WRITER, owner=system)
     if state:
         state.wait_for_everyone()  # every process plans from the same files before any process writes
     total = sum(len(w[3]) for w in work)
@@ -449,6 +476,11 @@ def _evaluate(lm, root, out_dir, tasks, langs, method, system, limit, batch_size
     manifest = {**manifest, "reports": reports, "status": "complete"}
     if rank == 0:
         write_json_atomic(manifest_path, manifest)
+        if ledger is not None:
+            for rel in [r for r, e in ledger.files.items() if e["owner"] == system and not (out_dir / r).exists()]:
+                del ledger.files[rel]                 # merged part files
+            ledger.record([out_dir / r for r, e in ledger.files.items() if e["owner"] == system], writer=WRITER,
+                          owner=system)
     return manifest
 
 

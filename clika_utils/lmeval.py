@@ -29,7 +29,7 @@ from pathlib import Path
 
 from .data import TASKS, check_tasks, lang_folders
 from .errors import ConfigError, DataError
-from .evaluate import task_items
+from .evaluate import adopt_eval_folder, task_items
 from .io import read_jsonl, write_json_atomic, write_text_atomic
 from .langs import LANGS, check_langs
 from .outdir import claim, locked, safe_name
@@ -57,8 +57,7 @@ def export(root, out_dir, *, tasks=None, langs=None, limit: int | None = None, m
         raise ConfigError(f"limit must be >= 1, got {limit}")
     tasks, langs = check_tasks(tasks or list(TASKS)), check_langs(langs or list(LANGS))
     out_dir = Path(out_dir).resolve()
-    claim(out_dir, lambda p: p.name.startswith("clika") or (p.is_dir() and p.name in TASKS),
-          what="clika lm-eval export", overwrite=overwrite)
+    ledger = claim(out_dir, what=EXPORT_WRITER, overwrite=overwrite, adopt=_adopt_export)
     counts = {}
     streams = [f"{task}/{lang}" for task in tasks for lang in langs]
     with locked(out_dir, "clika lm-eval export"):
@@ -82,7 +81,27 @@ def export(root, out_dir, *, tasks=None, langs=None, limit: int | None = None, m
         write_text_atomic(out_dir / "clika.yaml", _group_yaml("clika", [f"clika_{t}" for t in tasks]))
         write_json_atomic(out_dir / "clika_export.json", {"export": EXPORT_VERSION, "method": method, "limit": limit,
                                                           "tasks": list(tasks), "langs": list(langs), "documents": counts})
+        ledger.record([out_dir / "clika.yaml", out_dir / "clika_export.json",
+                       *(out_dir / task / name for task in tasks for name in
+                         [f"clika_{task}.yaml", *(f for lang in langs for f in (f"{lang}.jsonl",
+                                                                                 f"clika_{task}_{lang}.yaml"))])],
+                      writer=EXPORT_WRITER)
     return counts
+
+
+EXPORT_WRITER = "clika lm-eval export"
+
+
+def _adopt_export(root: Path) -> dict[str, tuple]:
+    """Legacy adoption of an export folder written before ledgers: when ``clika_export.json`` says so, the task
+    folders and ``clika*`` files it lists."""
+    try:
+        meta = json.loads((root / "clika_export.json").read_text(encoding="utf-8"))
+        tasks = [t for t in meta["tasks"] if t in TASKS]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return {p.relative_to(root).as_posix(): (None, "") for p in [*root.glob("clika*"), *(root / t for t in tasks)]
+            if p.exists()}
 
 
 def _task_yaml(name: str, task: str, data: Path) -> str:
@@ -171,16 +190,22 @@ def import_samples(samples_dir, root, out_dir, *, system: str, model: str = "lm-
                                      f"({', '.join(missing_streams[:6])}): run lm_eval on every exported task "
                                      "(--tasks clika), or export only the streams you run")
     out_dir = Path(out_dir)
-    claim(out_dir, lambda p: (p.is_dir() and p.name in TASKS) or p.name.endswith(".eval.json"),
-          what="clika lm-eval import", overwrite=overwrite)
+    ledger = claim(out_dir, what=IMPORT_WRITER, owner=system, overwrite=overwrite, adopt=adopt_eval_folder)
     with locked(out_dir, "clika lm-eval import"):
+        written = []
         for (task, lang), rows in tables.items():
             folder = lang_folders(Path(root) / task, (lang,))[lang].name
-            write_text_atomic(out_dir / task / folder / f"{system}_res.jsonl",
-                              "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+            written.append(out_dir / task / folder / f"{system}_res.jsonl")
+        ledger.pending([*written, out_dir / f"{system}.eval.json"], writer=IMPORT_WRITER, owner=system)
+        for path, rows in zip(written, tables.values()):
+            write_text_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
         write_json_atomic(out_dir / f"{system}.eval.json",
                           {"model": model, "source": "lm-evaluation-harness", "method": f"lm-eval {methods.pop()}",
                            "fingerprint": None, "dtype": None, "status": "complete",
                            "settings": {"imported_from": str(Path(samples_dir).resolve())},
                            "reports": {"streams": {f"{t}/{l_}": len(r) for (t, l_), r in tables.items()}}})
+        ledger.record([*written, out_dir / f"{system}.eval.json"], writer=IMPORT_WRITER, owner=system)
     return {k: len(v) for k, v in tables.items()}
+
+
+IMPORT_WRITER = "clika lm-eval import"

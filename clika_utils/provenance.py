@@ -88,12 +88,14 @@ def _record(name: str, sha: str, *, kind: str, parameters: dict, seed, inputs: d
 
 
 def write_result_set(results_dir: str | Path, tables: dict, *, parameters: dict, seed: int | None, inputs: dict,
-                     extra: dict | None = None) -> dict[str, Path]:
+                     extra: dict | None = None, writer: str = "clika results") -> dict[str, Path]:
     """Write a set of results tables ({file name: DataFrame}) with their sidecars, all or nothing:
     every CSV and sidecar is first written to a temporary file beside its place (a full disk or any
     other failure there removes the temporaries and leaves the previous set whole); only then are they
     moved into place, each CSV before its sidecar. Bytes are those of ``write_csv_atomic`` +
-    :func:`write_sidecar`."""
+    :func:`write_sidecar`. The folder must be clika's (:func:`clika_utils.outdir.claim`: a file there that no
+    clika command wrote refuses it, before anything is written); the tables are recorded in its ledger."""
+    from .outdir import adopt_sidecars, claim
     import contextlib
     import hashlib
     import io as _io
@@ -102,6 +104,7 @@ def write_result_set(results_dir: str | Path, tables: dict, *, parameters: dict,
     import tempfile
 
     results_dir = Path(results_dir)
+    ledger = claim(results_dir, what=writer, adopt=adopt_sidecars)
     results_dir.mkdir(parents=True, exist_ok=True)
     git, packages = git_state(), package_versions()
     payloads = []
@@ -113,7 +116,8 @@ def write_result_set(results_dir: str | Path, tables: dict, *, parameters: dict,
                          inputs=inputs, extra=extra, git=git, packages=packages)
         side = (json.dumps(record, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
         payloads += [(results_dir / name, data), (sidecar_path(results_dir / name), side)]
-    temps = []
+    temps, before = [], dict(ledger.files)
+    ledger.pending([final for final, _ in payloads], writer=writer)   # a killed run's files stay this writer's
     try:
         for final, data in payloads:
             fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=results_dir)
@@ -127,9 +131,14 @@ def write_result_set(results_dir: str | Path, tables: dict, *, parameters: dict,
         for tmp, _ in temps:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
+        ledger.files = before
+        with contextlib.suppress(OSError):
+            ledger.save()
         raise
+    finals = [final for _, final in temps]
     for tmp, final in temps:
         os.replace(tmp, final)
+    ledger.record(finals, writer=writer)
     return {name: results_dir / name for name in tables}
 
 

@@ -33,14 +33,15 @@ import html
 import json
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from .claims import ROW_COLUMNS, headlines
-from .config import derive_paths
+from .config import derive_paths, load_yaml
 from .decide import DECIDED
+from .errors import ClikaError, warn
 from .io import write_text_atomic
 from .provenance import read_sidecar, sidecar_path
 from .settings import project_root, resolve
@@ -50,7 +51,7 @@ def _param_paths(profile: str, key: str, params_dir: Path | None) -> dict[str, P
     params_dir = params_dir or project_root() / "params"
     out = {}
     for p in sorted(params_dir.glob(f"*/{profile}.yaml")):
-        values = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        values = load_yaml(p.read_text(encoding="utf-8")) or {}
         given = {"profile": profile, key: values.get(key, "")}
         out[p.parent.name] = resolve(derive_paths(given, p.parent.name)[key])
     return out
@@ -266,7 +267,7 @@ def latest_claims(profile: str) -> tuple[pd.DataFrame, str]:
 # page
 
 STYLE = """body{font-family:sans-serif;margin:2em;max-width:1200px} td,th{padding:4px 8px;border-bottom:1px solid #ddd;
-vertical-align:top;text-align:left} .ok,.supported{color:#060} .failed,.contradicted{color:#a00}
+vertical-align:top;text-align:left} .ok,.supported{color:#060} .failed,.incomplete,.contradicted{color:#a00}
 .inconclusive,.partly-supported,.partly-contradicted,.partly-no-effect,.mixed,.open{color:#666}
 .not-run,.not-measurable{color:#999} .no-effect,.negligible{color:#0072B2} figure{display:inline-block;width:560px;margin:0 1em 2em 0;
 vertical-align:top} figure img{max-width:100%} figcaption{font-size:90%} details{font-size:80%} pre{white-space:pre-wrap}"""
@@ -327,6 +328,20 @@ def contact_sheet(fig_dir: Path, profile: str) -> str:
 #: Results files larger than this are not published (the per-item table of the 42 stored systems, 29 MB):
 #: ``./run_all.sh`` regenerates them; the published folder's README lists what was left out.
 MAX_PUBLISHED_BYTES = 5_000_000
+
+
+def finished(executed: Path) -> bool:
+    """Whether papermill ran every code cell of the executed notebook to completion (a run killed half-way leaves
+    cells "pending" or "running", whatever an older ``runs.csv`` says). A notebook without papermill's cell
+    records, or absent (an earlier publication's copy is kept), counts as finished."""
+    import nbformat
+    if not executed.exists():
+        return True
+    nb = nbformat.read(executed, as_version=4)
+    marks = [c.metadata.get("papermill", {}).get("status") for c in nb.cells if c.cell_type == "code"]
+    if not any(marks):
+        return True
+    return all(m == "completed" for m in marks) and not nb.metadata.get("papermill", {}).get("exception")
 
 
 def _publish_notebooks(runs: pd.DataFrame, executed_dir: Path, nb_out: Path, earlier: Path,
@@ -391,21 +406,70 @@ def _folder_readme(profile: str, left_out: list[str], dropped: list[str]) -> str
     return "\n".join(lines)
 
 
-def build(profile: str, *, executed_dir: Path, out_dir: Path | None = None, params_dir: Path | None = None) -> Path:
+WRITER = "the report"
+OVERWRITE_FLAG = "--overwrite-published"   #: ``./run_all.sh`` and ``python -m clika_utils.report`` accept it
+
+
+def build(profile: str, *, executed_dir: Path, out_dir: Path | None = None, params_dir: Path | None = None,
+          overwrite: bool = False) -> Path:
     """Publish the run: ``out_dir/index.html`` (the report), ``notebooks/`` (cleaned executed notebooks and their
     HTML), ``results/`` (the results tables), ``runs.csv`` and a README — built in a staging folder beside
-    ``out_dir`` and swapped in whole, so a failure leaves the previous publication as it was. Figures are
-    linked where they are (``figures/`` for cpu), not copied. ``out_dir`` defaults to :func:`default_out`."""
+    ``out_dir`` and swapped in whole, so a failure leaves the previous publication as it was (a swap a kill
+    interrupted is completed or undone on the next start). Figures are linked where they are (``figures/`` for
+    cpu), not copied. ``out_dir`` defaults to :func:`default_out`. The folder must be the report's
+    (:func:`clika_utils.outdir.claim`, at every depth: its ledger records every file it published); anything
+    else there refuses it unless ``overwrite`` (:data:`OVERWRITE_FLAG`), which keeps those files, untouched, in a
+    ``.clika-backup-<n>`` folder of the new publication."""
     from .outdir import acquire, claim
     dest = Path(out_dir or default_out(profile))
-    claim(dest, lambda p: p.name in PUBLISHED_NAMES, what="the report")
     dest.parent.mkdir(parents=True, exist_ok=True)
     lock_file = dest.parent / f".{dest.name}.lock"      # beside the folder: the folder itself is swapped
     lock = acquire(lock_file, f"{dest}: another report is being written there (lock {lock_file}); wait for it to finish")
     try:
+        _recover_swap(dest)
+        claim(dest, what=WRITER, overwrite=overwrite, adopt=_adopt_published, flag=OVERWRITE_FLAG)
         return _build(profile, executed_dir, dest, params_dir)
     finally:
         lock.release()
+
+
+def check_folder(dest: Path) -> None:
+    """Refuse (ConfigError) a report folder that holds files the report did not write, without changing it: the
+    runner asks before the notebooks run."""
+    from .outdir import claim
+    old = dest.parent / f".{dest.name}.old"
+    if not dest.exists() and old.exists():
+        dest = old                                  # an interrupted swap: the next build restores it
+    claim(dest, what=WRITER, adopt=_adopt_published, flag=OVERWRITE_FLAG)     # saves nothing without overwrite
+
+
+def _recover_swap(dest: Path) -> None:
+    """A kill between :func:`_swap`'s two renames leaves the previous publication as ``.<name>.old`` and no
+    ``dest``: put it back (the staging folder of that run is rebuilt anyway)."""
+    old = dest.parent / f".{dest.name}.old"
+    if old.exists() and not dest.exists():
+        old.rename(dest)
+        warn(f"{dest}: an interrupted publication was found; the previous one is restored")
+
+
+def _adopt_published(root: Path) -> dict[str, tuple]:
+    """Legacy adoption (a publication written before ledgers): what its content shows the report wrote — the
+    results tables whose sidecars record their hash, the project's notebooks (``.ipynb``/``.html`` of a notebook
+    in ``notebooks/``), and the top-level files in the report's own format."""
+    from .outdir import adopt_sidecars
+    out = {f"results/{k}": v for k, v in adopt_sidecars(root / "results").items()} if (root / "results").is_dir() else {}
+    stems = {p.stem for p in (project_root() / "notebooks").glob("*.ipynb")}
+    if (root / "runs.csv").is_file():                       # and the notebooks its run record lists
+        stems |= set(pd.read_csv(root / "runs.csv").get("notebook", pd.Series(dtype=str)).astype(str))
+    out.update({p.relative_to(root).as_posix(): (None, "") for p in (root / "notebooks").glob("*")
+                if p.suffix in (".ipynb", ".html") and p.stem in stems and p.is_file()})
+    marks = {"index.html": "<title>clika-repro report", "README.md": "python -m clika_utils.report",
+             "runs.csv": "notebook,status,seconds", "run.json": '"profile"'}
+    for name, mark in marks.items():
+        f = root / name
+        if f.is_file() and mark in f.read_text(encoding="utf-8", errors="replace")[:4000]:
+            out[name] = (None, "")
+    return out
 
 
 def _build(profile: str, executed_dir: Path, dest: Path, params_dir: Path | None) -> Path:
@@ -416,6 +480,8 @@ def _build(profile: str, executed_dir: Path, dest: Path, params_dir: Path | None
     nb_out.mkdir(parents=True)
     runs = pd.read_csv(executed_dir / "runs.csv") if (executed_dir / "runs.csv").exists() else \
         pd.DataFrame(columns=["notebook", "status", "seconds"])
+    runs = runs.assign(status=[s if s != "ok" or finished(executed_dir / f"{n}.ipynb") else "incomplete"
+                               for n, s in zip(runs.notebook, runs.status)])
     pngs = sorted((p for d in figures_dirs(profile, params_dir) for p in d.glob("*.png")), key=lambda p: p.name)
     from .io import sha256_file
     figure_links = {sha256_file(p): _rel(p, dest / "notebooks") for p in pngs}
@@ -425,6 +491,9 @@ def _build(profile: str, executed_dir: Path, dest: Path, params_dir: Path | None
             if (folder / name).exists():
                 shutil.copyfile(folder / name, stage / name)
                 break
+    if (runs.status == "incomplete").any():         # say so in the published record too
+        runs.to_csv(stage / "runs.csv", index=False, lineterminator="\n")
+        warn(f"not finished, published as incomplete: {', '.join(runs.notebook[runs.status == 'incomplete'])}")
     dirs = results_dirs(profile, params_dir)
     left_out = _publish_results(dirs, stage / "results")
     write_text_atomic(stage / "README.md", _folder_readme(profile, left_out, dropped))
@@ -481,12 +550,16 @@ its provenance sidecar).</p>
 </body></html>
 """
     write_text_atomic(stage / "index.html", page)
+    from .outdir import BACKUP_PREFIX, BACKUP_WRITER, Ledger
+    backups = sorted(dest.glob(f"{BACKUP_PREFIX}*")) if dest.is_dir() else []
+    for b in backups:                          # a user's files moved aside by --overwrite-published stay published
+        shutil.copytree(b, stage / b.name)
+    ledger = Ledger(stage)
+    ledger.record(sorted(p for p in stage.rglob("*") if p.is_file() and not p.name.startswith(BACKUP_PREFIX)
+                         and not any(q.name.startswith(BACKUP_PREFIX) for q in p.parents)), writer=WRITER)
+    ledger.trees([stage / b.name for b in backups], writer=BACKUP_WRITER)
     _swap(stage, dest)
     return dest / "index.html"
-
-
-#: What the report writes into its folder (anything else there is someone else's: the folder is refused).
-PUBLISHED_NAMES = {"index.html", "notebooks", "results", "runs.csv", "run.json", "README.md", "figures", "claims.csv"}
 
 
 def _rel(path: Path, start: Path) -> str:
@@ -549,7 +622,18 @@ def main(argv=None) -> int:
                                                             "(the README's block) and exit")
     ap.add_argument("--docs", action="store_true", help="only regenerate the generated blocks of README.md and "
                                                          "docs/*.md from the committed claims table and run record")
+    ap.add_argument(OVERWRITE_FLAG, dest="overwrite", action="store_true",
+                    help="publish into a folder that holds files the report did not write (kept, untouched, in a "
+                         ".clika-backup-<n> folder of the publication)")
     args = ap.parse_args(argv)
+    try:
+        return _main(args)
+    except ClikaError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+def _main(args) -> int:
     if args.docs:
         for f in update_docs(args.profile):
             print(f"updated {f}")
@@ -558,11 +642,10 @@ def main(argv=None) -> int:
         print(claims_summary(pd.read_csv(claims_path(args.profile), keep_default_na=False, na_values=[""])))
         return 0
     page = build(args.profile, executed_dir=resolve(Path("outputs") / "executed" / args.profile),
-                 out_dir=args.out or default_out(args.profile))
+                 out_dir=args.out or default_out(args.profile), overwrite=args.overwrite)
     print(f"report: {page}")
     return 0
 
 
 if __name__ == "__main__":
-    import sys
     sys.exit(main())

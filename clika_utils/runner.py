@@ -47,6 +47,10 @@ def _selected(stem: str, pattern: str) -> bool:
 
 def find_notebooks(nb_dir: Path, only: list[str] | None = None) -> list[Path]:
     nbs = sorted(p for p in nb_dir.glob("*.ipynb") if NOTEBOOK_RE.match(p.name))
+    empty = [o for o in only or [] if not str(o).strip()]
+    if empty:                     # an unset shell variable: `--only ""` must not mean "every notebook"
+        raise ConfigError(f"--only {empty[0]!r}: expected a notebook number or part of a name among "
+                          f"{[p.stem for p in nbs]}")
     if only:
         unmatched = [o for o in only if not any(_selected(p.stem, o) for p in nbs)]
         if unmatched:
@@ -226,8 +230,16 @@ def main(argv=None) -> int:
     ap.add_argument("--kernel", help="Jupyter kernel name (default: clika-repro, which the setup "
                                                  "registers; python3 where it is not registered)")
     ap.add_argument("--no-progress", action="store_true", help="no per-cell progress bar")
+    from . import report
+    ap.add_argument(report.OVERWRITE_FLAG, dest="overwrite_published", action="store_true",
+                    help="publish even where the report's folder holds files it did not write (kept, untouched, in "
+                         "a .clika-backup-<n> folder of the publication)")
     args = ap.parse_args(argv)
     try:
+        if args.only is not None:
+            find_notebooks(project_root() / "notebooks", args.only)      # before anything else
+        if not args.overwrite_published:      # the report's folder, checked before an hour of work, not after
+            report.check_folder(report.default_out(args.profile))
         runs = run_all(args.profile, only=args.only, out_dir=args.out, kernel=args.kernel,
                        progress=not args.no_progress)
     except ConfigError as exc:
@@ -237,9 +249,9 @@ def main(argv=None) -> int:
     print(summary_table(runs))
     out = args.out or resolve(Path("outputs") / "executed" / args.profile)
     print(f"\nexecuted notebooks and HTML: {out}/index.html")
-    from . import report
     try:
-        page = report.build(args.profile, executed_dir=out, out_dir=report.default_out(args.profile))
+        page = report.build(args.profile, executed_dir=out, out_dir=report.default_out(args.profile),
+                            overwrite=args.overwrite_published)
         print(f"report (claims, figures with provenance, notebooks): {page}")
         if args.profile == "cpu" and not args.only:
             for f in report.update_docs(args.profile):

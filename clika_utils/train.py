@@ -321,12 +321,22 @@ def _job_identity(model_name: str, config: TrainConfig, data_hash: str, world: i
 JOB_FILES = ("train.json", "metrics.csv", "model", "ckpt", ".model.tmp", "train_data.jsonl")
 
 
-def _claim_job_folder(out_dir: Path, overwrite: bool) -> None:
+def _claim_job_folder(out_dir: Path, overwrite: bool):
+    """Claim the job folder (:func:`clika_utils.outdir.claim`) and record its files as the job's. They change
+    while the job runs (metrics, checkpoints), so they are recorded as trees, without hashes: train.json's job
+    identity (base model fingerprint, data, configuration) is what keeps a folder from being reused wrongly."""
     from .outdir import claim
-    if (out_dir / "ckpt").exists() and not (out_dir / "train.json").exists() and not overwrite:
-        raise ConfigError(f"{out_dir}: holds checkpoints but no train.json; not a folder of this job")
-    is_job = (out_dir / "train.json").exists()
-    claim(out_dir, lambda p: is_job and p.name in JOB_FILES, what="clika train", overwrite=overwrite)
+    return claim(out_dir, what="clika train", overwrite=overwrite, adopt=_adopt_job)
+
+
+def _adopt_job(root: Path) -> dict[str, tuple]:
+    """Legacy adoption (a job folder written before ledgers): the job's files, when train.json is a job record."""
+    try:
+        if "job" not in json.loads((root / "train.json").read_text(encoding="utf-8")):
+            return {}
+    except (OSError, ValueError, TypeError):
+        return {}
+    return {name: (None, "") for name in JOB_FILES if (root / name).exists()}
 
 
 def _check_job(out_dir: Path, identity: dict) -> dict:
@@ -472,8 +482,9 @@ def train(model_name: str, examples: list[Example], out_dir: str | Path, config:
     with contextlib.ExitStack() as stack:
         if acc.is_main_process:                  # one writer per job folder; files of others refuse it
             from .outdir import locked
-            _claim_job_folder(out_dir, overwrite)
+            ledger = _claim_job_folder(out_dir, overwrite)
             stack.enter_context(locked(out_dir, "clika train"))
+            ledger.trees([out_dir / name for name in JOB_FILES], writer="clika train")
         return _train(model_name, examples, out_dir, config, acc, bf16, progress)
 
 

@@ -47,7 +47,7 @@ def test_train_refuses_a_folder_holding_a_users_model(tiny_path, tmp_path, capsy
             "--no-progress", "--precision", "fp32"]
     assert main(args) == 2
     err = capsys.readouterr().err
-    assert "did not write (metrics.csv, model)" in err and "--overwrite" in err
+    assert "changed since (metrics.csv, model/pytorch_model.bin)" in err and "--overwrite" in err
     assert (out / "model" / "pytorch_model.bin").read_bytes() == b"the user's weights"
     assert (out / "metrics.csv").read_text(encoding="utf-8") == "mine\n" and not (out / "train.json").exists()
 
@@ -169,9 +169,10 @@ def test_out_that_is_a_file_or_holds_foreign_files(tiny_tree, tmp_path, capsys):
     d.mkdir()
     (d / "notes.txt").write_text("mine\n", encoding="utf-8")
     assert main(["score", "--data-dir", str(tiny_tree), "--out", str(d), "--n-boot", "5", "--langs", "zh,de,he"]) == 2
-    assert "holds files that clika score did not write (notes.txt)" in capsys.readouterr().err
+    assert "holds files that no clika command wrote, or that changed since (notes.txt)" in capsys.readouterr().err
     assert main(["score", "--data-dir", str(tiny_tree), "--out", str(d), "--n-boot", "5", "--langs", "zh,de,he", "--overwrite"]) == 0
-    assert (d / "notes.txt").read_text() == "mine\n" and (d / "summary.csv").exists()
+    assert (d / ".clika-backup-1" / "notes.txt").read_text() == "mine\n" and (d / "summary.csv").exists()  # moved aside
+    assert not (d / "notes.txt").exists()
     assert main(["score", "--data-dir", str(tiny_tree), "--out", str(tmp_path / "o2"), "--n-boot", "5", "--langs", "zh,de,he"]) == 0
     assert main(["score", "--data-dir", str(tiny_tree), "--out", str(tmp_path / "o2"), "--n-boot", "5", "--langs", "zh,de,he"]) == 0  # its own
 
@@ -206,6 +207,10 @@ def test_a_truncated_manifest_is_named(tiny_path, item_tree, tmp_path, capsys):
     out = tmp_path / "out"
     assert _eval(tiny_path, item_tree, out, "--limit", "2", "--system", "s") == 0
     (out / "s.eval.json").write_text('{"model": "x", "finger', encoding="utf-8")
+    assert _eval(tiny_path, item_tree, out, "--limit", "2", "--system", "s") == 2
+    assert "changed since (s.eval.json)" in capsys.readouterr().err          # not clika's any more: refused
+    from clika_utils.outdir import Ledger
+    Ledger(out).pending([out / "s.eval.json"], writer="clika evaluate", owner="s")   # as a run killed mid-write
     assert _eval(tiny_path, item_tree, out, "--limit", "2", "--system", "s") == 2
     assert f"{out / 's.eval.json'}:1: damaged manifest" in capsys.readouterr().err
 

@@ -8,6 +8,7 @@ import torch
 from clika_utils.errors import ClikaError, ConfigError
 from clika_utils.evaluate import Engine, evaluate, letter_token_ids, task_items
 from clika_utils.models import build_tiny_model, load_model, resolve
+from clika_utils.outdir import Ledger
 from clika_utils.scoring import score_tree
 
 
@@ -93,7 +94,8 @@ def test_resume_after_a_kill_gives_the_same_file(tiny, item_tree, tmp_path):
     part = tmp_path / "part" / "x_geo" / "en" / "tiny_res.jsonl"
     evaluate(tiny, item_tree, tmp_path / "part", **kw)
     lines = part.read_text(encoding="utf-8").splitlines(keepends=True)
-    part.write_text("".join(lines[:2]) + lines[2][:15], encoding="utf-8")   # killed while writing line 3
+    part.write_text("".join(lines[:2]) + lines[2][:15], encoding="utf-8")   # killed while writing line 3 ...
+    Ledger(tmp_path / "part").pending([part], writer="clika evaluate", owner="tiny")   # ... its ledger says so
     man = evaluate(tiny, item_tree, tmp_path / "part", **kw)
     assert man["reports"]["cut_lines_removed_on_resume"] == 1
     assert part.read_text(encoding="utf-8") == full

@@ -91,17 +91,17 @@ def test_an_unfinished_write_of_a_killed_run_is_the_commands_own_file(tmp_path):
     command does not write is still foreign."""
     from clika_utils.errors import ConfigError
     from clika_utils.io import unfinished_write_of
-    from clika_utils.outdir import claim, locked
+    from clika_utils.outdir import LEDGER_NAME, Ledger, claim, locked
 
     out = tmp_path / "scores"
     out.mkdir()
     (out / "summary.csv").write_text("a\n", encoding="utf-8")
+    Ledger(out).record([out / "summary.csv"], writer="clika score")
     (out / ".summary.csv.k3x_9q2a.tmp").write_text("a\n1", encoding="utf-8")
     assert unfinished_write_of(".summary.csv.k3x_9q2a.tmp") == "summary.csv" and unfinished_write_of(".x.tmp") is None
-    ours = (lambda p: p.name == "summary.csv")
-    claim(out, ours, what="clika score")
+    claim(out, what="clika score")
     with locked(out, "clika score"):
-        assert sorted(p.name for p in out.iterdir()) == [".clika.lock", "summary.csv"]
+        assert sorted(p.name for p in out.iterdir()) == sorted([".clika.lock", LEDGER_NAME, "summary.csv"])
     (out / ".notes.txt.k3x_9q2a.tmp").write_text("mine", encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"did not write \(\.notes\.txt\.k3x_9q2a\.tmp\)"):
-        claim(out, ours, what="clika score")
+    with pytest.raises(ConfigError, match=r"no clika command wrote, or that changed since \(\.notes\.txt\.k3x_9q2a"):
+        claim(out, what="clika score")

@@ -188,6 +188,8 @@ def _fake_run(work: Path):
     (work / "res" / "01").mkdir(parents=True)
     src = work / "res" / "01" / "t.csv"
     src.write_text("a\n1\n", encoding="utf-8")
+    from clika_utils.provenance import write_sidecar
+    write_sidecar(src, kind="results", parameters={}, seed=0, inputs={})
     import matplotlib.pyplot as plt
     plots.use_style()
     fig, ax = plt.subplots(figsize=(2, 2))
@@ -255,7 +257,7 @@ def test_the_report_refuses_a_folder_it_does_not_own_and_a_failure_keeps_the_las
     executed = _fake_run(tmp_path)
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("my notes", encoding="utf-8")
-    with pytest.raises(ConfigError, match="did not write"):
+    with pytest.raises(ConfigError, match=r"no clika command wrote.*\(notes\.txt\)"):
         report.build("cpu", executed_dir=executed, out_dir=tmp_path / "mine", params_dir=tmp_path / "params")
     assert (tmp_path / "mine" / "notes.txt").read_text(encoding="utf-8") == "my notes"
     index = report.build("cpu", executed_dir=executed, out_dir=tmp_path / "pub", params_dir=tmp_path / "params")

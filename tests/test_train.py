@@ -167,7 +167,7 @@ def test_a_write_left_unfinished_by_a_killed_run_does_not_block_the_job(tiny, tm
     again = train(tiny, examples(), tmp_path / "job", fast(max_steps=2), progress=False)
     assert again.status == "reused" and not list((tmp_path / "job").glob(".*.tmp"))
     (tmp_path / "job" / ".notes.txt.ab12cd_9.tmp").write_text("mine", encoding="utf-8")
-    with pytest.raises(ConfigError, match="did not write"):
+    with pytest.raises(ConfigError, match=r"no clika command wrote, or that changed since \(\.notes\.txt"):
         train(tiny, examples(), tmp_path / "job", fast(max_steps=2), progress=False)
 
 

@@ -1,0 +1,229 @@
+"""Issue 29's trials, one test per row: a folder is a command's own by what its ledger records (content, not
+names); ``--overwrite`` starts clean (the command's earlier files go, the user's move aside untouched); one
+system name has one writer; the report publishes only whole runs into a folder it owns; strict inputs."""
+
+import json
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from clika_utils import lmeval, report, runner
+from clika_utils.cli import main
+from clika_utils.errors import ConfigError
+from clika_utils.models import build_tiny_model
+from clika_utils.outdir import BACKUP_PREFIX, LEDGER_NAME, Ledger, claim
+from clika_utils.provenance import write_result_set
+
+from test_bad_input import _eval, _tree
+from test_lmeval import _fake_samples
+
+
+def _files(path: Path) -> dict:
+    """The tree's bytes without the lock and the ledger (what a user sees)."""
+    return {k: v for k, v in _tree(path).items() if Path(k).name not in (".clika.lock", LEDGER_NAME)}
+
+
+def test_n03_a_users_file_with_a_commands_name_is_not_the_commands(tiny_tree, tmp_path, capsys):
+    """clika score into a folder holding the user's own items.csv (no ledger, no sidecar): refused, byte-identical;
+    with --overwrite the user's file is moved aside whole, never replaced in place."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "items.csv").write_text("my,own\n1,2\n", encoding="utf-8")
+    args = ["score", "--data-dir", str(tiny_tree), "--out", str(out), "--n-boot", "5", "--langs", "zh,de,he"]
+    assert main(args) == 2
+    assert "no clika command wrote, or that changed since (items.csv)" in capsys.readouterr().err
+    assert _tree(out) == {"items.csv": b"my,own\n1,2\n"}
+    assert main([*args, "--overwrite"]) == 0
+    assert (out / f"{BACKUP_PREFIX}1" / "items.csv").read_bytes() == b"my,own\n1,2\n"
+    assert (out / "items.csv").read_bytes() != b"my,own\n1,2\n"
+    assert main(args) == 0                              # now the folder is the command's (the backup recorded)
+
+
+def test_a_results_table_changed_by_hand_is_no_longer_the_commands(tiny_tree, tmp_path, capsys):
+    out = tmp_path / "out"
+    args = ["score", "--data-dir", str(tiny_tree), "--out", str(out), "--n-boot", "5", "--langs", "zh,de,he"]
+    assert main(args) == 0
+    with open(out / "summary.csv", "a", encoding="utf-8") as fh:
+        fh.write("my note\n")
+    assert main(args) == 2 and "changed since (summary.csv)" in capsys.readouterr().err
+
+
+def test_n05_overwrite_starts_a_system_clean_and_never_reuses_another_models_answers(tiny_path, item_tree, tmp_path):
+    """Model A evaluates 3 items into ev; its manifest is lost; model B with --overwrite: only B's answers,
+    byte-equal to a fresh run of B. Without --overwrite it is refused."""
+    other = build_tiny_model(tmp_path / "b", seed=2, vocab_size=590)
+    ev = tmp_path / "ev"
+    assert _eval(tiny_path, item_tree, ev, "--limit", "3", "--system", "s") == 0
+    (ev / "s.eval.json").unlink()
+    assert _eval(other, item_tree, ev, "--limit", "5", "--system", "s") == 2
+    assert _eval(other, item_tree, ev, "--limit", "5", "--system", "s", "--overwrite") == 0
+    assert _eval(other, item_tree, tmp_path / "fresh", "--limit", "5", "--system", "s") == 0
+    res = "x_geo/en/s_res.jsonl"
+    assert (ev / res).read_bytes() == (tmp_path / "fresh" / res).read_bytes()
+
+
+def test_n05_legacy_a_folder_without_a_ledger_and_a_lost_manifest(tiny_path, item_tree, tmp_path):
+    """The same trial in a folder an earlier version wrote (no ledger): the orphaned answers are nobody's, so
+    they are refused, and --overwrite moves them aside instead of continuing them."""
+    other = build_tiny_model(tmp_path / "b", seed=2, vocab_size=590)
+    ev = tmp_path / "ev"
+    assert _eval(tiny_path, item_tree, ev, "--limit", "3", "--system", "s") == 0
+    (ev / LEDGER_NAME).unlink()
+    (ev / "s.eval.json").unlink()
+    a_answers = (ev / "x_geo/en/s_res.jsonl").read_bytes()
+    assert _eval(other, item_tree, ev, "--limit", "5", "--system", "s") == 2
+    assert _eval(other, item_tree, ev, "--limit", "5", "--system", "s", "--overwrite") == 0
+    assert (ev / f"{BACKUP_PREFIX}1" / "x_geo/en/s_res.jsonl").read_bytes() == a_answers
+    assert _eval(other, item_tree, tmp_path / "fresh", "--limit", "5", "--system", "s") == 0
+    assert (ev / "x_geo/en/s_res.jsonl").read_bytes() == (tmp_path / "fresh" / "x_geo/en/s_res.jsonl").read_bytes()
+
+
+def test_n06_one_system_name_has_one_writer(tiny, tiny_path, item_tree, tmp_path):
+    """lm-eval import into a folder where clika evaluate wrote the same system: refused, nothing changed; the
+    reverse too; another system name in the same folder is fine."""
+    ev = tmp_path / "ev"
+    assert _eval(tiny_path, item_tree, ev, "--limit", "5", "--system", "s") == 0
+    lmeval.export(item_tree, tmp_path / "tasks", tasks=["x_geo"], langs=["en"])
+    samples = _fake_samples(tmp_path / "tasks", tmp_path / "lm" / "model", lambda t, lang, doc: [0.0, -1.0, -2.0, -3.0])
+    before = _tree(ev)
+    with pytest.raises(ConfigError, match="'s' was written there by clika evaluate"):
+        lmeval.import_samples(samples.parent, item_tree, ev, system="s")
+    assert _tree(ev) == before
+    lmeval.import_samples(samples.parent, item_tree, ev, system="lm")
+    assert _eval(tiny_path, item_tree, ev, "--limit", "5", "--system", "lm") == 2          # the reverse
+    lmeval.import_samples(samples.parent, item_tree, ev, system="s", overwrite=True)       # replaced on request
+    manifest = json.loads((ev / "s.eval.json").read_text(encoding="utf-8"))
+    assert manifest["source"] == "lm-evaluation-harness"
+
+
+def test_n09_evaluate_refuses_a_copy_of_the_data_tree(tiny_path, item_tree, tmp_path, capsys):
+    data = tmp_path / "copy"
+    shutil.copytree(item_tree, data)
+    before = _tree(data)
+    assert _eval(tiny_path, item_tree, data, "--limit", "2", "--system", "s") == 2
+    assert "no clika command wrote" in capsys.readouterr().err and _tree(data) == before
+
+
+def test_n23_a_notebooks_results_folder_is_checked_too(tmp_path):
+    import pandas as pd
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "guide.md").write_text("# mine\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"no clika command wrote.*\(guide\.md\)"):
+        write_result_set(docs, {"t.csv": pd.DataFrame({"a": [1]})}, parameters={}, seed=0, inputs={})
+    assert _tree(docs) == {"guide.md": b"# mine\n"}
+    res = tmp_path / "res"
+    write_result_set(res, {"t.csv": pd.DataFrame({"a": [1]})}, parameters={}, seed=0, inputs={})
+    write_result_set(res, {"t.csv": pd.DataFrame({"a": [2]})}, parameters={}, seed=0, inputs={})   # its own: fine
+    (res / LEDGER_NAME).unlink()              # written before ledgers: adopted because the sidecar records the hash
+    write_result_set(res, {"u.csv": pd.DataFrame({"a": [3]})}, parameters={}, seed=0, inputs={})
+    assert set(Ledger(res).files) == {"t.csv", "t.csv.provenance.json", "u.csv", "u.csv.provenance.json"}
+
+
+def test_a_killed_write_of_a_result_set_leaves_the_folder_its_own(tmp_path, monkeypatch):
+    """A kill between the moves of a result set leaves a mix of old and new files: they are recorded as being
+    written, so the next run is not refused."""
+    import os
+
+    import pandas as pd
+    res = tmp_path / "res"
+    write_result_set(res, {"t.csv": pd.DataFrame({"a": [1]})}, parameters={}, seed=0, inputs={})
+    real = os.replace
+    calls = []
+
+    def replace(a, b):
+        calls.append(b)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        real(a, b)
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(KeyboardInterrupt):
+        write_result_set(res, {"t.csv": pd.DataFrame({"a": [2]})}, parameters={}, seed=0, inputs={})
+    monkeypatch.setattr(os, "replace", real)
+    claim(res, what="clika results")                   # not refused
+    write_result_set(res, {"t.csv": pd.DataFrame({"a": [3]})}, parameters={}, seed=0, inputs={})
+    assert Ledger(res).foreign() == []
+
+
+def test_n10_the_report_never_deletes_or_overwrites_a_users_files_in_its_folder(tmp_path, monkeypatch, capsys):
+    from test_report import _fake_run
+    monkeypatch.setenv("CLIKA_WORKDIR", str(tmp_path))
+    executed = _fake_run(tmp_path)
+    pub = tmp_path / "pub"
+    report.build("cpu", executed_dir=executed, out_dir=pub, params_dir=tmp_path / "params")
+    (pub / "results" / "my_analysis.csv").write_text("mine\n", encoding="utf-8")
+    (pub / "notebooks" / "notes.md").write_text("my notes\n", encoding="utf-8")
+    before = _tree(pub)
+    with pytest.raises(ConfigError, match=r"results/my_analysis\.csv.*--overwrite-published"):
+        report.build("cpu", executed_dir=executed, out_dir=pub, params_dir=tmp_path / "params")
+    assert _tree(pub) == before
+    report.build("cpu", executed_dir=executed, out_dir=pub, params_dir=tmp_path / "params", overwrite=True)
+    assert (pub / f"{BACKUP_PREFIX}1" / "results" / "my_analysis.csv").read_text(encoding="utf-8") == "mine\n"
+    assert (pub / f"{BACKUP_PREFIX}1" / "notebooks" / "notes.md").read_text(encoding="utf-8") == "my notes\n"
+    report.build("cpu", executed_dir=executed, out_dir=pub, params_dir=tmp_path / "params")   # its own now
+    assert (pub / f"{BACKUP_PREFIX}1" / "results" / "my_analysis.csv").exists()                # and kept
+    # a README.md of the user's at the top of a folder without a ledger is not the report's either
+    legacy = tmp_path / "legacy"
+    shutil.copytree(pub, legacy, ignore=shutil.ignore_patterns(LEDGER_NAME, f"{BACKUP_PREFIX}*"))
+    report.build("cpu", executed_dir=executed, out_dir=legacy, params_dir=tmp_path / "params")   # adopted by content
+    (legacy / LEDGER_NAME).unlink()
+    (legacy / "README.md").write_text("# my own readme\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"\(README\.md\)"):
+        report.build("cpu", executed_dir=executed, out_dir=legacy, params_dir=tmp_path / "params")
+    capsys.readouterr()
+    assert report.main(["cpu", "--out", str(legacy)]) == 2           # the module: error, no traceback
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Traceback" not in err and "--overwrite-published" in err
+
+
+def test_n02_a_notebook_killed_half_way_is_not_published_as_ok(tmp_path, monkeypatch):
+    from test_report import _fake_run
+    monkeypatch.setenv("CLIKA_WORKDIR", str(tmp_path))
+    executed = _fake_run(tmp_path)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1"), nbformat.v4.new_code_cell("2")])
+    nb.cells[0].metadata["papermill"] = {"status": "completed"}
+    nb.cells[1].metadata["papermill"] = {"status": "pending"}
+    nbformat.write(nb, executed / "01_x.ipynb")
+    assert not report.finished(executed / "01_x.ipynb")
+    report.build("cpu", executed_dir=executed, out_dir=tmp_path / "pub", params_dir=tmp_path / "params")
+    runs = (tmp_path / "pub" / "runs.csv").read_text(encoding="utf-8")
+    assert "01_x,incomplete" in runs and "class='incomplete'" in (tmp_path / "pub" / "index.html").read_text()
+    nb.cells[1].metadata["papermill"] = {"status": "completed"}
+    nbformat.write(nb, executed / "01_x.ipynb")
+    assert report.finished(executed / "01_x.ipynb")
+
+
+def test_n17_a_swap_interrupted_between_its_renames_is_recovered(tmp_path, monkeypatch):
+    from test_report import _fake_run
+    monkeypatch.setenv("CLIKA_WORKDIR", str(tmp_path))
+    executed = _fake_run(tmp_path)
+    pub = tmp_path / "pub"
+    report.build("cpu", executed_dir=executed, out_dir=pub, params_dir=tmp_path / "params")
+    before = _files(pub)
+    pub.rename(tmp_path / ".pub.old")                       # killed after the first rename
+    report.check_folder(pub)                                # the runner's early check reads the old folder
+    report.build("cpu", executed_dir=executed, out_dir=pub, params_dir=tmp_path / "params")
+    assert _files(pub) == before and not (tmp_path / ".pub.old").exists()
+
+
+def test_n22_n24_strict_inputs_fail_the_run_before_any_notebook(tmp_path, monkeypatch, capsys):
+    """A key given twice in a params file names the file and line; `--only ""` is not "every notebook"; both stop
+    the runner with exit 2 before a notebook runs."""
+    from clika_utils import config
+    nb_dir = Path(__file__).resolve().parent.parent / "notebooks"
+    params = tmp_path / "params" / "01_performance_consistency"
+    params.mkdir(parents=True)
+    (params / "smoke.yaml").write_text("n_boot: 100\nseed: 1\nn_boot: 200\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"smoke\.yaml:3: key 'n_boot' given twice \(first on line 1\)"):
+        config.load_params(tmp_path / "params", nb_dir / "01_performance_consistency.ipynb", "smoke")
+    with pytest.raises(ConfigError, match="nothing was run"):
+        runner.run_all("smoke", only=["01"], params_dir=tmp_path / "params", out_dir=tmp_path / "executed")
+    assert not list((tmp_path / "executed").glob("*.ipynb"))
+    ran = []
+    monkeypatch.setattr(runner, "run_all", lambda *a, **k: ran.append(1) or [])
+    assert runner.main(["smoke", "--only", ""]) == 2
+    assert "--only '': expected a notebook number" in capsys.readouterr().err and not ran
+    with pytest.raises(ConfigError, match="expected a notebook number"):
+        runner.find_notebooks(nb_dir, ["  "])
