@@ -84,10 +84,17 @@ def _score_locked(args, root) -> int:
     if ranked:
         print(f"  RankC (en → l) for {len(ranked)} system(s) whose result files store option scores: {', '.join(ranked)}")
     undefined = summary[summary["en_co"].isna() & (summary["lang"] != "en")]
-    if len(undefined):
+    en = summary[summary["lang"] == "en"]
+    has_en = set(zip(en["system"], en["task"]))
+    no_en = undefined[[(s, t) not in has_en for s, t in zip(undefined["system"], undefined["task"])]]
+    if len(no_en):
+        pairs = sorted({f"{s}/{t}" for s, t in zip(no_en["system"], no_en["task"])})
+        print(f"  en-CO undefined (NaN) in {len(no_en)} cell(s) with no English results to compare with: "
+              f"{', '.join(pairs[:6])}{' …' if len(pairs) > 6 else ''}")
+    if len(undefined) > len(no_en):
         why = ("no item is right in either language" if args.co_variant == "jaccard"
                else "no item is right in English (|C_en| = 0)")
-        print(f"  en-CO ({args.co_variant}) undefined (NaN) in {len(undefined)} cell(s): {why}")
+        print(f"  en-CO ({args.co_variant}) undefined (NaN) in {len(undefined) - len(no_en)} cell(s): {why}")
     for name, path in paths.items():
         print(f"  wrote {path}")
     return 0

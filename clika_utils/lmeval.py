@@ -72,6 +72,7 @@ def export(root, out_dir, *, tasks=None, langs=None, limit: int | None = None, m
                 for d in docs:
                     d["n_docs"] = len(docs)       # lets an import tell a complete stream from a cut one
                     d["streams"] = streams        # ... and a complete export from one missing languages
+                    d["limit"] = limit            # ... and samples of one export from a mix of several
                 data = write_text_atomic(out_dir / task / f"{lang}.jsonl",
                                          "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs))
                 write_text_atomic(out_dir / task / f"{name}.yaml", _task_yaml(name, task, data))
@@ -143,11 +144,13 @@ def import_samples(samples_dir, root, out_dir, *, system: str, model: str = "lm-
         by_key[key] = f
     check_tasks(sorted({t for t, _ in by_key}))
     check_langs(sorted({lang for _, lang in by_key}))
-    methods, exported = set(), set()
+    methods, exported, exports = set(), set(), {}
     tables = {}
     for (task, lang), f in sorted(by_key.items()):
         rows = read_jsonl(f, required=("doc_id", "doc", "filtered_resps"))
-        exported |= set(rows[0]["doc"].get("streams") or []) if isinstance(rows[0]["doc"], dict) else set()
+        first = rows[0]["doc"] if isinstance(rows[0]["doc"], dict) else {}
+        exported |= set(first.get("streams") or [])
+        exports.setdefault(json.dumps([first.get("limit", "?"), first.get("streams")]), f)
         items = {it.item_id: it for it in task_items(root, task, lang)}
         seen = set()
         out = []
@@ -184,6 +187,11 @@ def import_samples(samples_dir, root, out_dir, *, system: str, model: str = "lm-
         tables[(task, lang)] = sorted(out, key=lambda r: r["id"])
     if len(methods) != 1:
         raise DataError(samples_dir, f"samples of several export methods mixed: {sorted(map(str, methods))}")
+    if len(exports) > 1:
+        (a, fa), (b, fb) = list(exports.items())[:2]
+        raise DataError(samples_dir, f"samples of several exports mixed: {fa.name} comes from an export with "
+                                     f"[limit, streams] {a}, {fb.name} from one with {b}; export once and run "
+                                     "lm_eval on that export only")
     missing_streams = sorted(exported - {f"{t}/{lang}" for t, lang in by_key})
     if missing_streams:
         raise DataError(samples_dir, f"no samples for {len(missing_streams)} exported stream(s) "

@@ -30,7 +30,9 @@ What the loop guarantees:
 
 Tested here: one process and DDP with gloo CPU processes (loss equality, resume after SIGKILL).
 Not exercised yet (no GPU in this project's CI): FSDP and DeepSpeed. Their checkpoints hold sharded
-optimizer state that :func:`_save_checkpoint` does not gather, so resume is single-process/DDP only.
+optimizer state that :func:`_save_checkpoint` does not gather, so resume is single-process/DDP only: a
+sharded job with checkpoints is refused, not resumed wrongly. A damaged newest checkpoint (a truncated file)
+is skipped with a warning for the previous whole one.
 
 Outputs in ``out_dir``: ``model/`` (the LoRA adapter, or the full model and tokenizer),
 ``train.json`` (status, base-model fingerprint, configuration, data hash, reports), ``metrics.csv``
@@ -49,7 +51,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .errors import ClikaError, ConfigError, DataError
+from .errors import ClikaError, ConfigError, DataError, warn
 from .formats import Example, read_examples
 from .io import write_csv_atomic, write_json_atomic
 from .settings import progress_bars
@@ -520,9 +522,24 @@ def _train(model_name, examples, out_dir: Path, config: TrainConfig, acc, bf16: 
     trainable = [p for p in wrapped.parameters() if p.requires_grad]   # after prepare: FSDP's sharded ones
     step, metrics = 0, []
     done = checkpoints(out_dir)
-    if done:
-        step, metrics = _load_checkpoint(acc, wrapped, optimizer, scheduler, done[-1])
+    if done and reports["distributed"] in ("FSDP", "DEEPSPEED"):
+        raise ConfigError(f"{out_dir}: resuming a {reports['distributed']} job is not supported (its checkpoints hold "
+                          "only the main process's optimizer state); delete the folder's ckpt/ to start over, or "
+                          "train with plain data parallelism")
+    for ckpt in reversed(done):              # the newest whole checkpoint; one a kill or a full disk damaged is skipped
+        try:
+            step, metrics = _load_checkpoint(acc, wrapped, optimizer, scheduler, ckpt)
+        except ConfigError:
+            raise
+        except Exception as exc:             # safetensors/torch.load/json on a truncated file
+            if ckpt == done[0]:              # the model may hold part of a damaged state: no silent restart
+                raise ConfigError(f"{ckpt}: damaged checkpoint ({type(exc).__name__}) and no earlier whole one; "
+                                  f"delete {ckpt.parent} to train from the start, or pass --overwrite") from None
+            warn(f"{ckpt}: damaged checkpoint ({type(exc).__name__}: {str(exc)[:120]}); resuming from "
+                 f"{done[done.index(ckpt) - 1].name} instead")
+            continue
         reports["resumed_from_step"] = step
+        break
     pad = lm.tokenizer.pad_token_id
     bar = tqdm(total=total, initial=step, desc="train", unit="step", disable=not (progress_bars(progress) and acc.is_main_process))
     while step < total:

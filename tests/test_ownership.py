@@ -227,3 +227,55 @@ def test_n22_n24_strict_inputs_fail_the_run_before_any_notebook(tmp_path, monkey
     assert "--only '': expected a notebook number" in capsys.readouterr().err and not ran
     with pytest.raises(ConfigError, match="expected a notebook number"):
         runner.find_notebooks(nb_dir, ["  "])
+
+
+def test_n19_samples_of_exports_with_different_limits_are_refused_at_import(item_tree, tmp_path):
+    from clika_utils.errors import DataError
+    lmeval.export(item_tree, tmp_path / "a", tasks=["x_geo"], langs=["en", "zh"], limit=2)
+    lmeval.export(item_tree, tmp_path / "b", tasks=["x_geo"], langs=["en", "zh"], limit=3)
+    _fake_samples(tmp_path / "a", tmp_path / "lm" / "m", lambda t, lang, doc: [0.0, -1.0, -2.0, -3.0])
+    (tmp_path / "lm" / "m" / "samples_clika_x_geo_zh_2026-12-01T00-00-00.jsonl").unlink()
+    _fake_samples(tmp_path / "b", tmp_path / "lmb", lambda t, lang, doc: [0.0, -1.0, -2.0, -3.0])
+    shutil.copy(tmp_path / "lmb" / "samples_clika_x_geo_zh_2026-12-01T00-00-00.jsonl", tmp_path / "lm" / "m")
+    with pytest.raises(DataError, match="samples of several exports mixed"):
+        lmeval.import_samples(tmp_path / "lm", item_tree, tmp_path / "imp", system="lm")
+    assert not (tmp_path / "imp").exists()
+
+
+def test_t14b_a_truncated_newest_checkpoint_falls_back_to_the_previous_whole_one(tiny_path, tmp_path):
+    from clika_utils.errors import ClikaWarning
+    from clika_utils.train import checkpoints, train
+
+    from test_train import examples, fast
+    cfg = fast(max_steps=3, save_every=1, keep_checkpoints=2)
+    job = tmp_path / "job"
+    tiny = str(tiny_path)
+    train(tiny, examples(), job, cfg, progress=False)
+    meta = json.loads((job / "train.json").read_text(encoding="utf-8"))
+    (job / "train.json").write_text(json.dumps({**meta, "status": "running"}), encoding="utf-8")
+    shutil.rmtree(job / "model")                                   # as if killed before the model was saved
+    newest = checkpoints(job)[-1]
+    data = (newest / "trainable.safetensors").read_bytes()
+    (newest / "trainable.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.warns(ClikaWarning, match=r"step-000003: damaged checkpoint.*resuming from step-000002"):
+        res = train(tiny, examples(), job, cfg, progress=False)
+    assert res.reports["resumed_from_step"] == 2 and (job / "model").exists()
+    for ck in checkpoints(job):                                     # none readable: a clear error, no restart
+        (ck / "optimizer.pt").write_bytes(b"")
+    (job / "train.json").write_text(json.dumps({**meta, "status": "running"}), encoding="utf-8")
+    shutil.rmtree(job / "model")
+    with pytest.raises(ConfigError, match="no earlier whole one"):
+        train(tiny, examples(), job, cfg, progress=False)
+
+
+def test_s12b_a_system_without_english_results_is_named_as_such(tiny_tree, tmp_path, capsys):
+    """A NaN en-CO because the English file is missing says so, not "no item is right in either language"."""
+    gone = sorted(p for p in tiny_tree.rglob("*sysA*") if p.parent.name.lower().startswith("en"))
+    assert gone, "the tiny tree has sysA's English files"
+    task_of = gone[0].relative_to(tiny_tree).parts[0]
+    gone[0].unlink()
+    assert main(["score", "--data-dir", str(tiny_tree), "--out", str(tmp_path / "o"), "--n-boot", "5",
+                 "--langs", "zh,de,he"]) == 0
+    out = capsys.readouterr().out
+    assert f"with no English results to compare with: sysA/{task_of}" in out
+    assert "no item is right in either language" not in out
