@@ -131,14 +131,85 @@ def run_all(profile: str, *, only=None, nb_dir: Path | None = None, params_dir: 
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-    everything = _with_earlier(runs, out_dir / "runs.csv")
-    write_index(everything, out_dir, profile)
-    write_text_atomic(out_dir / "runs.csv", "notebook,status,seconds\n" +
-                      "".join(f"{r.notebook},{r.status},{r.seconds:.1f}\n" for r in everything))
+    lock = acquire_waiting(out_dir / ".runs.lock")     # jobs of one run finishing at once (``--plan``)
+    try:
+        everything = _with_earlier(runs, out_dir / "runs.csv")
+        write_index(everything, out_dir, profile)
+        write_text_atomic(out_dir / "runs.csv", "notebook,status,seconds\n" +
+                          "".join(f"{r.notebook},{r.status},{r.seconds:.1f}\n" for r in everything))
+    finally:
+        lock.release()
     if not only:                              # a partial run's minutes are not the run's cost
         from .io import write_json_atomic
         write_json_atomic(out_dir / "run.json", cost(runs, profile))
     return sorted(runs, key=lambda r: r.notebook)
+
+
+def acquire_waiting(lock_file: Path):
+    """The lock ``lock_file``, waiting for another holder (a few seconds: it only rewrites the run record)."""
+    from filelock import FileLock
+    lock = FileLock(str(lock_file))
+    lock.acquire(timeout=600)
+    return lock
+
+
+#: A notebook's parameters that name where it writes; every other path parameter is an input.
+OWN_OUTPUTS = ("results_dir", "models_dir", "jobs_dir", "cache_dir", "live_dir", "lm_eval_dir", "figures_dir")
+#: Folders every notebook writes into, file by file (never the same file): no reason to keep two apart.
+SHARED_OK = ("figures_dir",)
+
+
+def _paths(value) -> list[str]:
+    values = value if isinstance(value, list) else [value]
+    return [v.rstrip("/") for v in values if isinstance(v, str) and v.startswith("outputs/")]
+
+
+def graph(profile: str, notebooks: list[Path] | None = None, params_dir: Path | None = None) -> dict[str, dict]:
+    """The run's dependency graph, read from the notebooks' own parameters (declared nowhere else): notebook N
+    *needs* M when an input of N (a path parameter that is not one of N's :data:`OUTPUT_PATHS <OWN_OUTPUTS>`)
+    lies in a folder M writes (04's ``items_csv`` in 01's results, 09's ``variant_dirs`` = 06's models, …); N and M
+    may *not run alongside* when they write one folder (04 and 05 share the base model's evaluation folder). The
+    tour (00) reads everything, so it needs every other notebook. ``{stem: {"needs": [...], "apart": [...]}}``."""
+    from .config import parameters
+    notebooks = notebooks or find_notebooks(project_root() / "notebooks")
+    params = {nb.stem: parameters(profile, nb, params_dir) for nb in notebooks}
+    outs = {n: {k: _paths(p[k]) for k in OWN_OUTPUTS if k in p} for n, p in params.items()}
+    out = {}
+    for n, p in params.items():
+        inputs = [x for k, v in p.items() if k not in OWN_OUTPUTS for x in _paths(v)]
+        needs = sorted(m for m in params if m != n and any(i == o or i.startswith(o + "/")
+                                                           for i in inputs for os_ in outs[m].values() for o in os_))
+        apart = sorted(m for m in params if m != n and any(set(outs[n].get(k, [])) & set(outs[m].get(k, []))
+                                                           for k in OWN_OUTPUTS if k not in SHARED_OK))
+        out[n] = {"needs": needs, "apart": apart}
+    for n in out:
+        if n.startswith("00_"):
+            out[n]["needs"] = sorted(m for m in out if m != n)
+    return out
+
+
+def plan_text(profile: str, params_dir: Path | None = None) -> str:
+    """What ``./run_all.sh <profile> --plan`` prints: the graph, then one command per notebook for a cluster
+    scheduler (a Slurm job array with dependencies shown; any workflow engine reads the same graph), and the
+    report as the last job."""
+    g = graph(profile, params_dir=params_dir)
+    order = [p.stem for p in execution_order([Path(f"{n}.ipynb") for n in g])]
+    lines = [f"# the {profile} run's notebooks: what each needs first, and what must not run alongside it",
+             f"# {'notebook':<38} {'needs':<40} not alongside"]
+    for n in order:
+        lines.append(f"# {n:<38} {', '.join(m[:2] for m in g[n]['needs']) or '-':<40} "
+                     f"{', '.join(m[:2] for m in g[n]['apart']) or '-'}")
+    lines += ["#", "# one notebook per job (Slurm; afterok: after its inputs; afterany: after a notebook sharing its "
+              "folder), then the report; set up the environment once first, so that no two jobs race to create it:",
+              "bash scripts/ensure_env.sh"]
+    for n in order:
+        deps = [f"afterok:$j{m[:2]}" for m in g[n]["needs"]] + \
+               [f"afterany:$j{m[:2]}" for m in g[n]["apart"] if order.index(m) < order.index(n)]
+        dep = f" --dependency={','.join(deps)}" if deps else ""
+        lines.append(f'j{n[:2]}=$(sbatch --parsable{dep} --wrap "./run_all.sh {profile} --only {n[:2]} --no-report")')
+    lines.append(f'sbatch --dependency=afterany:{":".join(f"$j{n[:2]}" for n in order)} '
+                 f'--wrap ".venv/bin/python -m clika_utils.report {profile}"')
+    return "\n".join(lines)
 
 
 def execution_order(notebooks: list[Path]) -> list[Path]:
@@ -230,15 +301,23 @@ def main(argv=None) -> int:
     ap.add_argument("--kernel", help="Jupyter kernel name (default: clika-repro, which the setup "
                                                  "registers; python3 where it is not registered)")
     ap.add_argument("--no-progress", action="store_true", help="no per-cell progress bar")
+    ap.add_argument("--plan", action="store_true", help="print the notebooks' dependency graph and one command per "
+                                                        "notebook for a cluster scheduler, and run nothing")
+    ap.add_argument("--no-report", action="store_true", help="run the notebooks only; publish later with "
+                                                             "python -m clika_utils.report <profile> (one job per "
+                                                             "notebook on a cluster: --plan)")
     from . import report
     ap.add_argument(report.OVERWRITE_FLAG, dest="overwrite_published", action="store_true",
                     help="publish even where the report's folder holds files it did not write (kept, untouched, in "
                          "a .clika-backup-<n> folder of the publication)")
     args = ap.parse_args(argv)
     try:
+        if args.plan:
+            print(plan_text(args.profile))
+            return 0
         if args.only is not None:
             find_notebooks(project_root() / "notebooks", args.only)      # before anything else
-        if not args.overwrite_published:      # the report's folder, checked before an hour of work, not after
+        if not (args.overwrite_published or args.no_report):   # the report's folder: before the work, not after
             report.check_folder(report.default_out(args.profile))
         runs = run_all(args.profile, only=args.only, out_dir=args.out, kernel=args.kernel,
                        progress=not args.no_progress)
@@ -249,6 +328,8 @@ def main(argv=None) -> int:
     print(summary_table(runs))
     out = args.out or resolve(Path("outputs") / "executed" / args.profile)
     print(f"\nexecuted notebooks and HTML: {out}/index.html")
+    if args.no_report:
+        return 0 if all(r.status == "ok" for r in runs) else 1
     try:
         page = report.build(args.profile, executed_dir=out, out_dir=report.default_out(args.profile),
                             overwrite=args.overwrite_published)

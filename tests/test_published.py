@@ -260,3 +260,31 @@ def test_every_ci_of_the_trained_claims_is_recomputed_from_the_published_unit_le
         summary = claims.decide.summarize(np.mean(per_system, axis=0))
         for k in ("lo", "hi", "tost_lo", "tost_hi", "se"):
             assert summary[k] == pytest.approx(fam.loc[metric, k], rel=1e-9, abs=1e-12), (metric, k)
+
+
+def test_the_dependency_graph_is_read_from_the_notebooks_parameters(tmp_path):
+    """The graph --plan prints comes from each notebook's input parameters, declared nowhere else: the paper run's
+    order (01 → 04/05, 03 → 05, 06 → 09, 07 → 08, the tour last), 04 and 05 kept apart (one evaluation folder).
+    A profile pointing 08 at a table of its own drops the edge to 07."""
+    g = runner.graph("cpu")
+    needs = {n[:2]: [m[:2] for m in v["needs"]] for n, v in g.items()}
+    assert needs == {"00": ["01", "02", "03", "04", "05", "06", "07", "08", "09"], "01": [], "02": [], "03": [],
+                     "04": ["01"], "05": ["01", "03"], "06": [], "07": [], "08": ["07"], "09": ["06"]}
+    assert g["04_pretraining_variants"]["apart"] == ["05_instruction_tuning"]
+    plan = runner.plan_text("smoke")
+    assert "j05=$(sbatch --parsable --dependency=afterok:$j01,afterok:$j03,afterany:$j04" in plan
+    assert plan.index("--only 07 ") < plan.index("--only 08 ") and "--no-report" in plan
+    params = tmp_path / "params"
+    shutil.copytree(ROOT / "params", params)
+    (params / "08_data_allocation" / "smoke.yaml").write_text(
+        (params / "08_data_allocation" / "smoke.yaml").read_text(encoding="utf-8")
+        + 'scaling_dir: "mine/scaling"\n', encoding="utf-8")
+    assert runner.graph("smoke", params_dir=params)["08_data_allocation"]["needs"] == []
+
+
+def test_plan_runs_nothing_and_no_report_publishes_nothing(monkeypatch, capsys):
+    ran = []
+    monkeypatch.setattr(runner, "run_all", lambda *a, **k: ran.append(1) or [])
+    assert runner.main(["smoke", "--plan"]) == 0 and not ran and "sbatch" in capsys.readouterr().out
+    monkeypatch.setattr(report, "build", lambda *a, **k: ran.append("report"))
+    assert runner.main(["smoke", "--only", "01", "--no-report"]) == 0 and ran == [1]
