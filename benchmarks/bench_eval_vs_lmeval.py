@@ -42,6 +42,7 @@ from clika_utils.langs import LANGS  # noqa: E402
 from clika_utils.models import ensure_registry_model, load_model  # noqa: E402
 from clika_utils.provenance import input_hashes, write_sidecar  # noqa: E402
 from clika_utils.settings import clika_dir  # noqa: E402
+from floor import body_seconds, padded_batches  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -97,19 +98,8 @@ def run_floor(model_path, rows, batch_size):
         suffixes = [t[n:] for t in toks]
         n_suffix += sum(len(s) for s in suffixes)
         n_all += sum(len(t) for t in toks)
-        for start in range(0, len(suffixes), batch_size):
-            part = suffixes[start: start + batch_size]
-            ids = torch.full((len(part), max(len(s) for s in part)), lm.tokenizer.pad_token_id, dtype=torch.long)
-            for b, s in enumerate(part):
-                ids[b, : len(s)] = torch.tensor(s)
-            batches.append(ids)
-    with torch.inference_mode():
-        engine.body(input_ids=batches[0])            # warm-up, not timed
-        t0 = time.perf_counter()
-        for ids in batches:
-            engine.body(input_ids=ids)
-        seconds = time.perf_counter() - t0
-    return {"score_s": seconds, "suffix_tokens": n_suffix, "prompt_tokens": n_all}
+        batches += padded_batches(suffixes, batch_size, lm.tokenizer.pad_token_id)
+    return {"score_s": body_seconds(engine, batches), "suffix_tokens": n_suffix, "prompt_tokens": n_all}
 
 
 def run_lmeval(model_path, rows, dtype, batch_size, work: Path):

@@ -40,6 +40,7 @@ from clika_utils.io import write_csv_atomic, write_json_atomic  # noqa: E402
 from clika_utils.langs import LANGS  # noqa: E402
 from clika_utils.models import ensure_registry_model, load_model  # noqa: E402
 from clika_utils.provenance import write_sidecar  # noqa: E402
+from floor import body_seconds, padded_batches  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -64,20 +65,8 @@ def run_floor(engine, prompts, options, rows=32):
         own = engine.encode(p)[len(head):]
         n_ctx = len(tok(p, add_special_tokens=True).input_ids)
         plan += [own + tok(p + o, add_special_tokens=True).input_ids[n_ctx:] for o in opts]
-    batches = []
-    for start in range(0, len(plan), rows):
-        part = plan[start: start + rows]
-        ids = torch.full((len(part), max(map(len, part))), tok.pad_token_id, dtype=torch.long)
-        for b, r in enumerate(part):
-            ids[b, : len(r)] = torch.tensor(r)
-        batches.append(ids)
-    with torch.inference_mode():
-        engine.body(input_ids=batches[0])             # warm-up, not timed
-        t0 = time.perf_counter()
-        for ids in batches:
-            engine.body(input_ids=ids)
-        seconds = time.perf_counter() - t0
-    return {"score_s": seconds, "row_tokens": sum(map(len, plan))}
+    return {"score_s": body_seconds(engine, padded_batches(plan, rows, tok.pad_token_id)),
+            "row_tokens": sum(map(len, plan))}
 
 
 def run_lmeval(model_path, prompts, options, batch_size):
