@@ -150,7 +150,7 @@ def gates(acc: pd.DataFrame, threshold: float = GATE) -> pd.DataFrame:
     """The authors' four gate checks per target language and training run, passed or not."""
     rows = []
     for (tl, s), g in acc.groupby(["target_lang", "seed"], sort=True):
-        def get(split, asked, types):
+        def get(split, asked, types, g=g):            # g bound now: called within this iteration only
             sub = g[(g["split"] == split) & (g["asked"] == asked) & g["type"].isin(types)]
             return sub["correct"].sum() / sub["n"].sum() if sub["n"].sum() else float("nan")
         for name, value in (("Translate", get("translate", tl, (-1, 0, 1))), ("en type 0", get("qa", "en", (0,))),
@@ -215,7 +215,7 @@ def xrr_runs(items: pd.DataFrame, n_boot: int, seed: int, chance: float) -> tupl
         runs = sorted(g["seed"].unique())
         w1 = w0 = None
         for s in runs:
-            def vec(asked, t):
+            def vec(asked, t, g=g, s=s):
                 sub = g[(g["seed"] == s) & (g["asked"] == asked) & (g["type"] == t)].sort_values("place")
                 return sub["place"].tolist(), sub["correct"].to_numpy(float)
             p_en1, en1 = vec("en", 1)
