@@ -217,11 +217,13 @@ class Engine:
         return out
 
     def continuation_logprobs_batched(self, prompts: list[str], continuations: list[list[str]],
-                                      prefix: tuple | None = None, rows: int = 32):
+                                      prefix: tuple | None = None, rows: int = 32, head_rows: int = 128):
         """:meth:`continuation_logprobs_many` with the prompts batched too: every (prompt, continuation) pair is
         one right-padded row — the prompt's own tokens after the shared ``prefix``, then the continuation but its
-        last token — and ``rows`` rows run in one forward pass instead of one pass per prompt. Tokenisation and
-        the positions read are the same; only the batch shapes differ (tested: the same predictions)."""
+        last token — and ``rows`` rows run in one forward pass instead of one pass per prompt. The LM head (a
+        memory-bound read of the whole vocabulary matrix) runs once per ``head_rows`` rows, as the per-prompt path
+        runs it once per 32 prompts. Tokenisation and the positions read are the same; only the batch shapes
+        differ (tested: the same predictions)."""
         import torch
         cache, head = prefix if prefix is not None else (None, [])
         plan = []                                   # (row tokens, index of the first predicting position, targets)
@@ -240,16 +242,19 @@ class Engine:
                 owners.append(i)
         sums: list[float] = []
         lengths = [len(c) for _, _, c in plan]
-        for start in range(0, len(plan), rows):
-            part = plan[start: start + rows]
-            with torch.inference_mode(), self.lm.autocast():
-                hidden = self._suffix_hidden(cache, len(head), [r for r, _, _ in part])
-                hs = torch.cat([hidden[k, first: first + len(cont)] for k, (_, first, cont) in enumerate(part)])
+        for h_start in range(0, len(plan), head_rows):
+            group = plan[h_start: h_start + head_rows]
+            states = []
+            for start in range(0, len(group), rows):
+                part = group[start: start + rows]
+                with torch.inference_mode(), self.lm.autocast():
+                    hidden = self._suffix_hidden(cache, len(head), [r for r, _, _ in part])
+                    states += [hidden[k, first: first + len(cont)] for k, (_, first, cont) in enumerate(part)]
             with torch.inference_mode():
-                logp = torch.log_softmax(head_logits(self.lm.model, hs), dim=-1)
+                logp = torch.log_softmax(head_logits(self.lm.model, torch.cat(states)), dim=-1)
                 _check_finite(logp, "continuation scoring")
-                picked = logp[torch.arange(len(logp)), torch.tensor([t for _, _, c in part for t in c])]
-            sums += [float(x.sum()) for x in torch.split(picked, [len(c) for _, _, c in part])]
+                picked = logp[torch.arange(len(logp)), torch.tensor([t for _, _, c in group for t in c])]
+            sums += [float(x.sum()) for x in torch.split(picked, [len(c) for _, _, c in group])]
         out, k = [], 0
         for i, conts in enumerate(continuations):
             n = len(conts)
