@@ -69,6 +69,11 @@ BACKUP_PREFIX = ".clika-backup-"
 BACKUP_WRITER = "backup"
 
 
+def _digest(path: Path) -> str:
+    """What a ledger records of a written path: its sha256, or "tree" for a folder (covers all below it)."""
+    return "tree" if path.is_dir() else sha256_file(path)
+
+
 class Ledger:
     """What clika commands wrote into an output folder (``<root>/.clika-files.json``): per relative path the
     writer (``"clika score"``, …), the owner (a system name, or ``""``) and the sha256 it was written with —
@@ -121,7 +126,7 @@ class Ledger:
 
     def record(self, paths, *, writer: str, owner: str = "") -> None:
         """Record ``paths`` as written, with their sha256 (a folder: as a tree), and save."""
-        self._put(paths, writer, owner, lambda p: "tree" if p.is_dir() else sha256_file(p))
+        self._put(paths, writer, owner, _digest)
         self.save()
 
     def save(self) -> None:
@@ -191,7 +196,7 @@ def claim(path, *, what: str, owner: str = "", overwrite: bool = False,
     _writable_folder(path)
     if not ledger.found and adopt is not None:
         for rel, (writer, who) in adopt(path).items():
-            ledger._put([path / rel], writer or what, who, lambda p: "tree" if p.is_dir() else sha256_file(p))
+            ledger._put([path / rel], writer or what, who, _digest)
     foreign = ledger.foreign()
     other = sorted(r for r, e in ledger.files.items() if owner and e["owner"] == owner and e["writer"] != what
                    and e["writer"] != BACKUP_WRITER)

@@ -465,6 +465,14 @@ def _highlight_colour(system: str, rank: int, k: int) -> str:
     return ROLE_COLOURS["live"] if rank == 0 else system_style(system, k)["color"]
 
 
+def _en_gate(summary: pd.DataFrame) -> pd.Series:
+    """Per row: is its system above chance in English on its task (the summary's ``en_above_chance``, the chance
+    gate)? All true for a summary without the column."""
+    if "en_above_chance" not in summary:
+        return pd.Series(True, summary.index)
+    return summary["en_above_chance"].astype(bool)
+
+
 def by_language(summary: pd.DataFrame, *, value: str, tasks: list[str], langs: list[str], title: str,
                 ylabel: str, reference: float | None = 1.0, highlight: list[str] | None = None):
     """One panel per task: every stored system's ``value`` per language (dots) and their median (bar);
@@ -475,7 +483,7 @@ def by_language(summary: pd.DataFrame, *, value: str, tasks: list[str], langs: l
     fig, axes = _subplots(1, len(tasks), figsize=(2.9 * len(tasks) + 0.6, 3.3), sharey=True, squeeze=False)
     rng = np.random.default_rng(0)  # fixed jitter: identical bytes on every run
     highlight = list(highlight or [])
-    gate = summary["en_above_chance"].astype(bool) if "en_above_chance" in summary else pd.Series(True, summary.index)
+    gate = _en_gate(summary)
     stored = summary[~summary["system"].isin(highlight)]
     dropped = stored[~gate.loc[stored.index]]
     stored = stored[gate.loc[stored.index]]
@@ -529,7 +537,7 @@ def consistency_by_lang(summary: pd.DataFrame, *, systems: list[str], tasks: lis
     letter in every language ranks the options alike whatever the question, so neither number reads as knowledge."""
     fig, axes = _subplots(1, len(tasks), figsize=(2.9 * len(tasks) + 0.6, 3.3), sharey=True, squeeze=False)
     series = [(system, metric) for system in systems for metric in ("en_co", "rankc")]
-    gate = summary["en_above_chance"].astype(bool) if "en_above_chance" in summary else pd.Series(True, summary.index)
+    gate = _en_gate(summary)
     for ax, task in zip(axes[0], tasks):
         sub = summary[summary["task"] == task]
         gated = False

@@ -437,16 +437,21 @@ def check_folder(dest: Path) -> None:
     """Refuse (ConfigError) a report folder that holds files the report did not write, without changing it: the
     runner asks before the notebooks run."""
     from .outdir import claim
-    old = dest.parent / f".{dest.name}.old"
+    old = _old(dest)
     if not dest.exists() and old.exists():
         dest = old                                  # an interrupted swap: the next build restores it
     claim(dest, what=WRITER, adopt=_adopt_published, flag=OVERWRITE_FLAG)     # saves nothing without overwrite
 
 
+def _old(dest: Path) -> Path:
+    """Where :func:`_swap` keeps the previous publication between its two renames."""
+    return dest.parent / f".{dest.name}.old"
+
+
 def _recover_swap(dest: Path) -> None:
     """A kill between :func:`_swap`'s two renames leaves the previous publication as ``.<name>.old`` and no
     ``dest``: put it back (the staging folder of that run is rebuilt anyway)."""
-    old = dest.parent / f".{dest.name}.old"
+    old = _old(dest)
     if old.exists() and not dest.exists():
         old.rename(dest)
         warn(f"{dest}: an interrupted publication was found; the previous one is restored")
@@ -555,8 +560,8 @@ its provenance sidecar).</p>
     for b in backups:                          # a user's files moved aside by --overwrite-published stay published
         shutil.copytree(b, stage / b.name)
     ledger = Ledger(stage)
-    ledger.record(sorted(p for p in stage.rglob("*") if p.is_file() and not p.name.startswith(BACKUP_PREFIX)
-                         and not any(q.name.startswith(BACKUP_PREFIX) for q in p.parents)), writer=WRITER)
+    ledger.record(sorted(p for p in stage.rglob("*") if p.is_file()
+                         and not p.relative_to(stage).parts[0].startswith(BACKUP_PREFIX)), writer=WRITER)
     ledger.trees([stage / b.name for b in backups], writer=BACKUP_WRITER)
     _swap(stage, dest)
     return dest / "index.html"
@@ -570,7 +575,7 @@ def _rel(path: Path, start: Path) -> str:
 
 def _swap(stage: Path, dest: Path) -> None:
     """Replace ``dest`` by ``stage`` (two renames; the old folder is removed only after the new one is in place)."""
-    old = dest.parent / f".{dest.name}.old"
+    old = _old(dest)
     if old.exists():
         shutil.rmtree(old)
     if dest.exists():
