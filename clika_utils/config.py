@@ -68,7 +68,7 @@ def notebook_defaults(notebook: Path) -> dict:
     return {name: value for name, (_, value) in _parameter_cell(notebook).items()}
 
 
-def _key_line(text: str, key: str) -> int | None:
+def key_line(text: str, key: str) -> int | None:
     for i, line in enumerate(text.splitlines(), 1):
         if re.match(rf"^{re.escape(key)}\s*:", line):
             return i
@@ -116,7 +116,7 @@ def load_params(params_dir: Path, notebook: Path, profile: str) -> dict:
         raise ConfigError(f"{path}: expected a mapping of parameter names to values")
     declared = declared_parameters(notebook) if notebook.exists() else None
     for key, value in params.items() if declared is not None else ():
-        where = f"{path}:{_key_line(text, str(key)) or ''}"
+        where = f"{path}:{key_line(text, str(key)) or ''}"
         if key not in declared or key == "profile":
             raise ConfigError(f"{where}: unknown parameter {key!r} for {notebook.stem}; it declares "
                               f"{sorted(k for k in declared if k != 'profile')}")

@@ -141,6 +141,15 @@ class Ledger:
             write_json_atomic(self.path, data)
             self.found = True
 
+    @contextmanager
+    def writing(self, paths, *, writer: str, owner: str = ""):
+        """Record ``paths`` as being written, yield them for the caller to write, then record their hashes (a
+        failure or kill in between leaves them this writer's unfinished files, never the user's)."""
+        paths = [Path(p) for p in paths]
+        self.pending(paths, writer=writer, owner=owner)
+        yield paths
+        self.record(paths, writer=writer, owner=owner)
+
     def trees(self, paths, *, writer: str, owner: str = "") -> None:
         """Record the folders ``paths`` (existing or not yet) as wholly this writer's — a training job's model and
         checkpoints — and save."""
@@ -181,14 +190,15 @@ def _shown(names: list[str]) -> str:
 
 
 def claim(path, *, what: str, owner: str = "", overwrite: bool = False,
-          adopt: Callable[[Path], dict[str, tuple]] | None = None, flag: str = "--overwrite") -> Ledger:
+          adopt: Callable[[Path], dict[str, tuple]] | None = None, flag: str | None = "--overwrite") -> Ledger:
     """Create or check the output folder ``path`` for the writer ``what`` (and ``owner``, e.g. a system name);
     return its :class:`Ledger`, in which the caller records what it writes. Refused (ConfigError), unless
     ``overwrite``: files no record covers or changed since (the user's), and files of ``owner`` that another
     writer recorded. With ``overwrite`` the folder starts clean for ``owner``: its recorded files go, the user's
     files move into ``.clika-backup-<n>/``. ``adopt(root)`` — only for a folder without a ledger (written
     before ledgers existed) — returns ``{relative path: (writer or None for what, owner)}`` of the files (or
-    whole folders) its content proves a clika command wrote; ``flag``: how the user says overwrite (named in the refusal)."""
+    whole folders) its content proves a clika command wrote; ``flag``: how the user says overwrite (named in the
+    refusal; ``None`` where there is no such flag — a notebook's folders: the user moves the files or the folder)."""
     path = Path(path)
     ledger = Ledger(path)
     if not path.exists():
@@ -202,14 +212,16 @@ def claim(path, *, what: str, owner: str = "", overwrite: bool = False,
                    and e["writer"] != BACKUP_WRITER)
     if not overwrite:
         if foreign:
+            how = (f"pass {flag} to start it clean (those files are then moved, untouched, into a {BACKUP_PREFIX}<n> "
+                   "folder inside it)") if flag else "move those files out of it"
             raise ConfigError(f"{path}: holds files that no clika command wrote, or that changed since "
                               f"({_shown(foreign)}); {what} will not write among them: choose an empty or new "
-                              f"folder, or pass {flag} to start it clean (those files are then moved, untouched, "
-                              f"into a {BACKUP_PREFIX}<n> folder inside it)")
+                              f"folder, or {how}")
         if other:
             writers = sorted({ledger.files[r]['writer'] for r in other})
             raise ConfigError(f"{path}: {owner!r} was written there by {', '.join(writers)} ({_shown(other)}); one "
-                              f"name has one writer: choose another name or folder, or pass {flag} to replace it")
+                              "name has one writer: choose another name or folder"
+                              + (f", or pass {flag} to replace it" if flag else ""))
         return ledger
     for rel in ledger.owned_by(owner):
         target = path / rel
@@ -235,6 +247,20 @@ def claim(path, *, what: str, owner: str = "", overwrite: bool = False,
             Path(folder).rmdir()
     ledger.save()
     return ledger
+
+
+@contextmanager
+def adding(path, *, what: str, adopt: Callable[[Path], dict[str, tuple]] | None = None, flag: str | None = None):
+    """A folder several writers add to, file by file and possibly at once — the figures folder (every notebook's
+    figures, the report's contact sheet and claims table), a cache: claim it as :func:`claim` does (a file of the
+    user's there refuses it) under its lock, held only for this moment (waiting out another writer's moment),
+    and yield its ledger, read under the lock, in which the caller records what it writes before the lock goes."""
+    path = _writable_folder(Path(path))
+    lock = acquire_waiting(path / LOCK_NAME)
+    try:
+        yield claim(path, what=what, adopt=adopt, flag=flag)
+    finally:
+        lock.release()
 
 
 def adopt_sidecars(root: Path) -> dict[str, tuple]:
@@ -263,6 +289,14 @@ def acquire(lock_file: Path, refusal: str):
         lock.acquire(timeout=0)
     except Timeout:
         raise ConfigError(refusal) from None
+    return lock
+
+
+def acquire_waiting(lock_file: Path, timeout: float = 600):
+    """The lock ``lock_file``, waiting for another holder (for a moment's work: a ledger's or a run record's update)."""
+    from filelock import FileLock
+    lock = FileLock(str(lock_file))
+    lock.acquire(timeout=timeout)
     return lock
 
 

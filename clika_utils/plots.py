@@ -43,7 +43,7 @@ from .io import write_bytes_atomic
 from .langs import LANG_NAMES
 from .lineage import display_name, system_order
 from .metrics import wilson_ci
-from .provenance import input_hashes, write_sidecar
+from .provenance import input_hashes, sidecar_path, write_sidecar
 from .settings import workdir
 
 LATIN_FONT = "DejaVu Sans"  # ships with matplotlib; covers Latin, Cyrillic, Greek, Hebrew, Arabic
@@ -196,25 +196,51 @@ def figure_bytes(fig) -> dict[str, bytes]:
     return out
 
 
+#: Who wrote a figure, in its folder's ledger (the folder is shared: every notebook's figures, the report's files).
+FIGURES_WRITER = "clika figures"
+
+
 def save_figure(fig, name: str, out_dir: str | Path, *, sources: Iterable[str | Path],
                 parameters: dict | None = None, caption: str = "") -> list[Path]:
     """Write ``<out_dir>/<name>.png`` and ``.pdf`` atomically, each with a provenance sidecar whose
     inputs are the results files (``sources``) the figure was drawn from; the sidecar also holds the
-    caption, :func:`lint`'s problems (printed as a warning when there are any) and the language colours used."""
+    caption, :func:`lint`'s problems (printed as a warning when there are any) and the language colours used.
+    The folder is shared (every notebook's figures, the report's contact sheet): the files are recorded in its
+    ledger under its lock, and a file of the user's there refuses the write (:func:`clika_utils.outdir.adding`)."""
     out_dir = Path(out_dir)
     problems = lint(fig)
     for p in problems:
         print(f"warning: figure {name}: {p}", file=sys.stderr)
     inputs = input_hashes(sources, root=workdir())  # paths relative to the work folder: portable sidecars
     extra = {"caption": caption, "lint": problems, "lang_colours": lang_colours_used(fig)}
-    paths = []
     rendered = figure_bytes(fig)
-    for fmt, data in rendered.items():
-        path = write_bytes_atomic(out_dir / f"{name}.{fmt}", data)
-        write_sidecar(path, kind="figure", parameters=parameters or {}, seed=None, inputs=inputs, extra=extra)
-        paths.append(path)
+    paths = [out_dir / f"{name}.{fmt}" for fmt in rendered]
+    from .outdir import adding
+    with adding(out_dir, what=FIGURES_WRITER, adopt=adopt_figures) as ledger, \
+            ledger.writing([x for p in paths for x in (p, sidecar_path(p))], writer=FIGURES_WRITER):
+        for path, data in zip(paths, rendered.values()):
+            write_bytes_atomic(path, data)
+            write_sidecar(path, kind="figure", parameters=parameters or {}, seed=None, inputs=inputs, extra=extra)
     _show_saved(fig, rendered.get("png"))
     return paths
+
+
+#: How a figures folder's contact sheet (:func:`clika_utils.report.contact_sheet`) begins: how an earlier version's
+#: is known.
+CONTACT_SHEET_HEAD = "# Figures of the `"
+
+
+def adopt_figures(root: Path) -> dict[str, tuple]:
+    """Legacy adoption of a figures folder (written before ledgers): every file whose sidecar records its hash
+    (figures, the claims table) and the contact sheet the report wrote."""
+    from .outdir import adopt_sidecars
+    out = adopt_sidecars(root)
+    readme = root / "README.md"
+    if readme.is_file():
+        text = readme.read_text(encoding="utf-8", errors="replace")[:2000]
+        if text.startswith(CONTACT_SHEET_HEAD) and "python -m clika_utils.report" in text:
+            out["README.md"] = (None, "")
+    return out
 
 
 def _show_saved(fig, data: bytes | None) -> None:

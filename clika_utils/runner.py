@@ -119,6 +119,10 @@ def run_all(profile: str, *, only=None, nb_dir: Path | None = None, params_dir: 
             problems.append(str(exc))
     if problems:
         raise ConfigError("\n".join(problems) + f"\n{len(problems)} parameter file(s) wrong; nothing was run")
+    problems = [p for nb in notebooks for p in output_problems(profile, nb, params_dir)]
+    if problems:
+        raise ConfigError("\n".join(problems) + f"\n{len(problems)} output folder(s) hold files clika did not write; "
+                          "nothing was run")
     kernel = kernel or kernel_name()
     saved = {name: os.environ.get(name) for name in QUIET_ENV}
     os.environ.update({name: "1" for name in QUIET_ENV})   # the kernels inherit these
@@ -131,6 +135,7 @@ def run_all(profile: str, *, only=None, nb_dir: Path | None = None, params_dir: 
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+    from .outdir import acquire_waiting
     lock = acquire_waiting(out_dir / ".runs.lock")     # jobs of one run finishing at once (``--plan``)
     try:
         everything = _with_earlier(runs, out_dir / "runs.csv")
@@ -145,12 +150,36 @@ def run_all(profile: str, *, only=None, nb_dir: Path | None = None, params_dir: 
     return sorted(runs, key=lambda r: r.notebook)
 
 
-def acquire_waiting(lock_file: Path):
-    """The lock ``lock_file``, waiting for another holder (a few seconds: it only rewrites the run record)."""
-    from filelock import FileLock
-    lock = FileLock(str(lock_file))
-    lock.acquire(timeout=600)
-    return lock
+def _checked_folders() -> dict:
+    """{parameter: (writer, legacy adoption)} of the notebooks' output folders that :func:`output_problems` checks:
+    those every file of which a clika writer records (results tables, figures, the hidden-state cache)."""
+    from .experiments.representation_alignment import CACHE_WRITER, adopt_cache
+    from .outdir import adopt_sidecars
+    from .plots import FIGURES_WRITER, adopt_figures
+    return {"results_dir": ("clika results", adopt_sidecars), "figures_dir": (FIGURES_WRITER, adopt_figures),
+            "cache_dir": (CACHE_WRITER, adopt_cache)}
+
+
+def output_problems(profile: str, notebook: Path, params_dir: Path) -> list[str]:
+    """What is wrong with ``notebook``'s output folders before it runs (:func:`clika_utils.outdir.claim`, nothing
+    changed): a file there that no clika command wrote, or one changed since — each named with the parameter
+    file and line that chose the folder (or the parameter whose derived default it is)."""
+    from .config import key_line, parameters
+    from .outdir import claim
+    values = parameters(profile, notebook, params_dir)
+    path = params_dir / notebook.stem / f"{profile}.yaml"
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    out = []
+    for key, (writer, adopt) in _checked_folders().items():
+        if not values.get(key):
+            continue
+        try:
+            claim(resolve(values[key]), what=f"{notebook.stem}'s {writer}", adopt=adopt, flag=None)
+        except ConfigError as exc:
+            line = key_line(text, key)
+            where = f"{path}:{line}: {key}" if line else f"{path}: {key} (not set: derived {values[key]})"
+            out.append(f"{where}: {exc}")
+    return out
 
 
 #: A notebook's parameters that name where it writes; every other path parameter is an input.

@@ -279,3 +279,105 @@ def test_s12b_a_system_without_english_results_is_named_as_such(tiny_tree, tmp_p
     out = capsys.readouterr().out
     assert f"with no English results to compare with: sysA/{task_of}" in out
     assert "no item is right in either language" not in out
+
+
+def _save_demo(folder: Path, name: str, src: Path) -> list[Path]:
+    import matplotlib.pyplot as plt
+
+    from clika_utils import plots
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    out = plots.save_figure(fig, name, folder, sources=[src], parameters={"k": 1}, caption="demo")
+    plt.close("all")
+    return out
+
+
+def test_the_figures_folder_is_shared_by_content_and_its_ledger_merges_every_writer(tmp_path, monkeypatch):
+    """The figures folder (every notebook's figures, the report's contact sheet): a user's file there refuses a
+    figure, untouched; writers at once (threads, each slowed inside its write) all end up in one ledger;
+    a folder written before ledgers is adopted by the sidecars and the contact sheet."""
+    import threading
+
+    src = tmp_path / "t.csv"
+    src.write_text("a\n1\n", encoding="utf-8")
+    figs = tmp_path / "figs"
+    figs.mkdir()
+    (figs / "notes.md").write_text("mine\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"no clika command wrote.*\(notes\.md\).*move those files out"):
+        _save_demo(figs, "a", src)
+    assert _files(figs) == {"notes.md": b"mine\n"}
+    (figs / "notes.md").unlink()
+    from clika_utils import outdir
+    real = outdir.claim
+
+    def slow(*a, **k):                              # each writer reads the ledger, then dawdles before writing
+        import time
+        ledger = real(*a, **k)
+        time.sleep(0.3)
+        return ledger
+    monkeypatch.setattr(outdir, "claim", slow)
+    errors = []
+
+    def one(name):
+        try:
+            _save_demo(figs, name, src)
+        except Exception as e:                      # noqa: BLE001 — reported below
+            errors.append(e)
+    threads = [threading.Thread(target=one, args=(f"f{i}",)) for i in range(4)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert not errors
+    want = {f"f{i}.{ext}{side}" for i in range(4) for ext in ("png", "pdf") for side in ("", ".provenance.json")}
+    assert set(Ledger(figs).files) == want and Ledger(figs).foreign() == []
+    (figs / "README.md").write_text(report.contact_sheet(figs, "cpu"), encoding="utf-8")
+    (figs / LEDGER_NAME).unlink()                   # written before ledgers
+    _save_demo(figs, "g", src)
+    assert "README.md" in Ledger(figs).files and "f0.png" in Ledger(figs).files
+    (figs / "f1.png").write_bytes(b"edited")           # changed since: the user's now
+    with pytest.raises(ConfigError, match=r"\(f1\.png\)"):
+        _save_demo(figs, "h", src)
+
+
+def test_a_notebooks_output_folders_are_checked_before_any_notebook_runs(tmp_path, monkeypatch):
+    """A user's file in a notebook's results or figures folder stops the runner before any notebook, naming the
+    parameter file and line that chose the folder (or the derived default), and changing nothing."""
+    monkeypatch.setenv("CLIKA_WORKDIR", str(tmp_path))
+    params = tmp_path / "params" / "01_performance_consistency"
+    params.mkdir(parents=True)
+    (params / "smoke.yaml").write_text("n_boot: 100\nresults_dir: mine\n", encoding="utf-8")
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "analysis.csv").write_text("x\n", encoding="utf-8")
+    figs = tmp_path / "outputs" / "smoke" / "figures"
+    figs.mkdir(parents=True)
+    (figs / "draft.png").write_bytes(b"png")
+    with pytest.raises(ConfigError) as err:
+        runner.run_all("smoke", only=["01"], params_dir=tmp_path / "params", out_dir=tmp_path / "executed")
+    text = str(err.value)
+    assert "smoke.yaml:2: results_dir: " in text and "(analysis.csv)" in text
+    assert "figures_dir (not set: derived outputs/smoke/figures)" in text and "(draft.png)" in text
+    assert "nothing was run" in text and not list((tmp_path / "executed").glob("*.ipynb"))
+    assert _tree(tmp_path / "mine") == {"analysis.csv": b"x\n"} and _tree(figs) == {"draft.png": b"png"}
+
+
+def test_the_hidden_state_cache_is_owned_by_content(tmp_path):
+    """09's cache: what pooled_states writes is recorded; a user's file there refuses the next write; a cache of
+    an earlier version is adopted only for files holding what pooled_states writes (no pickles)."""
+    import numpy as np
+
+    from clika_utils.experiments import representation_alignment as rep
+    from clika_utils.models import load_model
+    lm = load_model(str(build_tiny_model(tmp_path / "m")), device="cpu", dtype="float32")
+    cache = tmp_path / "cache"
+    rep.pooled_states(lm, ["hello there", "a cat"], layers=[0, 1], cache_dir=cache)
+    assert Ledger(cache).foreign() == [] and len(Ledger(cache).files) == 2
+    (cache / LEDGER_NAME).unlink()
+    mine = cache / lm.fingerprint / ("0" * 16) / "layer-000.npy"
+    mine.parent.mkdir()
+    np.save(mine, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    assert set(rep.adopt_cache(cache)) == {p.relative_to(cache).as_posix() for p in cache.rglob("layer-*.npy")} - \
+        {mine.relative_to(cache).as_posix()}
+    with pytest.raises(ConfigError, match="layer-000.npy"):
+        rep.pooled_states(lm, ["another one"], layers=[0], cache_dir=cache)
+    mine.unlink()
+    rep.pooled_states(lm, ["another one"], layers=[0], cache_dir=cache)      # adopted, then its own
+    assert Ledger(cache).foreign() == [] and len(Ledger(cache).files) == 3

@@ -97,11 +97,37 @@ def pooled_states(lm, sentences: list[str], *, layers=None, batch_size: int = 16
         import io
 
         from ..io import write_bytes_atomic
-        for k, arr in states.items():
-            buf = io.BytesIO()
-            np.save(buf, arr)
-            write_bytes_atomic(folder / f"layer-{k:03d}.npy", buf.getvalue())
+        from ..outdir import adding
+        files = {folder / f"layer-{k:03d}.npy": arr for k, arr in states.items()}
+        with adding(cache_dir, what=CACHE_WRITER, adopt=adopt_cache) as ledger, \
+                ledger.writing(files, writer=CACHE_WRITER):
+            for path, arr in files.items():
+                buf = io.BytesIO()
+                np.save(buf, arr)
+                write_bytes_atomic(path, buf.getvalue())
     return states
+
+
+#: Who wrote the hidden-state cache, in its folder's ledger.
+CACHE_WRITER = "clika hidden-state cache"
+
+
+def adopt_cache(root: Path) -> dict[str, tuple]:
+    """Legacy adoption of a cache folder (written before ledgers): ``<model fingerprint>/<sentences hash>/
+    layer-NNN.npy`` files that hold what :func:`pooled_states` writes (a 2-D float32 array, no pickles)."""
+    import re
+    out = {}
+    for f in root.glob("*/*/layer-*.npy"):
+        rel = f.relative_to(root).as_posix()
+        if not re.fullmatch(r"[0-9a-f]{16}/[0-9a-f]{16}/layer-\d{3}\.npy", rel):
+            continue
+        try:
+            arr = np.load(f, allow_pickle=False)
+        except (OSError, ValueError):
+            continue
+        if arr.ndim == 2 and arr.dtype == np.float32:
+            out[rel] = (CACHE_WRITER, "")
+    return out
 
 
 # ----------------------------------------------------------------------------------------------
@@ -349,8 +375,12 @@ def execute(model: str, data_home, results_dir, cache_dir, *, variant_dirs, lang
     metrics with CIs and the peak layer of the cosine gap and of retrieval with its bootstrap range."""
     config = run_config(locals())
     from ..models import load_model
+    from ..outdir import claim
     from ..provenance import input_hashes
     from ..train import load_trained
+
+    if cache_dir:                  # a file of the user's among the cached states: refused before any work
+        claim(cache_dir, what=CACHE_WRITER, adopt=adopt_cache, flag=None)
 
     sentences, inputs = parallel_sentences(data_home, langs, source=source, n=n, seed=seed)
     systems = find_systems(model, variant_dirs)
