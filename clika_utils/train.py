@@ -52,7 +52,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .errors import ClikaError, ConfigError, DataError, warn
-from .formats import Example, read_examples
+from .formats import Example, read_examples, write_examples
 from .io import write_csv_atomic, write_json_atomic
 from .settings import progress_bars
 
@@ -339,6 +339,33 @@ def _adopt_job(root: Path) -> dict[str, tuple]:
     except (OSError, ValueError, TypeError):
         return {}
     return {name: (None, "") for name in JOB_FILES if (root / name).exists()}
+
+
+#: Who wrote a job's training data file (``<job>.data.jsonl`` beside the job folder), in that folder's ledger.
+DATA_WRITER = "clika training data"
+
+
+def adopt_jobs(root: Path) -> dict[str, tuple]:
+    """Legacy adoption of a folder of training jobs (written before ledgers): every job folder (its train.json a job
+    record) and the ``<job>.data.jsonl`` beside it."""
+    out = {}
+    for job in sorted(p for p in root.iterdir() if p.is_dir()):
+        if _adopt_job(job):
+            out[job.name] = (None, "")
+            if (root / f"{job.name}.data.jsonl").is_file():
+                out[f"{job.name}.data.jsonl"] = (DATA_WRITER, "")
+    return out
+
+
+def write_job_data(job: Path, examples: list[Example]) -> Path:
+    """``<job>.data.jsonl`` beside the job folder (what :func:`run_job` trains on), written into a folder of jobs
+    that may hold the user's files: recorded in its ledger, a file of the user's there refusing the write
+    (:func:`clika_utils.outdir.adding`)."""
+    from .outdir import adding
+    path = job.parent / f"{job.name}.data.jsonl"
+    with adding(job.parent, what=DATA_WRITER, adopt=adopt_jobs) as ledger, ledger.writing([path], writer=DATA_WRITER):
+        write_examples(path, examples)
+    return path
 
 
 def _check_job(out_dir: Path, identity: dict) -> dict:

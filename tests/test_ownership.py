@@ -381,3 +381,52 @@ def test_the_hidden_state_cache_is_owned_by_content(tmp_path):
     mine.unlink()
     rep.pooled_states(lm, ["another one"], layers=[0], cache_dir=cache)      # adopted, then its own
     assert Ledger(cache).foreign() == [] and len(Ledger(cache).files) == 3
+
+
+def test_a_cached_table_is_read_only_while_it_is_what_clika_wrote(tmp_path):
+    """The notebooks' caches of per-item answers (the CLDR probe, 06–08's QA and translations): a table edited by
+    hand, or one without clika's key file, is never read as a result nor written over."""
+    import pandas as pd
+
+    from clika_utils.experiments import shared
+    path = tmp_path / "probe" / "s.csv"
+    table = pd.DataFrame({"item_id": ["1", "2"], "correct": [1, 0]})
+    assert not shared._is_cached(path, "d1")
+    back = shared._write_cached(table, path, "d1", {"k": 1})
+    pd.testing.assert_frame_equal(back, table)
+    assert shared._is_cached(path, "d1") and not shared._is_cached(path, "d2")     # another key: recomputed
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write("3,1\n")
+    with pytest.raises(ConfigError, match="changed since clika wrote it"):
+        shared._is_cached(path, "d1")
+    mine = tmp_path / "probe" / "t.csv"
+    mine.write_text("item_id,correct\n1,1\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="no clika cache wrote"):
+        shared._is_cached(mine, "d1")
+    legacy = tmp_path / "probe" / "u.csv"              # an earlier version's key file records no hash
+    shared._write_cached(table, legacy, "d1", {"k": 1})
+    key = json.loads(legacy.with_suffix(".key.json").read_text(encoding="utf-8"))
+    legacy.with_suffix(".key.json").write_text(json.dumps({"digest": key["digest"], "key": key["key"]}), encoding="utf-8")
+    assert shared._is_cached(legacy, "d1")
+
+
+def test_a_jobs_training_data_is_written_beside_it_only_over_clikas_own(tmp_path):
+    from clika_utils.formats import Example
+    from clika_utils.train import adopt_jobs, write_job_data
+    jobs = tmp_path / "models"
+    jobs.mkdir()
+    (jobs / "cpt.data.jsonl").write_text("my data\n", encoding="utf-8")
+    ex = [Example("p", "r")]
+    with pytest.raises(ConfigError, match=r"\(cpt\.data\.jsonl\)"):
+        write_job_data(jobs / "cpt", ex)
+    assert _files(jobs) == {"cpt.data.jsonl": b"my data\n"}
+    (jobs / "cpt.data.jsonl").unlink()
+    write_job_data(jobs / "cpt", ex)
+    write_job_data(jobs / "cpt", ex)                         # its own now
+    assert set(Ledger(jobs).files) == {"cpt.data.jsonl"}
+    (jobs / LEDGER_NAME).unlink()                            # an earlier version's folder: a job and its data
+    (jobs / "cpt").mkdir()
+    (jobs / "cpt" / "train.json").write_text(json.dumps({"job": {}}), encoding="utf-8")
+    assert set(adopt_jobs(jobs)) == {"cpt", "cpt.data.jsonl"}
+    write_job_data(jobs / "cpt", ex)
+    assert Ledger(jobs).foreign() == []

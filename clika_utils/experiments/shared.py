@@ -24,12 +24,12 @@ from .. import claims, instructions, lineage, qa, translation
 from ..compare import VERDICTS, Claim, Comparison, check_claims, read_items
 from ..data import TASKS, discover
 from ..errors import ConfigError
-from ..formats import Example, alpaca_prompt, write_examples
-from ..io import read_csv_checked, write_csv_atomic, write_json_atomic
+from ..formats import Example, alpaca_prompt
+from ..io import read_csv_checked, sha256_file, write_csv_atomic, write_json_atomic
 from ..langs import LANGS
 from ..metrics import wilson_ci
 from ..provenance import input_hashes, write_result_set
-from ..train import TrainConfig, job_record, load_trained, run_job
+from ..train import TrainConfig, job_record, load_trained, run_job, write_job_data
 
 METRIC_NAMES = {"accuracy": "accuracy (PF)", "ra": "RA (PF)", "en_co": "en-CO (CT)",
                 "co_kappa": "en-CO beyond chance (CT)", "nll_per_token": "held-out likelihood (−NLL per token)"}
@@ -143,15 +143,12 @@ def probe_live(model: str, models: dict, jobs: dict, qa: pd.DataFrame, live_dir)
         path = Path(live_dir).with_name(Path(live_dir).name + "-probe") / f"{system}.csv"
         digest = _digest(key)
         if _is_cached(path, digest):
-            out.append(pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={"item_id": str}))
+            out.append(_read_cached(path))
             continue
         lm = load()
         table = probe(lm, qa, system)
         del lm
-        write_csv_atomic(table, path)
-        write_json_atomic(path.with_suffix(".key.json"), {"digest": digest, "key": key})
-        # read back, as a cached run does: a fresh and a cached run then hand on the same dtypes and values
-        out.append(pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={"item_id": str}))
+        out.append(_write_cached(table, path, digest, key))
     return pd.concat(out, ignore_index=True)
 
 
@@ -159,7 +156,7 @@ def train_or_reuse(model: str, examples: list[Example], job: Path, cfg: TrainCon
                    progress: bool, accelerate_config: str | None = None) -> dict:
     """Train the job in ``job`` on ``examples`` (or reuse it: :func:`clika_utils.train.run_job` does not train
     a finished job with the same inputs again); returns its steps, final loss, global batch and size."""
-    data_file = write_examples(job.parent / f"{job.name}.data.jsonl", examples)
+    data_file = write_job_data(job, examples)
     run_job(model, data_file, job, cfg, num_processes=num_processes, accelerate_config=accelerate_config,
             progress=progress)
     meta = job_record(job)
@@ -272,8 +269,35 @@ def _digest(key: dict) -> str:
 
 
 def _is_cached(path: Path, digest: str) -> bool:
+    """Whether ``path`` holds the cached table of the key ``digest``. The cache is clika's by content: its key file
+    records the table's sha256, and a table changed since (or one without a key file) is the user's — refused,
+    never read as a result nor written over. (Key files of earlier versions record no hash: taken as written.)"""
     meta = path.with_suffix(".key.json")
-    return path.exists() and meta.exists() and json.loads(meta.read_text(encoding="utf-8")).get("digest") == digest
+    if not path.exists():
+        return False
+    try:
+        record = json.loads(meta.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        record = None
+    if not isinstance(record, dict) or "digest" not in record:
+        raise ConfigError(f"{path}: a table no clika cache wrote (no key file {meta.name} of clika's beside it); "
+                          "move it out of the folder, or choose other output folders")
+    if record.get("sha256") not in (None, sha256_file(path)):
+        raise ConfigError(f"{path}: the cached table changed since clika wrote it (sha256 differs from {meta.name}); "
+                          "it is not read as a result: move it out of the folder to recompute it")
+    return record["digest"] == digest
+
+
+def _write_cached(table: pd.DataFrame, path: Path, digest: str, key: dict) -> pd.DataFrame:
+    """Write a cached table and its key file (the key, and the table's sha256); return the table as read back, as a
+    cached run reads it (a fresh and a cached run then hand on the same dtypes and values)."""
+    write_csv_atomic(table, path)
+    write_json_atomic(path.with_suffix(".key.json"), {"digest": digest, "key": key, "sha256": sha256_file(path)})
+    return _read_cached(path)
+
+
+def _read_cached(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={"item_id": str})
 
 
 def translate(lm, pairs, src: str, tgt: str, *, adapters: list[str], max_new_tokens: int,
@@ -315,11 +339,10 @@ def evaluate_adapters(model: str, jobs: dict, caches: dict, compute) -> dict[str
         out[s] = {}
         for kind, (path, key) in caches[s].items():
             if hit[s][kind]:
-                out[s][kind] = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={"item_id": str})
+                out[s][kind] = _read_cached(path)
                 continue
+            _write_cached(fresh[s][kind], path, digest[s][kind], key)
             out[s][kind] = fresh[s][kind]
-            write_csv_atomic(out[s][kind], path)
-            write_json_atomic(path.with_suffix(".key.json"), {"digest": digest[s][kind], "key": key})
     return out
 
 
