@@ -153,8 +153,11 @@ def cost_lines(profile: str = "cpu") -> str:
     r, _ = _run_record(profile)
     if not r:
         return "(no published run yet: `./run_all.sh` writes these lines)"
+    jobs = r.get("jobs", 1)
+    wall = f" ({r['wall_minutes']:.0f} min of wall clock with `--jobs {jobs}`)" if jobs > 1 and r.get("wall_minutes") \
+        else ""
     return "\n".join([
-        f"* **Time:** {r['minutes']:.0f} min for the whole `{profile}` run on {r['cores']} cores ({r['cpu']}); "
+        f"* **Time:** {r['minutes']:.0f} min for the whole `{profile}` run on {r['cores']} cores ({r['cpu']}){wall}; "
         "plus, the first time, creating `.venv` (pip install of the pinned requirements).",
         f"* **RAM:** {r['peak_kernel_rss_gib']:.1f} GiB at the peak (the largest notebook kernel).",
         f"* **Disk:** {r['outputs_gib']:.1f} GiB of outputs (adapters, caches, results) in `outputs/{profile}/`, "
@@ -169,6 +172,8 @@ def timing_table(profile: str = "cpu") -> str:
     lines += [f"| {x.notebook} | {x.status} | {x.seconds / 60:.1f} min |" for x in runs.itertuples()]
     if r:
         lines.append(f"| **whole run** | {r['ok']} of {r['notebooks']} ok | **{r['minutes']:.1f} min** |")
+        if r.get("jobs", 1) > 1 and r.get("wall_minutes"):
+            lines.append(f"| **wall clock** (`--jobs {r['jobs']}`) | | **{r['wall_minutes']:.1f} min** |")
     return "\n".join(lines)
 
 

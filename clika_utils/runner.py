@@ -97,9 +97,14 @@ def summary_table(runs: list[Run]) -> str:
 
 
 def run_all(profile: str, *, only=None, nb_dir: Path | None = None, params_dir: Path | None = None,
-            out_dir: Path | None = None, kernel: str | None = None, progress: bool = True) -> list[Run]:
+            out_dir: Path | None = None, kernel: str | None = None, progress: bool = True, jobs: int = 1) -> list[Run]:
+    """Execute the notebooks (``only``: a selection) — one after another, or ``jobs`` at a time along their
+    dependency graph (:func:`run_parallel`) — and write the executed notebooks, their HTML, ``index.html``,
+    ``runs.csv`` and (a whole run) ``run.json`` into ``out_dir``."""
     if profile not in PROFILES:
         raise ConfigError(f"unknown profile {profile!r}; expected one of {PROFILES}")
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ConfigError(f"--jobs {jobs!r}: expected a whole number of notebooks to run at once, at least 1")
     import papermill as pm
 
     root = project_root()
@@ -124,11 +129,15 @@ def run_all(profile: str, *, only=None, nb_dir: Path | None = None, params_dir: 
         raise ConfigError("\n".join(problems) + f"\n{len(problems)} output folder(s) hold files clika did not write; "
                           "nothing was run")
     kernel = kernel or kernel_name()
+    wall = time.perf_counter()
     saved = {name: os.environ.get(name) for name in QUIET_ENV}
     os.environ.update({name: "1" for name in QUIET_ENV})   # the kernels inherit these
     try:
-        runs = [_execute(pm, nb, i, len(notebooks), profile, params_dir, out_dir, kernel, progress)
-                for i, nb in enumerate(execution_order(notebooks), 1)]
+        if jobs > 1 and len(notebooks) > 1:
+            runs = run_parallel(notebooks, jobs, profile, params_dir, out_dir, kernel)
+        else:
+            runs = [_execute(pm, nb, i, len(notebooks), profile, params_dir, out_dir, kernel, progress)
+                    for i, nb in enumerate(execution_order(notebooks), 1)]
     finally:
         for name, value in saved.items():
             if value is None:
@@ -146,7 +155,7 @@ def run_all(profile: str, *, only=None, nb_dir: Path | None = None, params_dir: 
         lock.release()
     if not only:                              # a partial run's minutes are not the run's cost
         from .io import write_json_atomic
-        write_json_atomic(out_dir / "run.json", cost(runs, profile))
+        write_json_atomic(out_dir / "run.json", cost(runs, profile, wall=time.perf_counter() - wall, jobs=jobs))
     return sorted(runs, key=lambda r: r.notebook)
 
 
@@ -259,10 +268,11 @@ def _with_earlier(runs: list[Run], csv: Path) -> list[Run]:
     return sorted(runs + earlier, key=lambda r: r.notebook)
 
 
-def cost(runs: list[Run], profile: str) -> dict:
+def cost(runs: list[Run], profile: str, *, wall: float | None = None, jobs: int = 1) -> dict:
     """What the run cost on this machine — the README's time/RAM/disk lines are generated from it: minutes of
-    notebooks, the largest resident memory of any notebook's kernel (``getrusage`` of finished children),
-    the size of ``outputs/<profile>/`` (models, caches, results), the machine's cores and CPU."""
+    notebooks (summed; with ``jobs`` > 1 they overlap, and ``wall_minutes`` is the run's own length), the largest
+    resident memory of any notebook's kernel (``getrusage`` of finished children), the size of
+    ``outputs/<profile>/`` (models, caches, results), the machine's cores and CPU."""
     import platform
     import resource
     outputs = resolve(Path("outputs") / profile)
@@ -271,7 +281,8 @@ def cost(runs: list[Run], profile: str) -> dict:
                 if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() \
         else platform.processor()
     return {"profile": profile, "notebooks": len(runs), "ok": sum(r.status == "ok" for r in runs),
-            "minutes": round(sum(r.seconds for r in runs) / 60, 1),
+            "minutes": round(sum(r.seconds for r in runs) / 60, 1), "jobs": jobs,
+            "wall_minutes": None if wall is None else round(wall / 60, 1),
             "peak_kernel_rss_gib": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20, 1),
             "outputs_gib": round(size / 2**30, 1), "cores": os.cpu_count(), "cpu": cpu}
 
@@ -313,6 +324,73 @@ def _execute(pm, nb: Path, i: int, total: int, profile: str, params_dir: Path, o
     return Run(nb.stem, status, time.perf_counter() - start, error)
 
 
+#: The thread-count variables of the numeric libraries (torch's intra-op pool follows OMP_NUM_THREADS).
+THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def ready(order: list[str], g: dict[str, dict], done: set[str], running: set[str]) -> list[str]:
+    """The notebooks of ``order`` (not yet started) that may start now: every notebook they need has finished,
+    and every notebook that shares a folder with them (:func:`graph`'s *apart*) and comes earlier in the order has
+    finished — so a shared folder sees its writers in the same order as a run of one job at a time."""
+    started = done | running
+    out = []
+    for i, n in enumerate(order):
+        if n in started:
+            continue
+        needs = [m for m in g[n]["needs"] if m in order]
+        apart = [m for m in g[n]["apart"] if m in order and order.index(m) < i]
+        if all(m in done for m in needs) and all(m in done for m in apart) and \
+                not any(m in running for m in g[n]["apart"]):
+            out.append(n)
+    return out
+
+
+def _execute_in_worker(nb: Path, i: int, total: int, profile: str, params_dir: Path, out_dir: Path,
+                       kernel: str) -> Run:
+    import papermill as pm
+    return _execute(pm, nb, i, total, profile, params_dir, out_dir, kernel, progress=False)
+
+
+def _worker_threads(threads: int) -> None:
+    for name in THREAD_ENV:              # the kernel this worker starts inherits them
+        os.environ.setdefault(name, str(threads))
+
+
+def run_parallel(notebooks: list[Path], jobs: int, profile: str, params_dir: Path, out_dir: Path,
+                 kernel: str) -> list[Run]:
+    """Execute ``notebooks`` ``jobs`` at a time along :func:`graph` (a notebook starts once what it needs has
+    finished; two that write one folder never run at once, and keep their order), each in its own worker process
+    whose kernel gets ``cores // jobs`` threads (unless ``OMP_NUM_THREADS`` is set). Progress bars are off (lines
+    of several notebooks would interleave); each start and end is printed. Returns the runs in notebook order."""
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    g = graph(profile, notebooks, params_dir)
+    order = [nb.stem for nb in execution_order(notebooks)]
+    by_stem = {nb.stem: nb for nb in notebooks}
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    print(f"{len(order)} notebooks, {jobs} at a time, {threads} thread(s) each", flush=True)
+    done, running, runs = set(), {}, []
+    with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"), initializer=_worker_threads,
+                                initargs=(threads,)) as pool:
+        started = 0
+        while len(done) < len(order):
+            for n in ready(order, g, done, set(running.values())):
+                if len(running) >= jobs:
+                    break
+                started += 1
+                running[pool.submit(_execute_in_worker, by_stem[n], started, len(order), profile, params_dir,
+                                    out_dir, kernel)] = n
+            finished, _ = cf.wait(list(running), return_when=cf.FIRST_COMPLETED)
+            for f in finished:
+                n = running.pop(f)
+                run = f.result()
+                runs.append(run)
+                done.add(n)
+                print(f"    {n}: {run.status} in {run.seconds:.0f} s", flush=True)
+    return sorted(runs, key=lambda r: order.index(r.notebook))
+
+
 def _short_error(exc: Exception) -> str:
     name = type(exc).__name__
     if name == "PapermillExecutionError":
@@ -330,6 +408,9 @@ def main(argv=None) -> int:
     ap.add_argument("--kernel", help="Jupyter kernel name (default: clika-repro, which the setup "
                                                  "registers; python3 where it is not registered)")
     ap.add_argument("--no-progress", action="store_true", help="no per-cell progress bar")
+    ap.add_argument("--jobs", type=int, default=1, metavar="N",
+                    help="run N notebooks at a time along their dependency graph (--plan shows it), the cores "
+                         "divided between them; results are those of one at a time")
     ap.add_argument("--plan", action="store_true", help="print the notebooks' dependency graph and one command per "
                                                         "notebook for a cluster scheduler, and run nothing")
     ap.add_argument("--no-report", action="store_true", help="run the notebooks only; publish later with "
@@ -349,7 +430,7 @@ def main(argv=None) -> int:
         if not (args.overwrite_published or args.no_report):   # the report's folder: before the work, not after
             report.check_folder(report.default_out(args.profile))
         runs = run_all(args.profile, only=args.only, out_dir=args.out, kernel=args.kernel,
-                       progress=not args.no_progress)
+                       progress=not args.no_progress, jobs=args.jobs)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -100,6 +100,36 @@ def test_runner_keeps_going_past_a_failure_and_reports_it(tmp_path, capsys):
     assert "notebooks: 1 ok, 1 failed" in runner.summary_table(runs)
 
 
+@pytest.mark.slow
+def test_jobs_run_notebooks_at_once_with_the_same_record(tmp_path):
+    """--jobs 2 over three notebooks (one failing): the same statuses, executed notebooks, index and runs.csv
+    rows as one at a time; each kernel gets its share of the cores."""
+    nbs, params = tmp_path / "nb", tmp_path / "params"
+    nbs.mkdir()
+    _tiny_notebook(nbs / "01_fails.ipynb", "raise ValueError('planned failure')")
+    _tiny_notebook(nbs / "02_threads.ipynb", "import os\nprint(os.environ.get('OMP_NUM_THREADS'))")
+    _tiny_notebook(nbs / "03_works.ipynb", "x = 1 + 1")
+    for stem in ("01_fails", "02_threads", "03_works"):
+        (params / stem).mkdir(parents=True)
+        (params / stem / "smoke.yaml").write_text("{}\n", encoding="utf-8")
+    record = {}
+    for jobs in (1, 2):
+        out = tmp_path / f"out{jobs}"
+        runs = runner.run_all("smoke", nb_dir=nbs, params_dir=params, out_dir=out, progress=False, jobs=jobs)
+        assert [(r.notebook, r.status) for r in runs] == [("01_fails", "failed"), ("02_threads", "ok"),
+                                                          ("03_works", "ok")]
+        assert "ValueError: planned failure" in runs[0].error
+        assert all((out / f"{n}.html").exists() for n in ("01_fails", "02_threads", "03_works"))
+        rows = (out / "runs.csv").read_text(encoding="utf-8").splitlines()
+        record[jobs] = [r.rsplit(",", 1)[0] for r in rows]
+        assert json.loads((out / "run.json").read_text(encoding="utf-8"))["jobs"] == jobs
+    assert record[1] == record[2]
+    cells = nbformat.read(tmp_path / "out2" / "02_threads.ipynb", as_version=4).cells
+    shown = next(c for c in cells if "OMP_NUM_THREADS" in c.source).outputs[0]["text"].strip()
+    import os
+    assert shown == os.environ.get("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // 2)))
+
+
 def _smoke_run(work: Path) -> list:
     """Every notebook in the smoke profile with ``work`` as the work folder."""
     import os
@@ -134,7 +164,8 @@ def test_every_notebook_runs_in_smoke_profile_twice_with_identical_outputs(smoke
     is tested where they live (test_train: a resumed job repeats the uninterrupted curve; mixed-adapter
     generation equals each adapter alone; test_xllama and test_scaling_allocation rerun end to end).
     The second run goes in its own process while this one re-renders the first run's figures and builds
-    its report (two cores, two independent jobs)."""
+    its report (two cores, two independent jobs); it runs two notebooks at a time (``--jobs 2``, one thread each,
+    along the graph), the first one at a time: the parallel runner's results are those of one job."""
     import os
     import shutil
     import subprocess
@@ -149,8 +180,8 @@ def test_every_notebook_runs_in_smoke_profile_twice_with_identical_outputs(smoke
         if (smoke_work / "outputs" / "smoke" / cache).exists():
             shutil.copytree(smoke_work / "outputs" / "smoke" / cache, again / "outputs" / "smoke" / cache)
     env = {**os.environ, "CLIKA_WORKDIR": str(again), "PYTHONHASHSEED": "0"}
-    second = subprocess.Popen([sys.executable, "-m", "clika_utils.runner", "smoke", "--no-progress"], env=env,
-                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    second = subprocess.Popen([sys.executable, "-m", "clika_utils.runner", "smoke", "--no-progress", "--jobs", "2"],
+                              env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         monkeypatch.setenv("CLIKA_WORKDIR", str(smoke_work))
         assert (smoke_work / "outputs" / "executed" / "smoke" / "index.html").exists()

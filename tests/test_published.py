@@ -282,6 +282,29 @@ def test_the_dependency_graph_is_read_from_the_notebooks_parameters(tmp_path):
     assert runner.graph("smoke", params_dir=params)["08_data_allocation"]["needs"] == []
 
 
+def test_the_parallel_schedule_keeps_the_graph(capsys):
+    """--jobs N: simulated on the cpu run's graph with 2 and 3 at a time, finishing in every order a queue can —
+    a notebook never starts before what it needs, never beside a notebook sharing its folder, and a shared folder
+    sees its writers in the one-at-a-time order; the tour comes last."""
+    import itertools
+    g = runner.graph("cpu")
+    order = [p.stem for p in runner.execution_order([Path(f"{n}.ipynb") for n in g])]
+    for jobs, pick in itertools.product((2, 3), (0, -1)):          # which running notebook finishes first
+        done, running, started = set(), [], []
+        while len(done) < len(order):
+            for n in runner.ready(order, g, done, set(running)):
+                if len(running) < jobs:
+                    assert all(m in done for m in g[n]["needs"]) and not set(g[n]["apart"]) & set(running)
+                    running.append(n)
+                    started.append(n)
+            assert running, "nothing can start: the schedule is stuck"
+            done.add(running.pop(pick))
+        assert started[-1] == "00_tour"
+        assert started.index("04_pretraining_variants") < started.index("05_instruction_tuning")
+    assert runner.ready(order, g, set(), set())[:2] == ["01_performance_consistency", "02_live_evaluation"]
+    assert runner.main(["smoke", "--jobs", "0"]) == 2 and "--jobs 0: expected" in capsys.readouterr().err
+
+
 def test_plan_runs_nothing_and_no_report_publishes_nothing(monkeypatch, capsys):
     ran = []
     monkeypatch.setattr(runner, "run_all", lambda *a, **k: ran.append(1) or [])
