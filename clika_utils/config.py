@@ -25,7 +25,7 @@ from typing import ClassVar
 import yaml
 
 from .errors import ConfigError
-from .settings import OUTPUT_PATHS, output_path, project_root
+from .settings import OUTPUT_PATHS, fix_threads, output_path, project_root
 
 #: ``name: type = literal  # comment``, the one form of a line in a parameters cell.
 PARAM_LINE = re.compile(r"^(?P<name>[a-z_][a-z0-9_]*): (?P<type>str|int|float|bool|list|dict) = (?P<value>.+?)  # \S.*$")
@@ -186,6 +186,7 @@ class ExperimentConfig:
             value = values[key]
             if not is_a(value, want):
                 raise ConfigError(f"{where}: {key} must be a {want}, got {value!r} ({type(value).__name__})")
+        fix_threads(values.get("profile", ""))          # the profile's thread count: part of its numbers
         return cls(**derive_paths(dict(values), cls.NOTEBOOK))
 
     @classmethod

@@ -221,13 +221,16 @@ class Engine:
         """:meth:`continuation_logprobs_many` with the prompts batched too: every (prompt, continuation) pair is
         one right-padded row — the prompt's own tokens after the shared ``prefix``, then the continuation but its
         last token — and ``rows`` rows run in one forward pass instead of one pass per prompt. The LM head (a
-        memory-bound read of the whole vocabulary matrix) runs once per ``head_rows`` rows, as the per-prompt path
-        runs it once per 32 prompts. Tokenisation and the positions read are the same; only the batch shapes
-        differ (tested: the same predictions)."""
+        memory-bound read of the whole vocabulary matrix) runs once per ``head_rows`` distinct contexts, and only
+        on distinct ones: every option of a question is predicted from the same last prompt token, and options
+        that begin alike share their first positions too, so each such state enters the head once (as the
+        per-prompt path computes the prompt's last state once). Tokenisation and the positions read are the same;
+        only the batch shapes differ (tested: the same predictions)."""
         import torch
         cache, head = prefix if prefix is not None else (None, [])
-        plan = []                                   # (row tokens, index of the first predicting position, targets)
-        owners = []
+        plan = []               # per row: (tokens, [(position, context id)] of its distinct contexts, targets)
+        contexts: dict[tuple, int] = {}            # (prompt index, context tokens after the prompt) -> id
+        targets = []                               # per row: the context id predicting each target token
         for i, (prompt, conts) in enumerate(zip(prompts, continuations)):
             ctx = self.encode(prompt)
             if cache is None or ctx[: len(head)] != head or len(head) >= len(ctx):
@@ -238,25 +241,41 @@ class Engine:
                 cont = self.tok(prompt + c, add_special_tokens=True).input_ids[n_ctx:]
                 if not cont:
                     raise ClikaError(f"continuation {c!r} encodes to no tokens after the prompt")
-                plan.append((own + cont[:-1], len(own) - 1, cont))
-                owners.append(i)
-        sums: list[float] = []
-        lengths = [len(c) for _, _, c in plan]
-        for h_start in range(0, len(plan), head_rows):
-            group = plan[h_start: h_start + head_rows]
-            states = []
-            for start in range(0, len(group), rows):
-                part = group[start: start + rows]
-                with torch.inference_mode(), self.lm.autocast():
-                    hidden = self._suffix_hidden(cache, len(head), [r for r, _, _ in part])
-                    states += [hidden[k, first: first + len(cont)] for k, (_, first, cont) in enumerate(part)]
+                ids, new = [], []
+                for j in range(len(cont)):
+                    key = (i, tuple(cont[:j]))
+                    if key not in contexts:
+                        contexts[key] = len(contexts)
+                        new.append((len(own) - 1 + j, contexts[key]))
+                    ids.append(contexts[key])
+                plan.append((own + cont[:-1], new, cont))
+                targets.append(ids)
+        states = [None] * len(contexts)
+        for start in range(0, len(plan), rows):
+            part = plan[start: start + rows]
+            with torch.inference_mode(), self.lm.autocast():
+                hidden = self._suffix_hidden(cache, len(head), [r for r, _, _ in part])
+            for k, (_, new, _) in enumerate(part):
+                for pos, cid in new:
+                    states[cid] = hidden[k, pos]
+        picked = {}                                 # (context id, token) -> log-probability
+        wanted = sorted({(cid, t) for ids, (_, _, cont) in zip(targets, plan) for cid, t in zip(ids, cont)})
+        by_context: dict[int, list[int]] = {}
+        for cid, t in wanted:
+            by_context.setdefault(cid, []).append(t)
+        for h_start in range(0, len(states), head_rows):
+            block = range(h_start, min(h_start + head_rows, len(states)))
             with torch.inference_mode():
-                logp = torch.log_softmax(head_logits(self.lm.model, torch.cat(states)), dim=-1)
+                logp = torch.log_softmax(head_logits(self.lm.model, torch.stack([states[c] for c in block])), dim=-1)
                 _check_finite(logp, "continuation scoring")
-                picked = logp[torch.arange(len(logp)), torch.tensor([t for _, _, c in group for t in c])]
-            sums += [float(x.sum()) for x in torch.split(picked, [len(c) for _, _, c in group])]
+            for r, cid in enumerate(block):
+                for t in by_context.get(cid, []):
+                    picked[cid, t] = logp[r, t]
+        sums = [float(torch.stack([picked[cid, t] for cid, t in zip(ids, cont)]).sum())
+                for ids, (_, _, cont) in zip(targets, plan)]
+        lengths = [len(cont) for _, _, cont in plan]
         out, k = [], 0
-        for i, conts in enumerate(continuations):
+        for conts in continuations:
             n = len(conts)
             out.append((sums[k: k + n], lengths[k: k + n]))
             k += n

@@ -130,8 +130,9 @@ def run_all(profile: str, *, only=None, nb_dir: Path | None = None, params_dir: 
                           "nothing was run")
     kernel = kernel or kernel_name()
     wall = time.perf_counter()
-    saved = {name: os.environ.get(name) for name in QUIET_ENV}
+    saved = {name: os.environ.get(name) for name in (*QUIET_ENV, *THREAD_ENV)}
     os.environ.update({name: "1" for name in QUIET_ENV})   # the kernels inherit these
+    os.environ.update({name: str(kernel_threads(profile, jobs)) for name in THREAD_ENV})
     try:
         if jobs > 1 and len(notebooks) > 1:
             runs = run_parallel(notebooks, jobs, profile, params_dir, out_dir, kernel)
@@ -282,6 +283,7 @@ def cost(runs: list[Run], profile: str, *, wall: float | None = None, jobs: int 
         else platform.processor()
     return {"profile": profile, "notebooks": len(runs), "ok": sum(r.status == "ok" for r in runs),
             "minutes": round(sum(r.seconds for r in runs) / 60, 1), "jobs": jobs,
+            "threads_per_notebook": kernel_threads(profile, jobs),
             "wall_minutes": None if wall is None else round(wall / 60, 1),
             "peak_kernel_rss_gib": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20, 1),
             "outputs_gib": round(size / 2**30, 1), "cores": os.cpu_count(), "cpu": cpu}
@@ -353,22 +355,29 @@ def _execute_in_worker(nb: Path, i: int, total: int, profile: str, params_dir: P
 
 def _worker_threads(threads: int) -> None:
     for name in THREAD_ENV:              # the kernel this worker starts inherits them
-        os.environ.setdefault(name, str(threads))
+        os.environ[name] = str(threads)
+
+
+def kernel_threads(profile: str, jobs: int) -> int:
+    """Threads of each notebook's kernel: the profile's fixed count where its numbers depend on it
+    (:data:`clika_utils.settings.PROFILE_THREADS`), else the cores divided between the jobs."""
+    from .settings import PROFILE_THREADS
+    return PROFILE_THREADS.get(profile) or max(1, (os.cpu_count() or 1) // jobs)
 
 
 def run_parallel(notebooks: list[Path], jobs: int, profile: str, params_dir: Path, out_dir: Path,
                  kernel: str) -> list[Run]:
     """Execute ``notebooks`` ``jobs`` at a time along :func:`graph` (a notebook starts once what it needs has
     finished; two that write one folder never run at once, and keep their order), each in its own worker process
-    whose kernel gets ``cores // jobs`` threads (unless ``OMP_NUM_THREADS`` is set). Progress bars are off (lines
-    of several notebooks would interleave); each start and end is printed. Returns the runs in notebook order."""
+    whose kernel gets :func:`kernel_threads`. Progress bars are off (lines of several notebooks would interleave);
+    each start and end is printed. Returns the runs in notebook order."""
     import concurrent.futures as cf
     import multiprocessing as mp
 
     g = graph(profile, notebooks, params_dir)
     order = [nb.stem for nb in execution_order(notebooks)]
     by_stem = {nb.stem: nb for nb in notebooks}
-    threads = max(1, (os.cpu_count() or 1) // jobs)
+    threads = kernel_threads(profile, jobs)
     print(f"{len(order)} notebooks, {jobs} at a time, {threads} thread(s) each", flush=True)
     done, running, runs = set(), {}, []
     with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"), initializer=_worker_threads,

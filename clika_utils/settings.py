@@ -37,6 +37,28 @@ FIGURES = {"cpu": "figures"}
 SHARED_LIVE = {"04_pretraining_variants": "variants", "05_instruction_tuning": "variants"}
 
 
+#: Threads of torch's pool in each notebook kernel of the CPU profiles. fp32 sums split across threads come out
+#: different in their last bits (measured on Gemma: 1 and 2 threads give other letter log-probabilities and other
+#: LoRA losses from the second step on), so the thread count is part of a run's configuration: a reader with more
+#: cores gets the published numbers, and ``./run_all.sh --jobs N`` gives every notebook the same count.
+PROFILE_THREADS = {"smoke": 2, "cpu": 2}
+
+
+def fix_threads(profile: str) -> int | None:
+    """Set torch's thread count to the profile's (:data:`PROFILE_THREADS`; none for ``paper``), before torch is
+    imported (its environment variable) or after; returns it."""
+    import sys
+    n = PROFILE_THREADS.get(profile)
+    if n is None:
+        return None
+    os.environ["OMP_NUM_THREADS"] = str(n)
+    if "torch" in sys.modules:
+        import torch
+        if torch.get_num_threads() != n:
+            torch.set_num_threads(n)
+    return n
+
+
 def project_root() -> Path:
     """The repository root: the folder that holds ``clika_utils/`` (editable install)."""
     return Path(__file__).resolve().parent.parent

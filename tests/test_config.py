@@ -97,3 +97,19 @@ def test_cpu_profile_pins_its_precision():
             training += 1
             assert cfg.get("precision") == "fp32", f"{p}: train_config.precision must be fp32"
     assert training >= 6
+
+
+def test_cpu_profiles_pin_their_thread_count(monkeypatch):
+    """The cpu/smoke numbers must not depend on the reader's core count either (fp32 sums split across threads
+    differ in their last bits): building a cpu config sets torch's pool to the profile's count, whatever it was;
+    the paper profile leaves it alone."""
+    import torch
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        experiments.module("01_performance_consistency").Config.load("cpu")
+        assert torch.get_num_threads() == settings.PROFILE_THREADS["cpu"] == 2
+        assert settings.fix_threads("paper") is None and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

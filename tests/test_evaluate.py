@@ -75,11 +75,13 @@ def test_batched_continuation_scores_give_the_same_predictions_as_one_prompt_at_
     prompts = [it.prompt for it in items]
     conts = [[f"{L}. {o}" for L, o in zip("ABCD", it.options)] for it in items]
     prefix = engine.shared_prefix(prompts)
-    one = engine.continuation_logprobs_many(prompts, conts, prefix)
-    for rows, head_rows in ((1, 1), (7, 128), (64, 13)):
-        many = engine.continuation_logprobs_batched(prompts, conts, prefix, rows=rows, head_rows=head_rows)
-        for (a, na), (b, nb) in zip(one, many):
-            assert na == nb and b == pytest.approx(a, abs=1e-4) and int(np.argmax(a)) == int(np.argmax(b))
+    alike = [[f" the answer is the one called {o}" for o in it.options] for it in items]   # long shared starts
+    for options in (conts, alike):
+        one = engine.continuation_logprobs_many(prompts, options, prefix)
+        for rows, head_rows in ((1, 1), (7, 128), (64, 13)):
+            many = engine.continuation_logprobs_batched(prompts, options, prefix, rows=rows, head_rows=head_rows)
+            for (a, na), (b, nb) in zip(one, many):
+                assert na == nb and b == pytest.approx(a, abs=1e-4) and int(np.argmax(a)) == int(np.argmax(b))
     with pytest.raises(ClikaError, match="shared prefix"):
         engine.continuation_logprobs_batched(["Zzz " + prompts[0]], conts[:1], prefix)
 

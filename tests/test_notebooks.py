@@ -103,7 +103,7 @@ def test_runner_keeps_going_past_a_failure_and_reports_it(tmp_path, capsys):
 @pytest.mark.slow
 def test_jobs_run_notebooks_at_once_with_the_same_record(tmp_path):
     """--jobs 2 over three notebooks (one failing): the same statuses, executed notebooks, index and runs.csv
-    rows as one at a time; each kernel gets its share of the cores."""
+    rows as one at a time; every kernel gets the profile's thread count (its numbers depend on it)."""
     nbs, params = tmp_path / "nb", tmp_path / "params"
     nbs.mkdir()
     _tiny_notebook(nbs / "01_fails.ipynb", "raise ValueError('planned failure')")
@@ -124,10 +124,11 @@ def test_jobs_run_notebooks_at_once_with_the_same_record(tmp_path):
         record[jobs] = [r.rsplit(",", 1)[0] for r in rows]
         assert json.loads((out / "run.json").read_text(encoding="utf-8"))["jobs"] == jobs
     assert record[1] == record[2]
-    cells = nbformat.read(tmp_path / "out2" / "02_threads.ipynb", as_version=4).cells
-    shown = next(c for c in cells if "OMP_NUM_THREADS" in c.source).outputs[0]["text"].strip()
-    import os
-    assert shown == os.environ.get("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // 2)))
+    from clika_utils.settings import PROFILE_THREADS
+    for jobs in (1, 2):                     # the profile's thread count, however many notebooks run at once
+        cells = nbformat.read(tmp_path / f"out{jobs}" / "02_threads.ipynb", as_version=4).cells
+        shown = next(c for c in cells if "OMP_NUM_THREADS" in c.source).outputs[0]["text"].strip()
+        assert shown == str(PROFILE_THREADS["smoke"])
 
 
 def _smoke_run(work: Path) -> list:
