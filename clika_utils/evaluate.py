@@ -25,6 +25,7 @@ items already written; an output folder holding another model's or method's resu
 
 from __future__ import annotations
 
+import bisect
 import copy
 import json
 import math
@@ -257,21 +258,21 @@ class Engine:
                 hidden = self._suffix_hidden(cache, len(head), [r for r, _, _ in part])
             for k, (_, new, _) in enumerate(part):
                 for pos, cid in new:
-                    states[cid] = hidden[k, pos]
-        picked = {}                                 # (context id, token) -> log-probability
+                    states[cid] = hidden[k, pos].clone()        # not a view: the batch's states can go
         wanted = sorted({(cid, t) for ids, (_, _, cont) in zip(targets, plan) for cid, t in zip(ids, cont)})
-        by_context: dict[int, list[int]] = {}
-        for cid, t in wanted:
-            by_context.setdefault(cid, []).append(t)
+        slot = {w: k for k, w in enumerate(wanted)}
+        values = []                                 # the log-probability of each wanted (context, token), in order
         for h_start in range(0, len(states), head_rows):
-            block = range(h_start, min(h_start + head_rows, len(states)))
+            h_end = min(h_start + head_rows, len(states))
+            block = wanted[bisect.bisect_left(wanted, (h_start, -1)): bisect.bisect_left(wanted, (h_end, -1))]
             with torch.inference_mode():
-                logp = torch.log_softmax(head_logits(self.lm.model, torch.stack([states[c] for c in block])), dim=-1)
+                logp = torch.log_softmax(head_logits(self.lm.model, torch.stack(states[h_start:h_end])), dim=-1)
                 _check_finite(logp, "continuation scoring")
-            for r, cid in enumerate(block):
-                for t in by_context.get(cid, []):
-                    picked[cid, t] = logp[r, t]
-        sums = [float(torch.stack([picked[cid, t] for cid, t in zip(ids, cont)]).sum())
+                # gathered into a small tensor of their own (a view would keep the whole block's logits alive)
+                values.append(logp[torch.tensor([c - h_start for c, _ in block], dtype=torch.long),
+                                   torch.tensor([t for _, t in block], dtype=torch.long)])
+        flat = torch.cat(values)
+        sums = [float(flat[torch.tensor([slot[cid, t] for cid, t in zip(ids, cont)])].sum())
                 for ids, (_, _, cont) in zip(targets, plan)]
         lengths = [len(cont) for _, _, cont in plan]
         out, k = [], 0

@@ -178,7 +178,7 @@ def timing_table(profile: str = "cpu") -> str:
 
 
 def benchmark_tables(folder: Path | None = None) -> dict[str, str]:
-    """docs/benchmarks.md's two tables, from the committed benchmark results (``benchmarks/results/``)."""
+    """docs/benchmarks.md's tables, from the committed benchmark results (``benchmarks/results/``)."""
     folder = Path(folder or project_root() / "benchmarks" / "results")
     ev = pd.read_csv(folder / "eval_vs_lmeval.csv")
     rows = ["| system | items/s | speed-up vs lm-eval | time / floor | identical predictions to lm-eval |",
@@ -193,7 +193,17 @@ def benchmark_tables(folder: Path | None = None) -> dict[str, str]:
              f"{tr['speedup']:.2f}× | {tr['ratio_to_floor_supervised']:.2f}× |",
              f"| floor: body only, no LM head | {tr['tokens_per_s_floor_body_only']:.1f} | — | 1.00× |", "",
              f"Loss agreement over the {tr['steps']} steps: max abs Δloss {tr['max_abs_loss_diff']:.1e}."]
-    return {"bench-eval": "\n".join(rows), "bench-train": "\n".join(train)}
+    out = {"bench-eval": "\n".join(rows), "bench-train": "\n".join(train)}
+    if (folder / "probe.csv").exists():
+        pr = pd.read_csv(folder / "probe.csv")
+        probe = ["| path | seconds | speed-up vs before | speed-up vs lm-eval | time / floor | same predictions as before |",
+                 "|---|---|---|---|---|---|"]
+        probe += [f"| {r.system} | {r.score_s:.1f} | {r.speedup_vs_before:.2f}× | "
+                  + ("—" if pd.isna(r.speedup_vs_lm_eval) else f"{r.speedup_vs_lm_eval:.2f}×")
+                  + f" | {r.ratio_to_floor:.2f}× | {round(r.same_predictions_as_before * r.questions)} / {r.questions} |"
+                  for r in pr.itertuples()]
+        out["bench-probe"] = "\n".join(probe)
+    return out
 
 
 def markdown_blocks(profile: str = "cpu") -> dict[str, str]:

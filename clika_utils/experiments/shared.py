@@ -117,10 +117,10 @@ def probe(lm, qa: pd.DataFrame, system: str) -> pd.DataFrame:
     from ..evaluate import Engine
     engine = Engine(lm)
     prefix = engine.shared_prefix([alpaca_prompt(q) for q in qa.question.unique()])   # the Alpaca header, once
-    # Engine.continuation_logprobs_batched (issue 30) is not wired in yet: its full-probe equality with this path
-    # (every system of a cpu run) and a quiet-machine benchmark (benchmarks/bench_probe.py) come first.
-    scored = engine.continuation_logprobs_many([alpaca_prompt(q) for q in qa.question],
-                                               [list(o) for o in qa.options], prefix)
+    # every (question, option) one row of a batched pass, each distinct context through the LM head once
+    # (benchmarks/bench_probe.py: the same predictions as one question at a time on every system of a cpu run)
+    scored = engine.continuation_logprobs_batched([alpaca_prompt(q) for q in qa.question],
+                                                  [list(o) for o in qa.options], prefix)
     rows = []
     for r, (scores, _) in zip(qa.itertuples(), scored):
         rows.append({"system": system, "task": "cldr", "lang": r.lang, "item_id": r.item_id,
