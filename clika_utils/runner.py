@@ -368,9 +368,10 @@ def kernel_threads(profile: str, jobs: int) -> int:
 def run_parallel(notebooks: list[Path], jobs: int, profile: str, params_dir: Path, out_dir: Path,
                  kernel: str) -> list[Run]:
     """Execute ``notebooks`` ``jobs`` at a time along :func:`graph` (a notebook starts once what it needs has
-    finished; two that write one folder never run at once, and keep their order), each in its own worker process
-    whose kernel gets :func:`kernel_threads`. Progress bars are off (lines of several notebooks would interleave);
-    each start and end is printed. Returns the runs in notebook order."""
+    finished; two that write one folder never run at once, and keep their order), each in a worker process of its
+    own (a worker killed — out of memory — fails its notebook only) whose kernel gets :func:`kernel_threads`.
+    Progress bars are off (lines of several notebooks would interleave); each start and end is printed. Returns
+    the runs in notebook order."""
     import concurrent.futures as cf
     import multiprocessing as mp
 
@@ -379,24 +380,30 @@ def run_parallel(notebooks: list[Path], jobs: int, profile: str, params_dir: Pat
     by_stem = {nb.stem: nb for nb in notebooks}
     threads = kernel_threads(profile, jobs)
     print(f"{len(order)} notebooks, {jobs} at a time, {threads} thread(s) each", flush=True)
-    done, running, runs = set(), {}, []
-    with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"), initializer=_worker_threads,
-                                initargs=(threads,)) as pool:
-        started = 0
-        while len(done) < len(order):
-            for n in ready(order, g, done, set(running.values())):
-                if len(running) >= jobs:
-                    break
-                started += 1
-                running[pool.submit(_execute_in_worker, by_stem[n], started, len(order), profile, params_dir,
-                                    out_dir, kernel)] = n
-            finished, _ = cf.wait(list(running), return_when=cf.FIRST_COMPLETED)
-            for f in finished:
-                n = running.pop(f)
+    done, running, runs, started = set(), {}, [], 0
+    while len(done) < len(order):
+        for n in ready(order, g, done, {n for n, _ in running.values()}):
+            if len(running) >= jobs:
+                break
+            started += 1
+            worker = cf.ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn"),
+                                            initializer=_worker_threads, initargs=(threads,))
+            running[worker.submit(_execute_in_worker, by_stem[n], started, len(order), profile, params_dir, out_dir,
+                                  kernel)] = (n, worker)
+        if not running:
+            raise ConfigError(f"notebooks {[n for n in order if n not in done]} wait on each other's results (a cycle "
+                              "in their input parameters); nothing more was run")
+        finished, _ = cf.wait(list(running), return_when=cf.FIRST_COMPLETED)
+        for f in finished:
+            n, worker = running.pop(f)
+            try:
                 run = f.result()
-                runs.append(run)
-                done.add(n)
-                print(f"    {n}: {run.status} in {run.seconds:.0f} s", flush=True)
+            except Exception as exc:  # noqa: BLE001 — its worker was killed mid-notebook: that notebook failed
+                run = Run(n, "failed", 0.0, f"its worker process died: {type(exc).__name__}: {exc}")
+            worker.shutdown()
+            runs.append(run)
+            done.add(n)
+            print(f"    {n}: {run.status} in {run.seconds:.0f} s", flush=True)
     return sorted(runs, key=lambda r: order.index(r.notebook))
 
 

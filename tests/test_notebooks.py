@@ -131,6 +131,25 @@ def test_jobs_run_notebooks_at_once_with_the_same_record(tmp_path):
         assert shown == str(PROFILE_THREADS["smoke"])
 
 
+@pytest.mark.slow
+def test_jobs_a_killed_worker_fails_its_notebook_and_the_rest_are_reported(tmp_path):
+    """A notebook whose worker process is killed (as the kernel's out-of-memory killer would) is failed, not a
+    traceback of the runner; the notebook running beside it and those after it run on, each in its own worker."""
+    nbs, params = tmp_path / "nb", tmp_path / "params"
+    nbs.mkdir()
+    _tiny_notebook(nbs / "01_dies.ipynb", "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)")
+    _tiny_notebook(nbs / "02_works.ipynb", "import time\ntime.sleep(3)")
+    _tiny_notebook(nbs / "03_later.ipynb", "x = 1")
+    for stem in ("01_dies", "02_works", "03_later"):
+        (params / stem).mkdir(parents=True)
+        (params / stem / "smoke.yaml").write_text("{}\n", encoding="utf-8")
+    runs = runner.run_all("smoke", nb_dir=nbs, params_dir=params, out_dir=tmp_path / "out", progress=False, jobs=2)
+    assert [r.notebook for r in runs] == ["01_dies", "02_works", "03_later"]
+    assert runs[0].status == "failed" and "worker process died" in runs[0].error
+    assert [r.status for r in runs[1:]] == ["ok", "ok"]
+    assert "01_dies,failed" in (tmp_path / "out" / "runs.csv").read_text(encoding="utf-8")
+
+
 def _smoke_run(work: Path) -> list:
     """Every notebook in the smoke profile with ``work`` as the work folder."""
     import os
