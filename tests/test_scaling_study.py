@@ -189,6 +189,9 @@ def test_allocation_study_on_a_tiny_model_from_a_user_table(real_clika, tmp_path
     allocation_runs.execute(*args, **kw)                           # models and generations reused
     with pytest.raises(ConfigError, match="run notebook 07 first"):
         allocation_runs.execute(*args, **{**kw, "table_csv": None, "scaling_dir": tmp_path / "none"})
+    for seeds in (0, -1):                                          # before any work, not a silent empty plan
+        with pytest.raises(ConfigError, match="seeds must be at least 1"):
+            allocation_runs.execute(*args, **{**kw, "seeds": seeds})
     bad = tmp_path / "bad.csv"
     bad.write_text("lang,size,value\nar,8,1.0\n", encoding="utf-8")
     with pytest.raises(DataError, match="missing column"):

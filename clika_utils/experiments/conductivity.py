@@ -42,7 +42,7 @@ from ..fictional import Fictional, Place, fictional_dir, file_code, load_train
 from ..formats import Example, alpaca_prompt
 from ..metrics import bootstrap_weights, chance_correct, percentile_ci, resample_units, transfer, transfer_note
 from ..provenance import input_hashes, write_result_set
-from .shared import train_or_reuse
+from .shared import check_seeds, train_or_reuse
 
 GATE = 0.9
 RESULT_FILES = ("items.csv", "accuracy.csv", "gates.csv", "xrr.csv", "xrr_runs.csv", "training.csv", "curves.csv",
@@ -288,8 +288,7 @@ def execute(model: str, data_dir, results_dir, models_dir, *, target_langs: list
     from ..evaluate import Engine
     from ..train import TrainConfig, load_trained
 
-    if seeds < 1:
-        raise ConfigError(f"seeds must be at least 1, got {seeds}")
+    check_seeds(seeds)
     results_dir, models_dir = Path(results_dir), Path(models_dir)
     all_items, training, curves, repairs, inputs = [], [], [], [], []
     for lang in target_langs:

@@ -36,8 +36,8 @@ from ..models import fingerprint, resolve
 from ..provenance import input_hashes, run_config
 from ..settings import workdir
 from ..train import TrainConfig, job_record
-from .shared import (evaluate_adapters, load_tables, run_first, split, subset, task_records, train_or_reuse, translate,
-                     write)
+from .shared import (check_seeds, evaluate_adapters, load_tables, run_first, split, subset, task_records,
+                     train_or_reuse, translate, write)
 
 FILES = ("fit", "plans", "predicted_gain", "measured", "validation", "budgets", "segments")
 #: the per-sentence inputs of the measured gain (published, so its CI can be recomputed from the results alone)
@@ -114,6 +114,7 @@ def execute(model: str, data_home, results_dir, jobs_dir, live_dir, *, scaling_d
             num_processes: int = 1, accelerate_config: str | None = None, parameters: dict | None = None,
             progress: bool = True) -> dict:
     config = run_config(locals())
+    check_seeds(seeds)
     if table_csv:
         table = scaling.read_table(table_csv)
         inputs = input_hashes([table_csv], root=workdir())

@@ -38,6 +38,12 @@ METRIC_NAMES = {"accuracy": "accuracy (PF)", "ra": "RA (PF)", "en_co": "en-CO (C
 CLAIM_METRICS = ("accuracy", "ra", "co_kappa")
 
 
+def check_seeds(seeds) -> None:
+    """Training runs per arm (03, 08): a whole number, at least 1 — checked before any work."""
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise ConfigError(f"seeds must be at least 1, got {seeds!r}")
+
+
 def run_first(notebook: str, profile: str, missing: str) -> str:
     """The message of a notebook whose input from an earlier notebook is missing: what, and what to run."""
     return f"{missing}: run notebook {notebook} first (`./run_all.sh {profile} --only {notebook[:2]}`)"
