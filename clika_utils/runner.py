@@ -380,6 +380,11 @@ def run_parallel(notebooks: list[Path], jobs: int, profile: str, params_dir: Pat
     by_stem = {nb.stem: nb for nb in notebooks}
     threads = kernel_threads(profile, jobs)
     print(f"{len(order)} notebooks, {jobs} at a time, {threads} thread(s) each", flush=True)
+    cores = os.cpu_count() or 1
+    if jobs * threads > cores:
+        from .errors import warn
+        warn(f"--jobs {jobs} with {threads} threads each on {cores} cores: the kernels share cores, and compute-bound "
+             "notebooks then run slower than one at a time (docs/timings.md); the results are the same")
     done, running, runs, started = set(), {}, [], 0
     while len(done) < len(order):
         for n in ready(order, g, done, {n for n, _ in running.values()}):
