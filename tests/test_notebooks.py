@@ -82,15 +82,20 @@ def _tiny_notebook(path, body):
     nbformat.write(nb, path)
 
 
-@pytest.mark.slow
-def test_runner_keeps_going_past_a_failure_and_reports_it(tmp_path, capsys):
+def _tiny_project(tmp_path, bodies: dict) -> tuple:
+    """Notebooks ``{stem: code}`` with empty smoke parameter files: (notebook folder, params folder)."""
     nbs, params = tmp_path / "nb", tmp_path / "params"
     nbs.mkdir()
-    _tiny_notebook(nbs / "01_fails.ipynb", "raise ValueError('planned failure')")
-    _tiny_notebook(nbs / "02_works.ipynb", "x = 1 + 1")
-    for stem in ("01_fails", "02_works"):
+    for stem, body in bodies.items():
+        _tiny_notebook(nbs / f"{stem}.ipynb", body)
         (params / stem).mkdir(parents=True)
         (params / stem / "smoke.yaml").write_text("{}\n", encoding="utf-8")
+    return nbs, params
+
+
+@pytest.mark.slow
+def test_runner_keeps_going_past_a_failure_and_reports_it(tmp_path, capsys):
+    nbs, params = _tiny_project(tmp_path, {"01_fails": "raise ValueError('planned failure')", "02_works": "x = 1 + 1"})
     runs = runner.run_all("smoke", nb_dir=nbs, params_dir=params, out_dir=tmp_path / "out", progress=False)
     assert [(r.notebook, r.status) for r in runs] == [("01_fails", "failed"), ("02_works", "ok")]
     assert "ValueError: planned failure" in runs[0].error
@@ -104,14 +109,9 @@ def test_runner_keeps_going_past_a_failure_and_reports_it(tmp_path, capsys):
 def test_jobs_run_notebooks_at_once_with_the_same_record(tmp_path):
     """--jobs 2 over three notebooks (one failing): the same statuses, executed notebooks, index and runs.csv
     rows as one at a time; every kernel gets the profile's thread count (its numbers depend on it)."""
-    nbs, params = tmp_path / "nb", tmp_path / "params"
-    nbs.mkdir()
-    _tiny_notebook(nbs / "01_fails.ipynb", "raise ValueError('planned failure')")
-    _tiny_notebook(nbs / "02_threads.ipynb", "import os\nprint(os.environ.get('OMP_NUM_THREADS'))")
-    _tiny_notebook(nbs / "03_works.ipynb", "x = 1 + 1")
-    for stem in ("01_fails", "02_threads", "03_works"):
-        (params / stem).mkdir(parents=True)
-        (params / stem / "smoke.yaml").write_text("{}\n", encoding="utf-8")
+    nbs, params = _tiny_project(tmp_path, {"01_fails": "raise ValueError('planned failure')",
+                                           "02_threads": "import os\nprint(os.environ.get('OMP_NUM_THREADS'))",
+                                           "03_works": "x = 1 + 1"})
     record = {}
     for jobs in (1, 2):
         out = tmp_path / f"out{jobs}"
@@ -135,14 +135,8 @@ def test_jobs_run_notebooks_at_once_with_the_same_record(tmp_path):
 def test_jobs_a_killed_worker_fails_its_notebook_and_the_rest_are_reported(tmp_path):
     """A notebook whose worker process is killed (as the kernel's out-of-memory killer would) is failed, not a
     traceback of the runner; the notebook running beside it and those after it run on, each in its own worker."""
-    nbs, params = tmp_path / "nb", tmp_path / "params"
-    nbs.mkdir()
-    _tiny_notebook(nbs / "01_dies.ipynb", "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)")
-    _tiny_notebook(nbs / "02_works.ipynb", "import time\ntime.sleep(3)")
-    _tiny_notebook(nbs / "03_later.ipynb", "x = 1")
-    for stem in ("01_dies", "02_works", "03_later"):
-        (params / stem).mkdir(parents=True)
-        (params / stem / "smoke.yaml").write_text("{}\n", encoding="utf-8")
+    nbs, params = _tiny_project(tmp_path, {"01_dies": "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)",
+                                           "02_works": "import time\ntime.sleep(3)", "03_later": "x = 1"})
     runs = runner.run_all("smoke", nb_dir=nbs, params_dir=params, out_dir=tmp_path / "out", progress=False, jobs=2)
     assert [r.notebook for r in runs] == ["01_dies", "02_works", "03_later"]
     assert runs[0].status == "failed" and "worker process died" in runs[0].error
