@@ -341,9 +341,8 @@ def ready(order: list[str], g: dict[str, dict], done: set[str], running: set[str
             continue
         needs = [m for m in g[n]["needs"] if m in order]
         apart = [m for m in g[n]["apart"] if m in order and order.index(m) < i]
-        if all(m in done for m in needs) and all(m in done for m in apart) and \
-                not any(m in running for m in g[n]["apart"]):
-            out.append(n)
+        if all(m in done for m in needs) and all(m in done for m in apart):   # (a later apart one cannot be
+            out.append(n)                                                      # running: it waits for this one)
     return out
 
 
@@ -351,11 +350,6 @@ def _execute_in_worker(nb: Path, i: int, total: int, profile: str, params_dir: P
                        kernel: str) -> Run:
     import papermill as pm
     return _execute(pm, nb, i, total, profile, params_dir, out_dir, kernel, progress=False)
-
-
-def _worker_threads(threads: int) -> None:
-    for name in THREAD_ENV:              # the kernel this worker starts inherits them
-        os.environ[name] = str(threads)
 
 
 def kernel_threads(profile: str, jobs: int) -> int:
@@ -391,8 +385,8 @@ def run_parallel(notebooks: list[Path], jobs: int, profile: str, params_dir: Pat
             if len(running) >= jobs:
                 break
             started += 1
-            worker = cf.ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn"),
-                                            initializer=_worker_threads, initargs=(threads,))
+            # a spawned worker, and the kernel it starts, inherit run_all's environment: THREAD_ENV set to threads
+            worker = cf.ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn"))
             running[worker.submit(_execute_in_worker, by_stem[n], started, len(order), profile, params_dir, out_dir,
                                   kernel)] = (n, worker)
         if not running:
