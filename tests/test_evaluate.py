@@ -66,9 +66,9 @@ def test_text_scores_with_a_shared_prefix_equal_scores_without(tiny, item_tree):
 
 
 def test_batched_continuation_scores_give_the_same_predictions_as_one_prompt_at_a_time(tiny, item_tree):
-    """The batched path (prompts × options as right-padded rows after the shared prefix) against the per-prompt
-    path: the same token counts, sums equal to float32 precision, the same argmax for every item, whatever the
-    number of rows per pass."""
+    """The batched path (equally long prompts together, then options as right-padded rows on their prompt's
+    cache) against the per-prompt path: the same token counts, sums equal to float32 precision, the same argmax
+    for every item, whatever the number of prompts and rows per pass."""
     import numpy as np
     items = [it for lang in ("en", "zh") for it in task_items(item_tree, "x_geo", lang)]
     engine = Engine(tiny)
@@ -78,8 +78,9 @@ def test_batched_continuation_scores_give_the_same_predictions_as_one_prompt_at_
     alike = [[f" the answer is the one called {o}" for o in it.options] for it in items]   # long shared starts
     for options in (conts, alike):
         one = engine.continuation_logprobs_many(prompts, options, prefix)
-        for rows, head_rows in ((1, 1), (7, 128), (64, 13)):
-            many = engine.continuation_logprobs_batched(prompts, options, prefix, rows=rows, head_rows=head_rows)
+        for rows, head_rows, tokens in ((1, 1, 1), (7, 128, 40), (64, 13, 1024)):
+            many = engine.continuation_logprobs_batched(prompts, options, prefix, rows=rows, head_rows=head_rows,
+                                                        tokens=tokens)
             for (a, na), (b, nb) in zip(one, many):
                 assert na == nb and b == pytest.approx(a, abs=1e-4) and int(np.argmax(a)) == int(np.argmax(b))
     with pytest.raises(ClikaError, match="shared prefix"):
