@@ -272,10 +272,10 @@ def load_tokenizer(name_or_path: str, source: str | None = None):
     return tok, notes
 
 
-def load_model(name_or_path: str, *, device: str = "auto", dtype: str = "auto") -> LoadedModel:
-    """Load a causal LM and its tokenizer, ready for evaluation (eval mode, pad token set)."""
+def placement(device: str = "auto", dtype: str = "auto") -> tuple[str, str]:
+    """The (device, dtype) ``device``/``dtype`` mean on this machine: "auto" is CUDA with bf16 weights where a GPU is,
+    else the CPU in fp32 (the one place that rule lives; the lm-eval comparison runs the peer with the same)."""
     import torch
-    from transformers import AutoModelForCausalLM
 
     if dtype not in DTYPES:
         raise ConfigError(f"unknown dtype {dtype!r}; expected one of {DTYPES}")
@@ -283,6 +283,15 @@ def load_model(name_or_path: str, *, device: str = "auto", dtype: str = "auto") 
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if dtype == "auto":
         dtype = "bfloat16" if str(device).startswith("cuda") else "float32"
+    return device, dtype
+
+
+def load_model(name_or_path: str, *, device: str = "auto", dtype: str = "auto") -> LoadedModel:
+    """Load a causal LM and its tokenizer, ready for evaluation (eval mode, pad token set)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    device, dtype = placement(device, dtype)
     source = resolve(name_or_path)
     weights_dtype = torch.bfloat16 if dtype == "bfloat16" else torch.float32
     tok, notes = load_tokenizer(name_or_path, source)

@@ -12,7 +12,7 @@ import yaml
 
 from clika_utils import lmeval
 from clika_utils.cli import main
-from clika_utils.errors import DataError
+from clika_utils.errors import ConfigError, DataError
 from clika_utils.evaluate import evaluate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -140,3 +140,28 @@ def test_round_trip_through_lm_eval_equals_clika_letter(tiny, tiny_path, item_tr
             b = (tmp_path / "imp" / task / lang / "t_res.jsonl").read_text(encoding="utf-8").splitlines()
             pa, pb = ([json.loads(x)["res"] for x in s] for s in (a, b))
             assert pa == pb and len(pa) > 0, (task, lang)
+
+
+def test_the_comparison_runs_the_peer_in_the_configs_dtype_and_checks_it_before_any_work(monkeypatch, tmp_path):
+    """Notebook 02 once never passed its dtype to the comparison (the peer always ran in float32 while the sidecar
+    said "auto"): the config's dtype reaches it, "auto" made concrete as the model loader makes it, and a dtype
+    lm-eval cannot run is refused before the evaluation starts."""
+    from clika_utils.experiments import live_evaluation as le
+    monkeypatch.setenv("CLIKA_WORKDIR", str(tmp_path))
+    seen = {}
+
+    def fake_place(*a, **k):
+        seen["placed"] = k["dtype"]
+        return {}
+
+    monkeypatch.setattr(le, "evaluate_and_place", fake_place)
+    monkeypatch.setattr(le, "lm_eval_comparison", lambda *a, **k: seen.setdefault("compared", k["dtype"]) and {})
+    base = le.Config.load("smoke", lm_eval_streams=["x_geo/en"])
+    le.run(base.replace(dtype="bfloat16"), progress=False)
+    assert seen == {"placed": "bfloat16", "compared": "bfloat16"}
+    seen.clear()
+    with pytest.raises(ConfigError, match="no autocast"):
+        le.run(base.replace(dtype="bf16-autocast"), progress=False)
+    assert seen == {}
+    from clika_utils.models import placement
+    assert placement("cpu", "auto") == ("cpu", "float32")

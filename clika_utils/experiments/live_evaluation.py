@@ -103,6 +103,20 @@ def rankc_chance_by_task(task: str) -> float:
     return rankc_chance(len(TASKS[task].letters))
 
 
+def lm_eval_pairs(streams: list[str], dtype: str) -> list[tuple[str, str]]:
+    """(task, language) of each of ``lm_eval_streams``, checked with the dtype before any work."""
+    if dtype == "bf16-autocast":
+        raise ConfigError("the lm-eval comparison needs dtype float32, bfloat16 or auto (lm-eval has no autocast)")
+    pairs = []
+    for s in streams:
+        task, _, lang = s.partition("/")
+        if task not in TASKS or lang not in LANGS:
+            raise ConfigError(f"lm_eval_streams: {s!r} is not task/lang with a task of {list(TASKS)} and a "
+                              f"language of {list(LANGS)}")
+        pairs.append((task, lang))
+    return pairs
+
+
 def lm_eval_comparison(model: str, data_dir, live_dir, work_dir, results_dir, *, label: str, streams: list[str],
                        batch_size: int = 16, dtype: str = "float32", seed: int = 0, n_boot: int = 1000,
                        parameters: dict | None = None) -> dict[str, Path]:
@@ -117,18 +131,11 @@ def lm_eval_comparison(model: str, data_dir, live_dir, work_dir, results_dir, *,
     import time
     from importlib import metadata
 
-    import torch
-
     from .. import lmeval
-    from ..models import resolve
+    from ..models import placement, resolve
 
-    pairs = []
-    for s in streams:
-        task, _, lang = s.partition("/")
-        if task not in TASKS or lang not in LANGS:
-            raise ConfigError(f"lm_eval_streams: {s!r} is not task/lang with a task of {list(TASKS)} and a "
-                              f"language of {list(LANGS)}")
-        pairs.append((task, lang))
+    device, dtype = placement("auto", dtype)         # the peer runs where and as ours does ("auto" made concrete)
+    pairs = lm_eval_pairs(streams, dtype)
     tasks, langs = sorted({t for t, _ in pairs}), sorted({lang for _, lang in pairs})
     pairs = [(t, lang) for t in tasks for lang in langs]     # the export is a task x language grid: run all of it
     work_dir = Path(work_dir)
@@ -142,7 +149,6 @@ def lm_eval_comparison(model: str, data_dir, live_dir, work_dir, results_dir, *,
         shutil.rmtree(out, ignore_errors=True)          # a run without its timing record is redone whole
         lmeval.export(data_dir, work_dir / "tasks", tasks=tasks, langs=langs, overwrite=True)
         cli = Path(sys.executable).parent / "lm_eval"
-        device = "cuda" if torch.cuda.is_available() else "cpu"
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
         t0 = time.perf_counter()
         subprocess.run([str(cli), "--model", "hf", "--model_args", f"pretrained={resolve(model)},dtype={dtype}",
@@ -153,7 +159,7 @@ def lm_eval_comparison(model: str, data_dir, live_dir, work_dir, results_dir, *,
         write_json_atomic(timing_file, {"lm_eval_seconds": round(time.perf_counter() - t0, 1), "lm_eval": version})
     lmeval.import_samples(out, data_dir, live_dir, system=lm_sys, model=model, overwrite=True)
     t0 = time.perf_counter()
-    lm = load_model(model, dtype=dtype)
+    lm = load_model(model, device=device, dtype=dtype)
     for task, lang in pairs:
         evaluate(lm, data_dir, live_dir, tasks=[task], langs=[lang], method="letter", system=ours_sys,
                  batch_size=batch_size, progress=False)
@@ -256,6 +262,7 @@ def run(config: Config, *, progress: bool = True) -> dict[str, Path]:
     comparison. Returns every results file written."""
     c = config
     root, live_dir, results = settings.clika_dir(c.data_dir), c.path("live_dir"), c.path("results_dir")
+    lm_eval_pairs(c.lm_eval_streams, c.dtype)                     # a wrong stream or dtype before any work
     written = evaluate_and_place(c.model, root, live_dir, results, label=c.label, limits=c.limits, tasks=c.tasks,
                                  langs=c.langs, batch_size=c.batch_size, max_new_tokens=c.max_new_tokens,
                                  num_beams=c.num_beams, dtype=c.dtype, num_processes=c.num_processes, n_boot=c.n_boot,
@@ -263,5 +270,5 @@ def run(config: Config, *, progress: bool = True) -> dict[str, Path]:
     if c.lm_eval_streams:
         written.update(lm_eval_comparison(c.model, root, live_dir, c.path("lm_eval_dir"), results,
                                           label=c.label, streams=c.lm_eval_streams, batch_size=c.batch_size,
-                                          n_boot=c.n_boot, seed=c.seed, parameters=c.record()))
+                                          dtype=c.dtype, n_boot=c.n_boot, seed=c.seed, parameters=c.record()))
     return written
