@@ -163,12 +163,13 @@ def write_scores(result: ScoreResult, results_dir, *, parameters: dict | None = 
     """Write ``items.csv``, ``summary.csv`` and ``systems.csv`` of ``result`` all-or-nothing with
     provenance (inputs: the scored files; parameters: the scoring settings, then ``parameters``)."""
     from .provenance import input_hashes, write_result_set
+    from .settings import portable
 
     inputs = input_hashes([f.path for f in result.inventory.files], root=result.inventory.root)
     params = {**result.settings, **(parameters or {})}
     tables = dict(zip(SCORE_FILES, (result.items, result.summary, systems_table(result))))
     return write_result_set(Path(results_dir), tables,
-                            parameters=params, seed=seed, inputs=inputs, extra={"data_root": str(result.inventory.root)})
+                            parameters=params, seed=seed, inputs=inputs, extra={"data_root": portable(result.inventory.root)})
 
 
 def load_scores(results_dir) -> dict[str, pd.DataFrame]:

@@ -98,6 +98,19 @@ def workdir() -> Path:
     return Path(raw).expanduser().resolve() if raw else project_root()
 
 
+def portable(path: str | Path) -> str:
+    """``path`` as a record names it on any machine: ``$CLIKA_DATA_HOME/...`` under the data home, relative
+    under the work folder, else as given (a record that names this machine's folders is not reproducible)."""
+    path = Path(path).expanduser().resolve()
+    for root, shown in ((data_home(must_exist=False), f"${DATA_HOME_ENV}"), (workdir(), "")):
+        try:
+            rel = path.relative_to(Path(root).resolve())
+        except ValueError:
+            continue
+        return "/".join(x for x in (shown, rel.as_posix()) if x and x != ".") or "."
+    return str(path)
+
+
 def resolve(path: str | Path) -> Path:
     """An absolute path as given; a relative one under :func:`workdir`."""
     path = Path(path).expanduser()

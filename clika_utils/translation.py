@@ -193,7 +193,8 @@ def score(hypotheses: list[str], references: list[str], tgt: str, *, metrics=MET
                 continue
             if spbleu == "auto" and not spm_model_path().exists():
                 value, sig = math.nan, ""
-                note = f"flores101 SentencePiece model not at {spm_model_path()} (offline): spBLEU not computed"
+                where = str(spm_model_path()).replace(str(Path.home()), "~", 1)     # no machine path in a table
+                note = f"flores101 SentencePiece model not at {where} (offline): spBLEU not computed"
             else:
                 m = BLEU(tokenize="flores101")
                 value, sig = m.corpus_score(hypotheses, refs).score, str(m.get_signature())

@@ -191,6 +191,19 @@ def test_data_home_that_does_not_exist(tmp_path, monkeypatch):
         clika_dir(str(tmp_path / "nowhere" / "clika"))
 
 
+def test_records_name_folders_as_any_machine_has_them(tmp_path, monkeypatch):
+    """Sidecars once recorded ``/work/shared/data/clika`` and a clone's absolute ``items.csv``: the data home and
+    the work folder are named by their variable and relative path, other folders as given."""
+    from clika_utils.settings import portable
+    monkeypatch.setenv("CLIKA_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("CLIKA_WORKDIR", str(tmp_path / "work"))
+    assert portable(tmp_path / "data" / "clika") == "$CLIKA_DATA_HOME/clika"
+    assert portable(tmp_path / "data") == "$CLIKA_DATA_HOME"
+    assert portable(tmp_path / "work" / "outputs" / "items.csv") == "outputs/items.csv"
+    assert portable(tmp_path / "work") == "."
+    assert portable(tmp_path / "elsewhere") == str((tmp_path / "elsewhere").resolve())
+
+
 def test_unknown_system_filter(tiny_tree):
     with pytest.raises(ConfigError, match=r"system\(s\) \['nobody'\] have no result file"):
         score_tree(tiny_tree, langs=("en", "zh", "de", "he"), systems=["nobody"], n_boot=10)

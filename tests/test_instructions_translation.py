@@ -4,6 +4,7 @@ clika_utils.translation (parallel readers, sacrebleu scores, errors)."""
 import json
 import math
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -149,9 +150,10 @@ def test_bleu_matches_an_independent_computation_and_records_signatures():
 
 
 def test_spbleu_offline_fallback_and_tokenizer_errors(monkeypatch, tmp_path):
-    monkeypatch.setattr(translation, "spm_model_path", lambda key="flores101": tmp_path / "missing.model")
+    monkeypatch.setattr(translation, "spm_model_path", lambda key="flores101": Path.home() / ".sacrebleu" / "x.model")
     df = translation.score(["a b"], ["a b"], "en", metrics=("spbleu",))
     assert math.isnan(df.score[0]) and "not computed" in df.note[0]
+    assert "~/.sacrebleu/x.model" in df.note[0] and str(Path.home()) not in df.note[0]    # a table names no home
     with pytest.raises(ConfigError, match="needs its SentencePiece model"):
         translation.score(["a"], ["a"], "en", metrics=("bleu",), tokenizer="flores101")
     with pytest.raises(ConfigError, match="unknown sacrebleu tokenizer"):
