@@ -69,6 +69,19 @@ BACKUP_PREFIX = ".clika-backup-"
 BACKUP_WRITER = "backup"
 
 
+_SEEN: dict[tuple, str] = {}      #: (path, inode, size, mtime in ns) -> sha256, for this process
+
+
+def _current_sha(path: Path) -> str:
+    """sha256 of ``path``, hashed again only when its inode, size or modification time (ns) changed since this process
+    last hashed it: a shared folder (09's cache, 182 MB) is checked at every claim, 40 claims a cpu run of 09."""
+    st = path.stat()
+    key = (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
+    if key not in _SEEN:
+        _SEEN[key] = sha256_file(path)
+    return _SEEN[key]
+
+
 def _digest(path: Path) -> str:
     """What a ledger records of a written path: its sha256, or "tree" for a folder (covers all below it)."""
     return "tree" if path.is_dir() else sha256_file(path)
@@ -176,7 +189,7 @@ class Ledger:
                 if rel in (LOCK_NAME, LEDGER_NAME) or (target and self.entry(self.rel(Path(folder) / target))):
                     continue                # an atomic write of a recorded file that a killed run did not finish
                 e = self.entry(rel)
-                if e is None or (e["sha256"] not in (None, "tree") and (not p.is_file() or sha256_file(p) != e["sha256"])):
+                if e is None or (e["sha256"] not in (None, "tree") and (not p.is_file() or _current_sha(p) != e["sha256"])):
                     out.append(rel)
         return out
 

@@ -383,6 +383,20 @@ def test_the_hidden_state_cache_is_owned_by_content(tmp_path):
     assert Ledger(cache).foreign() == [] and len(Ledger(cache).files) == 3
 
 
+def test_a_recorded_file_edited_after_a_check_is_caught_at_the_next(tmp_path):
+    """A shared folder is checked at every claim, and files unchanged since this process hashed them are not hashed
+    again (09's cache, 40 claims a run): an edit of the same size is still caught, and one that restores the bytes
+    is the command's again."""
+    from clika_utils import outdir
+    with outdir.adding(tmp_path, what="clika test") as ledger, ledger.writing([tmp_path / "a.bin"], writer="clika test"):
+        (tmp_path / "a.bin").write_bytes(b"0123")
+    assert Ledger(tmp_path).foreign() == [] and Ledger(tmp_path).foreign() == []
+    (tmp_path / "a.bin").write_bytes(b"9123")
+    assert Ledger(tmp_path).foreign() == ["a.bin"]
+    (tmp_path / "a.bin").write_bytes(b"0123")
+    assert Ledger(tmp_path).foreign() == []
+
+
 def test_a_cached_table_is_read_only_while_it_is_what_clika_wrote(tmp_path):
     """The notebooks' caches of per-item answers (the CLDR probe, 06–08's QA and translations): a table edited by
     hand, or one without clika's key file, is never read as a result nor written over."""
