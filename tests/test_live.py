@@ -46,3 +46,20 @@ def test_a_live_model_at_chance_everywhere_is_not_ranked_and_its_rankc_not_read(
     summary.loc[summary.system == "gemma-3-270m_letter", "en_above_chance"] = True
     text = " ".join(findings(summary, methods, "gemma-3-270m"))
     assert "rank 2 of 3 systems" in text and "not measurable" not in text
+
+
+def test_the_method_comparison_says_how_few_items_it_rests_on():
+    """02's findings compared the methods on 3 items per stream without saying so: the count is stated, and under 30
+    items the comparison is called a demonstration, not a measurement."""
+    import pandas as pd
+
+    from clika_utils.experiments.live_evaluation import findings
+    summary = pd.DataFrame([{"system": "m_letter", "source": "live", "normalised": 0.1, "en_above_chance": False,
+                             "lang": lang, "task": "x_geo", "rankc": float("nan")} for lang in ("en", "de")])
+
+    def methods(n):
+        return pd.DataFrame([{"task": "x_geo", "lang": lang, "n": n, "acc_letter": 0.3, "acc_text": 0.2}
+                             for lang in ("en", "de")])
+    few, many = " ".join(findings(summary, methods(3), "m")), " ".join(findings(summary, methods(40), "m"))
+    assert "on the 3 items per stream every method answered" in few and "measures nothing" in few
+    assert "on the 40 items per stream" in many and "measures nothing" not in many

@@ -65,9 +65,14 @@ def findings(summary: pd.DataFrame, methods_table: pd.DataFrame, label: str) -> 
                    f"95 % CI below chance + {CHANCE_MARGIN:.2f}), so it is not ranked: its scores measure which letter "
                    f"it prefers, not what it knows ({len(unranked)} systems of {summary['system'].nunique()} are).")
     gap = ra_gap_by_method(methods_table)
+    n = int(methods_table["n"].min()) if len(methods_table) else 0
     for task, sub in gap.groupby("task", sort=False):
         parts = ", ".join(f"{r.method} {r.acc_en:.2f}→{r.acc_other_mean:.2f}" for r in sub.itertuples())
-        out.append(f"{task}: English → mean non-English accuracy by method: {parts}.")
+        out.append(f"{task}: English → mean non-English accuracy by method, on the {n} items per stream every method "
+                   f"answered: {parts}.")
+    if n < 30:
+        out.append(f"The methods are compared on {n} items per stream: far too few to tell them apart (one item moves "
+                   f"an accuracy by {1 / max(n, 1):.2f}); the comparison shows the protocol, it measures nothing.")
     ranked = summary[(summary["source"] == "live") & (summary["lang"] != "en") & summary["rankc"].notna()]
     for system, sub in ranked.groupby("system", sort=True):
         gated = sub[sub["en_above_chance"].astype(bool)] if "en_above_chance" in sub else sub
