@@ -34,3 +34,33 @@ def test_torch_is_pinned_to_the_cpu_wheel_version():
     assert req["torch"] == "2.13.0"
     for pkg in ("jupyterlab", "papermill", "torch", "transformers", "matplotlib", "seaborn"):
         assert pkg in req
+
+
+def test_the_setup_takes_torchs_cpu_build_where_no_nvidia_gpu_is(tmp_path):
+    """PyPI's Linux torch wheel is the multi-GB CUDA build: on Linux without nvidia-smi the set-up chooses the CPU
+    build (PyTorch's CPU index), with nvidia-smi the default wheel; CLIKA_TORCH overrides, a wrong value is exit 2."""
+    import platform
+    import shutil
+    import subprocess
+
+    script = ROOT / "scripts" / "ensure_env.sh"
+    bare = tmp_path / "bin"
+    bare.mkdir()
+    for tool in ("python3", "uname", "cat", "sha256sum", "cut"):
+        if shutil.which(tool):
+            (bare / tool).symlink_to(shutil.which(tool))
+
+    def choice(extra_env, gpu=False):
+        if gpu:
+            (bare / "nvidia-smi").write_text("#!/bin/sh\nexit 0\n")
+            (bare / "nvidia-smi").chmod(0o755)
+        env = {"PATH": str(bare), "HOME": str(tmp_path), **extra_env}
+        r = subprocess.run(["/bin/bash", str(script), "--which-torch"], capture_output=True, text=True, env=env)
+        return r.returncode, r.stdout.strip(), r.stderr
+
+    if platform.system() == "Linux":
+        assert choice({})[:2] == (0, "cpu")
+        assert choice({"CLIKA_TORCH": "cuda"})[:2] == (0, "cuda")
+        assert choice({}, gpu=True)[:2] == (0, "cuda")
+    code, _, err = choice({"CLIKA_TORCH": "gpu"})
+    assert code == 2 and "CLIKA_TORCH must be cpu, cuda or auto" in err
