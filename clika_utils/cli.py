@@ -21,6 +21,7 @@ from pathlib import Path
 
 
 from .errors import ClikaError, ClikaWarning, ConfigError, DataError, warn
+from .judge import JUDGES
 from .metrics import CO_VARIANTS
 
 
@@ -314,7 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
     sc = sub.add_parser("score", help="score result files into items.csv and summary.csv")
     sc.add_argument("--data-dir", help="CLiKA folder (default: $CLIKA_DATA_HOME/clika)")
     sc.add_argument("--out", required=True, type=Path, help="output folder")
-    sc.add_argument("--judge", default="official", choices=["official", "lenient"])
+    sc.add_argument("--judge", default="official", choices=list(JUDGES))
     sc.add_argument("--ra-variant", default="ratio", choices=["ratio", "chance_corrected"])
     sc.add_argument("--co-variant", default="jaccard", choices=list(CO_VARIANTS),
                     help="en-CO: jaccard (default), en_recall, or transfer = the authors' group's published "

@@ -431,17 +431,22 @@ def interval_note(half_widths, n, *, what: str = "95 % CIs", per: str = "cell") 
 
 def heatmap(table: pd.DataFrame, *, title: str, cbar_label: str, scale: float = 100.0, vmin: float = 0.0,
             vmax: float = 100.0, cmap: str = "viridis", fmt: str = "{:.0f}", chance: float | None = None,
-            systems: bool = False, groups: pd.Series | None = None, ci: tuple | None = None, note: str = ""):
+            systems: bool = False, groups: pd.Series | None = None, ci: tuple | None = None, note: str = "",
+            marks: pd.DataFrame | None = None, mark: str = "†"):
     """Annotated heatmap of ``table`` × ``scale``: each cell prints the number its colour shows, and the colour
     bar (``vmin``–``vmax``, ``cbar_label``) is in that same unit. ``chance`` (in the unit): a line on the colour
     bar. ``systems``: the rows are system names, shown by their published names and ordered by family and
     size. ``groups``: row → group title; one block per group, all sharing the colour bar. ``ci``: (lo, hi)
     tables like ``table``: each cell also prints its 95 % CI. ``note``: appended to the title (e.g.
-    :func:`interval_note` where the cells are too small for intervals)."""
+    :func:`interval_note` where the cells are too small for intervals). ``marks``: a boolean table like ``table``;
+    its True cells print ``mark`` after their number (what it means belongs in the caption)."""
     import seaborn as sns
 
     # the values and their intervals go through the same scaling, ordering and naming
+    flags = (None if marks is None else
+             marks.astype(float).reindex(index=table.index, columns=table.columns, fill_value=0.0))
     frames = [t.astype(float).reindex(index=table.index, columns=table.columns) * scale for t in (table, *(ci or ()))]
+    frames += [] if flags is None else [flags]
     if systems:
         order = system_order(table.index)
         frames = [f.reindex(order) for f in frames]
@@ -449,6 +454,8 @@ def heatmap(table: pd.DataFrame, *, title: str, cbar_label: str, scale: float = 
         f.columns = [task_name(c) for c in f.columns]
         if systems:
             f.index = [display_name(s) for s in f.index]
+    if flags is not None:
+        *frames, flags = frames
     table, *ci = frames
     if note:
         title = f"{title}; {note}"
@@ -464,6 +471,8 @@ def heatmap(table: pd.DataFrame, *, title: str, cbar_label: str, scale: float = 
     axes = axes[:, 0]
     for ax, (g, block) in zip(axes, blocks):
         annot = block.map(lambda v: _cell(fmt, v))
+        if flags is not None:
+            annot = annot.where((annot == "") | (flags.loc[block.index] == 0), annot + mark)
         if ci:
             lo, hi = (t.loc[block.index].map(lambda v: _cell(fmt, v)) for t in ci)
             annot = annot.where((annot == "") | (lo == ""), annot + "\n[" + lo + ", " + hi + "]")

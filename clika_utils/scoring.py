@@ -159,15 +159,17 @@ def systems_table(result) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def write_scores(result: ScoreResult, results_dir, *, parameters: dict | None = None, seed: int = 0) -> dict:
-    """Write ``items.csv``, ``summary.csv`` and ``systems.csv`` of ``result`` all-or-nothing with
-    provenance (inputs: the scored files; parameters: the scoring settings, then ``parameters``)."""
+def write_scores(result: ScoreResult, results_dir, *, parameters: dict | None = None, seed: int = 0,
+                 extra: dict[str, pd.DataFrame] | None = None) -> dict:
+    """Write ``items.csv``, ``summary.csv`` and ``systems.csv`` of ``result`` (and the ``extra`` tables: file
+    name -> table) all-or-nothing with provenance (inputs: the scored files; parameters: the scoring settings,
+    then ``parameters``)."""
     from .provenance import input_hashes, write_result_set
     from .settings import portable
 
     inputs = input_hashes([f.path for f in result.inventory.files], root=result.inventory.root)
     params = {**result.settings, **(parameters or {})}
-    tables = dict(zip(SCORE_FILES, (result.items, result.summary, systems_table(result))))
+    tables = dict(zip(SCORE_FILES, (result.items, result.summary, systems_table(result)))) | dict(extra or {})
     return write_result_set(Path(results_dir), tables,
                             parameters=params, seed=seed, inputs=inputs, extra={"data_root": portable(result.inventory.root)})
 

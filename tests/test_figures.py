@@ -86,6 +86,14 @@ def test_heatmap_cells_print_what_they_are_coloured_in_the_colour_bar_unit():
     assert labels == ["LLaMA-7B", "ChatGPT"]             # published names, family order
 
 
+def test_heatmap_marks_the_cells_it_is_told_to_whatever_their_order():
+    table = pd.DataFrame({"en": [0.9, 0.5], "ru": [0.4, 0.2]}, index=["llama_7b", "bloom_7b1"])
+    marks = pd.DataFrame({"ru": [True, False]}, index=["bloom_7b1", "llama_7b"])      # other order, a column short
+    fig = plots.heatmap(table, title="acc", cbar_label="accuracy (%)", systems=True, marks=marks)
+    assert plots.lint(fig) == []
+    assert sorted(t.get_text() for t in fig.axes[0].texts) == ["20†", "40", "50", "90"]
+
+
 def test_every_figure_function_draws_clean_figures_on_small_tables():
     """The figure functions on tables shaped like the notebooks' (smoke-sized): no lint problem."""
     langs = ["en", "ar", "de", "zh"]

@@ -1,7 +1,7 @@
 import pytest
 
 from clika_utils.errors import ConfigError
-from clika_utils.judge import is_correct, lenient_prediction, official_prediction, predict
+from clika_utils.judge import is_correct, lenient_prediction, lookalike_prediction, official_prediction, predict
 from clika_utils.langs import check_langs, lang_from_folder
 
 
@@ -43,6 +43,15 @@ def test_official_judge(res, label, ok):
 ])
 def test_lenient_judge(res, pred):
     assert lenient_prediction(res) == pred
+
+
+@pytest.mark.parametrize("res,pred", [
+    ("\u0410.", "A"), ("\u0412", "B"), ("\u0421 x", "C"), ("\u0415.", "E"), ("\u0391.", "A"), ("\uff21.", "A"),
+    ("A.", "A"), ("Answer: B", "A"),        # otherwise the official rule, quirk included
+    ("(B)", "("), ("\u0430.", "\u0430"), ("\u0414.", "\u0414"), ("", ""),   # no lower case, no Д, nothing skipped
+])
+def test_lookalike_judge_reads_only_look_alike_letters_differently(res, pred):
+    assert lookalike_prediction(res) == pred == predict(res, "lookalike")
 
 
 def test_official_prediction_is_first_stripped_char():

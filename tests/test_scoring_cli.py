@@ -6,7 +6,7 @@ import pytest
 from clika_utils.cli import main
 from clika_utils.scoring import ITEM_COLUMNS, score_tree
 
-from conftest import FOLDER, result_name
+from conftest import FOLDER, make_tree, result_name
 
 LANGS4 = ("en", "zh", "de", "he")
 
@@ -86,3 +86,32 @@ def test_rerun_gives_identical_bytes(tiny_tree, tmp_path):
                      "--n-boot", "40", "--seed", "3"]) == 0
     for name in ("items.csv", "summary.csv", "systems.csv"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_notebook_01_checks_the_look_alike_letters_and_says_whether_a_verdict_depends_on_them(tmp_path, tiny_labels):
+    """A system answering Russian-style with Cyrillic "А." is wrong under the official judge: 01 reports those answers
+    per cell (marked in the heatmaps), scores them again with the look-alike judge, and decides its claims on both
+    summaries; a system without look-alikes is not listed."""
+    from clika_utils.experiments import performance_consistency as pc
+    cyr = str.maketrans("ABCE", "\u0410\u0412\u0421\u0415")
+    answers = {}
+    for system, cyrillic in (("chatgpt", False), ("sysR", True)):
+        answers[system] = {task: {lang: [(g.translate(cyr) if cyrillic and lang == "de" else g) + "."
+                                         for g in gold] for lang in ("en", "zh", "de", "he")}
+                           for task, gold in tiny_labels.items()}
+    tree = make_tree(tmp_path / "clika", answers, tiny_labels)
+    pc.execute(tree, tmp_path / "res", n_boot=50, langs=LANGS4)
+    t = pc.load(tmp_path / "res")
+    check = t["judge_check"].set_index(["system", "task", "lang"])
+    assert check.loc[("sysR", "x_geo", "de"), "changed"] == 3          # A, B, C have look-alikes; D has none
+    assert check.loc[("sysR", "x_geo", "de"), "accuracy"] == 0.25
+    assert check.loc[("sysR", "x_geo", "de"), "accuracy_lookalike"] == 1.0
+    assert check.loc[("sysR", "x_geo", "en"), "changed"] == 0 and check.xs("chatgpt")["changed"].sum() == 0
+    assert t["summary_lookalike"].query("system == 'sysR' and lang == 'de'")["accuracy"].eq(1.0).all()
+    assert list(pc.judge_summary(t["judge_check"]).index) == ["sysR"]
+    marks = pc.marked_cells(t["judge_check"], "x_geo")
+    assert bool(marks.loc["sysR", "de"]) and not marks.loc["sysR", "zh"] and not marks.loc["chatgpt"].any()
+    dep = pc.judge_dependence(tmp_path / "res")
+    assert len(dep) == 2 and set(dep.columns) >= {"verdict", "verdict_lookalike", "depends_on_judge"}
+    pc.execute(tree, tmp_path / "lenient", judge="lenient", n_boot=50, langs=LANGS4)     # a variant run checks nothing
+    assert "judge_check" not in pc.load(tmp_path / "lenient") and pc.judge_dependence(tmp_path / "lenient").empty

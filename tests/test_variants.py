@@ -63,3 +63,19 @@ def test_verdict_lines_state_the_numbers():
     assert lines[0] == ("[stored] 1a ra: S — mean Δ +0.100 [+0.050, +0.200] over 4 cells (30 items per language; "
                         "δ 0.05, detectable 0.071): SUPPORTED.")
     assert lines[1] == "[stored] 1c ra: T — no pair available: NOT MEASURABLE."
+
+
+def test_the_judge_check_of_the_stored_claims_names_each_verdict_that_flips():
+    """04/05 decide every stored claim again on answers read by the look-alike judge: a row whose verdict differs
+    is named with both verdicts, and when none differs one sentence says so."""
+    official = pd.DataFrame({"claim": ["a", "b"], "verdict": ["supported", "inconclusive"], "delta": [-0.1, 0.02]})
+    same = shared.judge_table(official, official.iloc[::-1])
+    assert not same["depends_on_judge"].any() and list(same["verdict_lookalike"]) == ["supported", "inconclusive"]
+    assert shared.judge_note(same) == ["No stored verdict depends on the judge: read with the lookalike judge "
+                                       "(Cyrillic/full-width letters that look like the option letter count as it), "
+                                       "all 2 stored rows keep their verdict."]
+    flipped = shared.judge_table(official, official.assign(verdict=["supported", "contradicted"], delta=[-0.1, -0.2]))
+    assert list(flipped["depends_on_judge"]) == [False, True] and flipped["delta_lookalike"].iloc[1] == -0.2
+    assert shared.judge_note(flipped) == ["Stored verdict that depends on the judge: b — inconclusive (official) vs "
+                                          "contradicted (lookalike judge)."]
+    assert shared.judge_note(None) == []

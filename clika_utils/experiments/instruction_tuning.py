@@ -30,8 +30,8 @@ from ..langs import LANGS, check_langs
 from ..outdir import system_name
 from ..train import TrainConfig
 from .shared import (CLAIM_METRICS, accuracy_summary, chance_note, claims_block, claims_table_rows, delta_claims,
-                     evaluate_live, live_claims, load_tables, loader, probe_live, probe_questions, stored,
-                     train_or_reuse, write)
+                     evaluate_live, judge_note, live_claims, load_tables, loader, probe_live, probe_questions,
+                     stored, train_or_reuse, write)
 
 #: multilingual vs English-only instruction tuning of the same base (llama_7b) — claim 2c
 MULTI_VS_ENGLISH_IT = [("m_llama", "Stanford_Alpaca", "multi")]
@@ -120,8 +120,8 @@ def _instruction_live_claims(multi: str, english: str, base: str, it_langs) -> l
                                  "2c": [(multi, english, langs)]})
 
 
-INSTRUCTION_FILES = ("lineage", "stored_deltas", "stored_claims", "live_training", "live_deltas", "live_claims",
-                     "probe_items", "probe_deltas", "probe_claims", "live_summary")
+INSTRUCTION_FILES = ("lineage", "stored_deltas", "stored_claims", "stored_judge", "live_training", "live_deltas",
+                     "live_claims", "probe_items", "probe_deltas", "probe_claims", "live_summary")
 
 
 def load(results_dir) -> dict[str, pd.DataFrame]:
@@ -152,6 +152,7 @@ def execute(model: str, data_dir, results_dir, models_dir, live_dir, *, items_cs
 
 def findings(t: dict[str, pd.DataFrame], xrr: pd.DataFrame | None = None) -> list[str]:
     out = claims_block(t["stored_claims"], "Stored outputs", "stored")
+    out += judge_note(t.get("stored_judge"))
     out += claims_block(t["live_claims"], "Live controlled run, CLiKA streams", "live")
     out += chance_note(t["live_summary"])
     out += claims_block(t["probe_claims"], "Live controlled run, held-out CLDR facts", "probe")

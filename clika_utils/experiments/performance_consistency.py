@@ -7,6 +7,9 @@ Results written to ``results_dir``:
 * ``items.csv``      system, task, lang, item_id, label, prediction, correct
 * ``summary.csv``    one row per (system, task, lang): accuracy, RA, en-CO with CIs, normalised score
 * ``systems.csv``    one row per system: files found, completeness, unparsed answers
+* with the official judge, the look-alike check (:data:`VARIANT_JUDGE`): ``judge_check.csv`` (per system, task and
+  language: answers the variant reads differently, accuracy under each judge) and ``summary_lookalike.csv`` (the
+  summary under the variant), from which :func:`judge_dependence` decides the claims again
 each with ``<file>.provenance.json``.
 """
 
@@ -19,6 +22,7 @@ from typing import ClassVar
 import pandas as pd
 
 from .. import claims, decide, settings
+from .. import judge as judge_mod
 from ..claims import PaperClaim
 from ..config import ExperimentConfig
 from ..data import TASKS
@@ -31,17 +35,69 @@ from ..scoring import (
     write_scores,
 )
 
-RESULT_FILES = SCORE_FILES  #: the results files (:func:`clika_utils.scoring.write_scores`)
-load = load_scores          #: read them back
+RESULT_FILES = SCORE_FILES  #: the results files every run writes (:func:`clika_utils.scoring.write_scores`)
+#: the judge variant checked beside the official one: look-alike letters (Cyrillic "А." for "A.") read as Latin
+VARIANT_JUDGE = judge_mod.CHECKED
+CHECK_FILES = ("judge_check.csv", f"summary_{VARIANT_JUDGE}.csv")     #: written with the official judge
+#: a heatmap cell is marked when the variant reads at least this share of its answers differently
+MARK_SHARE = 0.10
+
+
+def load(results_dir) -> dict[str, pd.DataFrame]:
+    """The results tables, keyed by file stem (the judge check's too, where the run wrote them)."""
+    out = load_scores(results_dir)
+    for name in CHECK_FILES:
+        if (Path(results_dir) / name).exists():
+            out[name[:-4]] = pd.read_csv(Path(results_dir) / name)
+    return out
+
+
+def judge_check(items: pd.DataFrame, variant: pd.DataFrame) -> pd.DataFrame:
+    """Per (system, task, language): items, answers the variant judge reads differently (``changed``) and the
+    accuracy under each judge — the same answers, judged twice."""
+    keys = ["system", "task", "lang", "item_id"]
+    m = items[keys + ["prediction", "correct"]].merge(variant[keys + ["prediction", "correct"]], on=keys,
+                                                      suffixes=("", "_variant"), validate="one_to_one")
+    m["changed"] = m["prediction"].fillna("") != m["prediction_variant"].fillna("")
+    return (m.groupby(["system", "task", "lang"], sort=False)
+            .agg(n=("changed", "size"), changed=("changed", "sum"), accuracy=("correct", "mean"),
+                 **{f"accuracy_{VARIANT_JUDGE}": ("correct_variant", "mean")}).reset_index())
+
+
+def marked_cells(check: pd.DataFrame, task: str) -> pd.DataFrame:
+    """system × language: True where the variant judge reads at least :data:`MARK_SHARE` of the answers differently."""
+    sub = check[check["task"] == task].assign(share=lambda d: d["changed"] / d["n"])
+    return sub.pivot(index="system", columns="lang", values="share").fillna(0) >= MARK_SHARE
+
+
+def judge_summary(check: pd.DataFrame) -> pd.DataFrame:
+    """Per system the variant judge reads some answer of differently: how many answers, of how many, the
+    (system, task, language) cells marked in the heatmaps, and the accuracy each judge gives over its answers."""
+    acc = f"accuracy_{VARIANT_JUDGE}"
+    c = check.assign(right=check["accuracy"] * check["n"], right_variant=check[acc] * check["n"],
+                     marked=check["changed"] / check["n"] >= MARK_SHARE)
+    g = c.groupby("system").agg(changed=("changed", "sum"), answers=("n", "sum"), cells_marked=("marked", "sum"),
+                                right=("right", "sum"), right_variant=("right_variant", "sum"))
+    g = g[g["changed"] > 0]
+    out = pd.DataFrame({"answers read differently": g["changed"].astype(int), "of": g["answers"].astype(int),
+                        "cells marked †": g["cells_marked"].astype(int),
+                        "accuracy (official)": (g["right"] / g["answers"]).round(3),
+                        f"accuracy ({VARIANT_JUDGE})": (g["right_variant"] / g["answers"]).round(3)})
+    return out.sort_values("answers read differently", ascending=False)
 
 
 def execute(data_dir, results_dir, *, judge="official", ra_variant="ratio", co_variant="jaccard", n_boot=1000,
             seed=0, systems=None, tasks=None, langs=None, limit=None, parameters: dict | None = None) -> dict[str, Path]:
-    """Score ``data_dir`` and write the results files (atomically) with provenance sidecars."""
-    result = score_tree(data_dir, judge=judge, ra_variant=ra_variant, co_variant=co_variant, n_boot=n_boot,
-                        seed=seed, systems=systems or None, tasks=tasks or None, langs=langs or None,
-                        limit=limit or None)
-    return write_scores(result, results_dir, parameters=parameters, seed=seed)
+    """Score ``data_dir`` and write the results files (atomically) with provenance sidecars; with the official
+    judge, score again with :data:`VARIANT_JUDGE` for the judge check (:data:`CHECK_FILES`)."""
+    kw = dict(ra_variant=ra_variant, co_variant=co_variant, n_boot=n_boot, seed=seed, systems=systems or None,
+              tasks=tasks or None, langs=langs or None, limit=limit or None)
+    result = score_tree(data_dir, judge=judge, **kw)
+    extra = {}
+    if judge == "official":
+        variant = score_tree(data_dir, judge=VARIANT_JUDGE, **kw)
+        extra = dict(zip(CHECK_FILES, (judge_check(result.items, variant.items), variant.summary)))
+    return write_scores(result, results_dir, parameters=parameters, seed=seed, extra=extra)
 
 
 def pivot(summary: pd.DataFrame, task: str, value: str) -> pd.DataFrame:
@@ -139,9 +195,27 @@ def claim_rows(results_dir) -> list[dict]:
     systems are the resampling unit (a cluster bootstrap: the 42 systems are a sample of the models one could
     have scored, and the cells of one system are not independent)."""
     s = claims.read(results_dir, "summary")
-    nb = Config.NOTEBOOK
     if s is None:
-        return claims.not_run(CLAIMS, nb)
+        return claims.not_run(CLAIMS, Config.NOTEBOOK)
+    return _claim_rows(s)
+
+
+def judge_dependence(results_dir) -> pd.DataFrame:
+    """Each claim decided on the official summary and again on :data:`VARIANT_JUDGE`'s: whether a stored verdict
+    depends on reading look-alike letters (empty when the run wrote no judge check)."""
+    s, v = claims.read(results_dir, "summary"), claims.read(results_dir, f"summary_{VARIANT_JUDGE}")
+    if s is None or v is None:
+        return pd.DataFrame()
+    rows = []
+    for a, b in zip(_claim_rows(s), _claim_rows(v)):
+        rows.append({"claim": a["claim"], "verdict": a["verdict"], f"verdict_{VARIANT_JUDGE}": b["verdict"],
+                     "measured": a["measured"], f"measured_{VARIANT_JUDGE}": b["measured"],
+                     "depends_on_judge": a["verdict"] != b["verdict"]})
+    return pd.DataFrame(rows)
+
+
+def _claim_rows(s: pd.DataFrame) -> list[dict]:
+    nb = Config.NOTEBOOK
     pf, ct = CLAIMS
     cells, gated = measurable_cells(s)
     gate = (f"{gated} cells left out by the chance gate (English accuracy not above chance + "

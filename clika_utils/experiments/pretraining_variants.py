@@ -34,8 +34,8 @@ from ..outdir import system_name
 from ..provenance import input_hashes
 from ..train import TrainConfig
 from .shared import (CLAIM_METRICS, METRIC_NAMES, accuracy_summary, chance_note, claims_block, claims_table_rows,
-                     delta_claims, evaluate_live, live_claims, load_tables, loader, probe_live, probe_questions, stored,
-                     train_or_reuse, write)
+                     delta_claims, evaluate_live, judge_note, live_claims, load_tables, loader, probe_live,
+                     probe_questions, stored, train_or_reuse, write)
 
 #: mixed-pretrained vs continued-pretrained models of the same size and target (zh) — claim 1c
 MIXED_VS_CONTINUED = [("baichuan2_7b_base", "chinese_llama2_7b", "zh"),
@@ -155,8 +155,8 @@ def nll_claims(cmp: corpus.NLLComparison, cpt: str, mixed: str, base: str, targe
     return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
 
 
-PRETRAINING_FILES = ("lineage", "stored_deltas", "stored_claims", "live_training", "live_streams", "live_deltas",
-                     "live_claims", "live_nll", "nll_claims", "live_summary", "live_nll_docs")
+PRETRAINING_FILES = ("lineage", "stored_deltas", "stored_claims", "stored_judge", "live_training", "live_streams",
+                     "live_deltas", "live_claims", "live_nll", "nll_claims", "live_summary", "live_nll_docs")
 PROBE_FILES = ("probe_items", "probe_deltas", "probe_claims")      #: written when ``probe_items`` > 0
 
 
@@ -195,6 +195,7 @@ def execute(model: str, data_dir, text_home, results_dir, models_dir, live_dir, 
 
 def findings(t: dict[str, pd.DataFrame]) -> list[str]:
     out = claims_block(t["stored_claims"], "Stored outputs", "stored")
+    out += judge_note(t.get("stored_judge"))
     out += claims_block(t["live_claims"], "Live controlled run", "live")
     out += chance_note(t["live_summary"])
     out += claims_block(t["nll_claims"], "Live controlled run, held-out language-model loss", "live loss")

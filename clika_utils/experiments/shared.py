@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import claims, instructions, lineage, qa, translation
+from .. import claims, instructions, judge, lineage, qa, translation
 from ..compare import VERDICTS, Claim, Comparison, check_claims, read_items
 from ..data import TASKS, discover
 from ..errors import ConfigError
@@ -70,10 +70,39 @@ def stored(data_dir, claims_of, *, items_csv=None, n_boot: int = 1000, seed: int
     lin = lineage.check(systems)
     declared = claims_of(systems)
     pairs = sorted({tuple(p[:3]) for c in declared for p in c.pairs})
-    items, inputs = stored_items(data_dir, items_csv, systems=sorted({s for p in pairs for s in p[:2]}))
+    systems_needed = sorted({s for p in pairs for s in p[:2]})
+    items, inputs = stored_items(data_dir, items_csv, systems=systems_needed)
     cmp = Comparison(items, pairs, n_boot=n_boot, seed=seed, source=str(items_csv or data_dir))
-    return {"lineage": lin, "stored_deltas": cmp.table(),
-            "stored_claims": check_claims(cmp, declared, unit="pairs")}, inputs
+    official = check_claims(cmp, declared, unit="pairs")
+    # the same claims on the answers read by the look-alike judge (Cyrillic "А." as "A."): does a verdict depend on it?
+    from ..scoring import score_tree
+    variant = score_tree(data_dir, judge=judge.CHECKED, n_boot=1, systems=systems_needed)
+    inputs.update(input_hashes([f.path for f in variant.inventory.files], root=data_dir))
+    vcmp = Comparison(variant.items, pairs, n_boot=n_boot, seed=seed, source=f"{data_dir} ({judge.CHECKED} judge)")
+    return {"lineage": lin, "stored_deltas": cmp.table(), "stored_claims": official,
+            "stored_judge": judge_table(official, check_claims(vcmp, declared, unit="pairs"))}, inputs
+
+
+def judge_table(official: pd.DataFrame, variant: pd.DataFrame) -> pd.DataFrame:
+    """Each stored claim row's verdict and Δ under the official judge and under :data:`judge.CHECKED`."""
+    v = variant.set_index("claim")
+    return pd.DataFrame({"claim": official["claim"], "verdict": official["verdict"],
+                         f"verdict_{judge.CHECKED}": official["claim"].map(v["verdict"]),
+                         "delta": official["delta"], f"delta_{judge.CHECKED}": official["claim"].map(v["delta"]),
+                         "depends_on_judge": official["verdict"] != official["claim"].map(v["verdict"])})
+
+
+def judge_note(table: pd.DataFrame | None) -> list[str]:
+    """One sentence on whether a stored verdict depends on reading look-alike letters (:func:`judge_table`)."""
+    if table is None or table.empty:
+        return []
+    flips = table[table["depends_on_judge"].astype(bool)]
+    if flips.empty:
+        return [f"No stored verdict depends on the judge: read with the {judge.CHECKED} judge (Cyrillic/full-width "
+                f"letters that look like the option letter count as it), all {len(table)} stored rows keep their "
+                f"verdict."]
+    return [f"Stored verdict that depends on the judge: {r.claim} — {r.verdict} (official) vs "
+            f"{getattr(r, f'verdict_{judge.CHECKED}')} ({judge.CHECKED} judge)." for r in flips.itertuples()]
 
 
 def evaluate_live(models: dict[str, object], data_dir, live_dir, *, tasks, langs, limit: int | None, batch_size: int,
