@@ -741,16 +741,19 @@ XRR_LABELS = {"xrr": "XRR (published, chance-corrected)", "xrr_ratio": "acc_l(ty
               "type1_over_type0": "acc_l(type 1) / acc_l(type 0)"}
 
 
-def xrr(table: pd.DataFrame, *, chance: float | None, title: str, runs: pd.DataFrame | None = None):
+def xrr(table: pd.DataFrame, *, chance: float | None, title: str, runs: pd.DataFrame | None = None,
+        threshold: float | None = None, failed: tuple = ()):
     """Conductivity per target language (its colour) with 95 % CIs, the headline XRR printed under each
     language. Left: the published XRR, chance-corrected (0 = chance, 1 = full transfer); right: the two
     plain ratios (1 = full; dotted at 1/k, where a model right in English but guessing in l lands).
     ``runs`` (per training run, :func:`clika_utils.experiments.conductivity.xrr_runs`): with more than one run
-    per language, each run's value is a small dot beside the mean."""
+    per language, each run's value is a small dot beside the mean. ``threshold``: the claim's line on the XRR
+    panel ("low" below it); ``failed``: target languages whose protocol gates failed, said under their label."""
     langs = sorted(table["target_lang"].unique())
     fig, axes = _subplots(1, 2, figsize=(2 * (0.9 * len(langs) + 1.9), 3.6))
     head = table[table["metric"] == "xrr"].set_index("target_lang").reindex(langs)
-    ticks = [f"{lang}\n{v:+.2f} [{lo:+.2f}, {hi:+.2f}]" if np.isfinite(v) else f"{lang}\nundefined"
+    ticks = [(f"{lang}\n{v:+.2f} [{lo:+.2f}, {hi:+.2f}]" if np.isfinite(v) else f"{lang}\nundefined")
+             + ("\ngates failed" if lang in failed else "")
              for lang, v, lo, hi in zip(langs, head["value"], head["lo"], head["hi"])]
     panels = ((axes[0], ("xrr",), "XRR (transfer, chance-corrected)"),
               (axes[1], ("xrr_ratio", "type1_over_type0"), "ratio variants"))
@@ -776,6 +779,9 @@ def xrr(table: pd.DataFrame, *, chance: float | None, title: str, runs: pd.DataF
         ax.axhline(1.0, **REFERENCE, label="1 = full transfer")
         if metrics == ("xrr",):
             ax.axhline(0.0, **CHANCE, label="0 = chance")
+            if threshold is not None:
+                ax.axhline(threshold, color="#b2182b", lw=0.9, ls="-.",
+                           label=f"{threshold:g}: the claim's line (low below)")
             ax.set_xticks(range(len(langs)), ticks, fontsize=FONT["small"])
         else:
             if chance:

@@ -205,6 +205,13 @@ def test_xrr_and_gates_by_hand():
     g = cd.gates(acc).set_index("check")
     assert g.loc["Translate", "passed"] and g.loc["en type 1", "accuracy"] == 1.0
     assert not g.loc["de type 0", "passed"] and g.loc["de type 0", "accuracy"] == 0.75
+    assert cd.failed_gates(cd.gates(acc)) == ("de",)
+    from clika_utils import plots
+    fig = plots.xrr(x.reset_index().assign(target_lang="de"), chance=0.25, title="t", threshold=cd.XRR_LOW,
+                    failed=cd.failed_gates(cd.gates(acc)))
+    assert fig.axes[0].get_xticklabels()[0].get_text().endswith("gates failed")
+    assert any(len(ln.get_ydata()) and abs(ln.get_ydata()[0] - 0.5) < 1e-12 for ln in fig.axes[0].get_lines())
+    assert plots.lint(fig) == []
 
 
 @pytest.mark.parametrize("en1, l1, chance, want", [

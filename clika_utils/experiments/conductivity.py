@@ -172,6 +172,12 @@ def gate_summary(g: pd.DataFrame) -> pd.DataFrame:
     return out.assign(passed=out["runs_passed"] == out["runs"])
 
 
+def failed_gates(g: pd.DataFrame) -> tuple[str, ...]:
+    """Target languages with a protocol gate that not every training run passed (:func:`gate_summary`)."""
+    s = gate_summary(g)
+    return tuple(sorted(set(s.loc[~s["passed"], "target_lang"])))
+
+
 def name_similarity(items: pd.DataFrame, lang: str) -> float:
     """Mean spelling similarity (difflib ratio, 0..1) of the English and ``lang`` continent names the
     questions expect: a covariate for XRR. Near-identical names (Mythosia / Mythosien) let a model
