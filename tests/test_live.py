@@ -38,7 +38,7 @@ def test_a_live_model_at_chance_everywhere_is_not_ranked_and_its_rankc_not_read(
                              "rankc": 0.97, "rankc_lo": 0.95, "en_co": 1.0})
     summary = pd.DataFrame(rows)
     assert at_chance_systems(summary) == ["bloom_7b1", "gemma-3-270m_letter"]   # llama: at chance on one stream only
-    methods = pd.DataFrame({"task": ["x_geo"] * 2, "lang": ["en", "de"], "acc_letter": [0.3, 0.2]})
+    methods = pd.DataFrame({"task": ["x_geo"] * 2, "lang": ["en", "de"], "n": [30, 30], "acc_letter": [0.3, 0.2]})
     text = " ".join(findings(summary, methods, "gemma-3-270m"))
     assert "rank" not in text.split("not ranked")[0].split("gemma-3-270m_letter:")[1]   # no "rank 2 of 4"
     assert "not ranked" in text and "2 systems of 4" in text
