@@ -126,21 +126,45 @@ def machine_paths(nb) -> list[str]:
     return found
 
 
-def export_html(nb, name: str, figures: dict[str, str] | None = None) -> str:
-    """The notebook as one HTML page (JupyterLab's look). An image that is a committed figure file
-    (``figures``: {sha256 of the PNG: link relative to the page}) is linked, not inlined again."""
+#: a script the page would fetch from the network (nbconvert's lab template loads require.js and MathJax from a CDN;
+#: no notebook here uses math, and a page read offline must not wait for them)
+_REMOTE_SCRIPT = re.compile(r'<script[^>]*\bsrc="https?://[^"]*"[^>]*>\s*</script>\s*')
+_MATHJAX_CONFIG = re.compile(r'<script type="text/x-mathjax-config">.*?</script>\s*', re.S)
+#: a link to a notebook of this project (from the notebooks folder or to the published copies)
+_NB_HREF = re.compile(r'href="(?:(?:\.\./)+(?:published/)?notebooks/)?(\d\d_[A-Za-z0-9_]+)\.ipynb(#[^"]*)?"')
+#: a link to a page of docs/ (as the notebooks write it from notebooks/, or a published copy from two levels down)
+_DOC_HREF = re.compile(r'href="(?:\.\./)+docs/([A-Za-z0-9_.-]+)\.md(#[^"]*)?"')
+_NO_ALT = 'alt="No description has been provided for this image"'
+
+
+def export_html(nb, name: str, figures: dict[str, tuple[str, str]] | None = None, docs: str | None = None) -> str:
+    """The notebook as one HTML page (JupyterLab's look) that works offline: no script from the network, links to
+    other notebooks go to their HTML pages, and with ``docs`` (a folder relative to the page holding docs/ rendered
+    as HTML) links to docs pages go there. An image that is a committed figure (``figures``: {sha256 of the PNG:
+    (link relative to the page, caption)}) is linked, not inlined again, with its caption as alt text."""
     import base64
     import hashlib
+    import html
 
     from nbconvert import HTMLExporter
     body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb, resources={"metadata": {"name": name}})
+    body = _MATHJAX_CONFIG.sub("", _REMOTE_SCRIPT.sub("", body))
+    body = _NB_HREF.sub(lambda m: f'href="{m.group(1)}.html{m.group(2) or ""}"', body)
+    if docs is not None:
+        body = _DOC_HREF.sub(lambda m: f'href="{docs}/{m.group(1)}.html{m.group(2) or ""}"', body)
     if not figures:
         return body
 
     def link(m):
-        sha = hashlib.sha256(base64.b64decode(m.group(1))).hexdigest()
-        return f'src="{figures[sha]}"' if sha in figures else m.group(0)
-    return re.sub(r'src="data:image/png;base64,([A-Za-z0-9+/=\s]+)"', link, body)
+        alt, between, data = m.group(1), m.group(2), m.group(3)
+        sha = hashlib.sha256(base64.b64decode(data)).hexdigest()
+        if sha not in figures:
+            return m.group(0)
+        href, caption = figures[sha]
+        if alt == _NO_ALT:
+            alt = f'alt="{html.escape(caption or Path(href).stem, quote=True)}"'
+        return f'<img {alt}{between}src="{href}"'
+    return re.sub(r'<img (alt="[^"]*")([^>]*?)src="data:image/png;base64,([A-Za-z0-9+/=\s]+)"', link, body)
 
 
 # ----------------------------------------------------------------------------------------------

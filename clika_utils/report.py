@@ -360,10 +360,33 @@ def finished(executed: Path) -> bool:
     return all(m == "completed" for m in marks) and not nb.metadata.get("papermill", {}).get("exception")
 
 
+def _copy_figures(pngs: list[Path], out: Path) -> None:
+    """Each figure's PNG and PDF into the publication's own ``figures/`` (the first of a name wins)."""
+    out.mkdir(parents=True, exist_ok=True)
+    for png in pngs:
+        for f in (png, png.with_suffix(".pdf")):
+            if f.exists() and not (out / f.name).exists():
+                shutil.copyfile(f, out / f.name)
+
+
+def _render_docs(docs: Path, out: Path) -> None:
+    """docs/*.md as HTML pages in ``out`` (links between them kept), so the notebooks' and the report's links to
+    the glossary and the analysis plan open a page, not raw Markdown, from any copy of the publication."""
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+    out.mkdir(parents=True, exist_ok=True)
+    for md in sorted(docs.glob("*.md")):
+        body = markdown2html_mistune(md.read_text(encoding="utf-8"))
+        body = re.sub(r'href="([A-Za-z0-9_.-]+)\.md(#[^"]*)?"', lambda m: f'href="{m.group(1)}.html{m.group(2) or ""}"',
+                      body)
+        write_text_atomic(out / f"{md.stem}.html",
+                          f"<!doctype html>\n<html lang='en'><head><meta charset='utf-8'><title>{html.escape(md.stem)}"
+                          f"</title><style>{STYLE}</style></head><body>{body}</body></html>\n")
+
+
 def _publish_notebooks(runs: pd.DataFrame, executed_dir: Path, nb_out: Path, earlier: Path,
-                       figures: dict[str, str]) -> list[str]:
+                       figures: dict[str, tuple[str, str]]) -> list[str]:
     """Cleaned copies (:func:`publish.clean_notebook`) and their HTML in ``nb_out`` (figures linked: ``figures``
-    maps a PNG's SHA-256 to its link); a notebook not executed here keeps its copy from the ``earlier``
+    maps a PNG's SHA-256 to its link and caption); a notebook not executed here keeps its copy from the ``earlier``
     publication. Returns what was dropped."""
     import nbformat
 
@@ -386,7 +409,7 @@ def _publish_notebooks(runs: pd.DataFrame, executed_dir: Path, nb_out: Path, ear
         nb, gone = publish.clean_notebook(raw, publish.run_root_pairs(raw) + pairs)
         dropped += [f"{r.notebook} {g}" for g in gone]
         write_text_atomic(nb_out / src.name, nbformat.writes(nb) + "\n")
-        write_text_atomic(nb_out / f"{r.notebook}.html", publish.export_html(nb, r.notebook, figures))
+        write_text_atomic(nb_out / f"{r.notebook}.html", publish.export_html(nb, r.notebook, figures, docs="../docs"))
     return dropped
 
 
@@ -505,7 +528,9 @@ def _build(profile: str, executed_dir: Path, dest: Path, params_dir: Path | None
                                for n, s in zip(runs.notebook, runs.status)])
     pngs = sorted((p for d in figures_dirs(profile, params_dir) for p in d.glob("*.png")), key=lambda p: p.name)
     from .io import sha256_file
-    figure_links = {sha256_file(p): _rel(p, dest / "notebooks") for p in pngs}
+    _copy_figures(pngs, stage / "figures")           # the publication holds what it shows: it works from any folder
+    _render_docs(project_root() / "docs", stage / "docs")
+    figure_links = {sha256_file(p): (f"../figures/{p.name}", _figure_meta(p).get("caption", "")) for p in pngs}
     dropped = _publish_notebooks(runs, executed_dir, nb_out, dest / "notebooks", figure_links)
     for name in ("runs.csv", "run.json"):           # run.json: the last whole run's (``--only`` writes none)
         for folder in (executed_dir, dest):
@@ -540,17 +565,18 @@ def _build(profile: str, executed_dir: Path, dest: Path, params_dir: Path | None
     decided = int(live.verdict.isin(DECIDED).sum())
     tour = ("New here? Start with the <a href='notebooks/00_tour.html'>tour</a>."
             if (nb_out / "00_tour.html").exists() else "New here? Run and read notebooks/00_tour.ipynb first.")
-    csv_link = _rel(csv, dest)
+    shutil.copyfile(csv, stage / "figures" / csv.name)
+    csv_link = f"figures/{csv.name}"
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>clika-repro report ({profile})</title>
 <style>{STYLE}</style></head>
 <body><h1>clika-repro — {profile} profile</h1>
 <p>{tour} Sections: <a href='#claims'>paper vs reproduction</a> · <a href='#notebooks'>notebooks</a> ·
-<a href='#figures'>figures</a>. Terms: <a href='{_rel(project_root() / "docs" / "glossary.md", dest)}'>glossary</a>.</p>
+<a href='#figures'>figures</a>. Terms: <a href='docs/glossary.html'>glossary</a>.</p>
 <h2 id="claims">Paper vs reproduction</h2>
 <p>Each headline claim, one verdict per source — stored outputs and live runs never vote together; a source's
 verdict is supported / contradicted / no effect only when every one of its rows is (rules:
-<a href='{_rel(project_root() / "docs" / "analysis-plan.md", dest)}'>analysis plan</a>).</p>
+<a href='docs/analysis-plan.html'>analysis plan</a>).</p>
 <table><tr><th>paper</th><th>claim</th><th>stored outputs</th><th>rows</th><th>live runs</th><th>rows</th></tr>{heads}</table>
 <p>Every row: {', '.join(f'{k}: {v}' for k, v in sorted(counts.items()))}; the live runs decide {decided} of their
 {len(live)} rows. Verdicts: the 95 % CI against the no-effect value, and two one-sided tests against ±δ
@@ -564,7 +590,7 @@ effect the paper states. The same table: <a href='{csv_link}'>{csv.name}</a>.</p
 <p>The results tables behind every number: <a href='results/'>results/</a> (one folder per notebook, each table with
 its provenance sidecar).</p>
 <h2 id="figures">Figures</h2>
-{''.join(_figure_html(p, _rel(p.parent, dest)) for p in pngs)}
+{''.join(_figure_html(p, "figures") for p in pngs)}
 </body></html>
 """
     write_text_atomic(stage / "index.html", page)

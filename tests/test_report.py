@@ -6,6 +6,7 @@ CLIKA_REQUIRE_BROWSER=1 (set by .ci/run, which installs it)."""
 import io
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -196,6 +197,12 @@ def _fake_run(work: Path):
     ax.plot([0, 1], [0, 1])
     ax.set_title("中文 Ελληνικά")
     plots.save_figure(fig, "demo", work / "figs", sources=[src], parameters={"k": 1}, caption="a demo figure")
+    import base64
+    nb = nbformat.read(executed / "01_x.ipynb", as_version=4)      # the notebook shows the figure and links onwards
+    nb.cells.append(nbformat.v4.new_markdown_cell("[next](02_y.ipynb) · [terms](../docs/glossary.md#the-papers)"))
+    nb.cells.append(nbformat.v4.new_code_cell("fig", outputs=[nbformat.v4.new_output(
+        "display_data", data={"image/png": base64.b64encode((work / "figs" / "demo.png").read_bytes()).decode()})]))
+    nbformat.write(nb, executed / "01_x.ipynb")
     return executed
 
 
@@ -211,9 +218,20 @@ def test_report_page_loads_and_every_link_and_image_resolves(tmp_path, monkeypat
     assert problems == [] and n_img == 1 and n_links >= 5
     published = nbformat.read(tmp_path / "reports" / "notebooks" / "01_x.ipynb", as_version=4)
     assert [o.text for o in published.cells[0].outputs] == ["wrote res/01/t.csv\n"]   # stderr gone, path relative
-    (tmp_path / "figs" / "demo.png").unlink()              # the check can fail
-    (tmp_path / "reports" / "notebooks" / "01_x.html").unlink()
-    problems, _, _ = page_problems(index)
+    # the publication alone, anywhere: its figures, docs and notebook pages are inside it, nothing from the network
+    alone = tmp_path / "downloaded" / "published"
+    shutil.copytree(tmp_path / "reports", alone)
+    shutil.move(str(tmp_path / "figs"), str(tmp_path / "figs-gone"))
+    problems, n_img, _ = page_problems(alone / "index.html")
+    assert problems == [] and n_img == 1
+    page = (alone / "notebooks" / "01_x.html").read_text(encoding="utf-8")
+    assert not re.search(r'<script[^>]*src="https?:', page)
+    assert 'href="02_y.html"' in page and 'href="../docs/glossary.html#the-papers"' in page
+    assert '<img alt="a demo figure"' in page and 'src="../figures/demo.png"' in page
+    assert (alone / "docs" / "glossary.html").exists() and (alone / "figures" / "demo.pdf").exists()
+    (alone / "figures" / "demo.png").unlink()              # the check can fail
+    (alone / "notebooks" / "01_x.html").unlink()
+    problems, _, _ = page_problems(alone / "index.html")
     assert any("image does not load" in p for p in problems) and any("broken link" in p for p in problems)
 
 
