@@ -36,7 +36,8 @@ fi
 if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
   log "installing pinned requirements (first run: a few minutes; torch: $TORCH_KIND build)"
   if [ "$TORCH_KIND" = cpu ]; then
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --index-url "$TORCH_CPU_INDEX" \
+    # torch alone (--no-deps): its dependencies come with the requirements below, from the usual index
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --index-url "$TORCH_CPU_INDEX" \
       "$(grep -E '^torch==' "$ROOT/requirements.txt")"
   fi
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$ROOT/requirements.txt" 2> >(grep -v "is ignored: it is neither" >&2)
