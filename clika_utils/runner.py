@@ -60,8 +60,6 @@ def find_notebooks(nb_dir: Path, only: list[str] | None = None) -> list[Path]:
     return nbs
 
 
-#: ``name: type = literal  # comment``, the one form of a line in a parameters cell.
-PARAM_LINE = re.compile(r"^(?P<name>[a-z_][a-z0-9_]*): (?P<type>str|int|float|bool|list|dict) = (?P<value>.+?)  # \S.*$")
 def export_html(executed: Path) -> Path:
     import nbformat
 
