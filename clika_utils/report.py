@@ -281,11 +281,12 @@ def latest_claims(profile: str) -> tuple[pd.DataFrame, str]:
 # ----------------------------------------------------------------------------------------------
 # page
 
-STYLE = """body{font-family:sans-serif;margin:2em;max-width:1200px} td,th{padding:4px 8px;border-bottom:1px solid #ddd;
-vertical-align:top;text-align:left} .ok,.supported{color:#060} .failed,.incomplete,.contradicted{color:#a00}
+STYLE = """body{font-family:sans-serif;margin:2em auto;max-width:1200px;padding:0 1em} table{border-collapse:collapse}
+td,th{padding:4px 8px;border-bottom:1px solid #ddd;vertical-align:top;text-align:left;overflow-wrap:anywhere}
+.scroll{overflow-x:auto;max-width:100%} .ok,.supported{color:#060} .failed,.incomplete,.contradicted{color:#a00}
 .inconclusive,.partly-supported,.partly-contradicted,.partly-no-effect,.mixed,.open{color:#666}
-.not-run,.not-measurable{color:#999} .no-effect,.negligible{color:#0072B2} figure{display:inline-block;width:560px;margin:0 1em 2em 0;
-vertical-align:top} figure img{max-width:100%} figcaption{font-size:90%} details{font-size:80%} pre{white-space:pre-wrap}"""
+.not-run,.not-measurable{color:#999} .no-effect,.negligible{color:#0072B2} figure{display:block;margin:0 0 2.5em 0}
+figure img{width:100%;height:auto} img{max-width:100%;height:auto} figcaption{font-size:90%} details{font-size:80%} pre{white-space:pre-wrap}"""
 
 
 def _figure_meta(png: Path) -> dict:
@@ -307,6 +308,15 @@ def _figure_html(png: Path, rel: str) -> str:
             f"</code>{' (uncommitted changes)' if git.get('dirty') else ''}; parameters "
             f"<pre>{html.escape(json.dumps(meta.get('parameters', {}), ensure_ascii=False))}</pre>"
             f"drawn from<ul>{inputs}</ul></details></figcaption></figure>")
+
+
+def _figures_by_notebook(pngs: list[Path]) -> str:
+    """The figures under one heading per notebook (the one their sidecar names), notebooks in order."""
+    groups: dict[str, list[Path]] = {}
+    for png in pngs:
+        groups.setdefault(str(_figure_meta(png).get("parameters", {}).get("notebook", "other")), []).append(png)
+    return "".join(f"<h3>{html.escape(nb)}</h3>" + "".join(_figure_html(p, "figures") for p in groups[nb])
+                   for nb in sorted(groups, key=lambda n: (n == "other", n)))
 
 
 def contact_sheet(fig_dir: Path, profile: str) -> str:
@@ -376,11 +386,30 @@ def _render_docs(docs: Path, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for md in sorted(docs.glob("*.md")):
         body = markdown2html_mistune(md.read_text(encoding="utf-8"))
-        body = re.sub(r'href="([A-Za-z0-9_.-]+)\.md(#[^"]*)?"', lambda m: f'href="{m.group(1)}.html{m.group(2) or ""}"',
-                      body)
+        for pattern, repl in _DOC_LINKS:
+            body = re.sub(pattern, repl, body)
+        body = body.replace("<table>", '<div class="scroll"><table>').replace("</table>", "</table></div>")
+        body = re.sub(r'<h(\d) id="[^"]*">(.*?)<a class="anchor-link" href="#[^"]*">',     # the forge's heading ids
+                      lambda m: f'<h{m.group(1)} id="{_slug(m.group(2))}">{m.group(2)}'
+                                f'<a class="anchor-link" href="#{_slug(m.group(2))}">', body)
         write_text_atomic(out / f"{md.stem}.html",
                           f"<!doctype html>\n<html lang='en'><head><meta charset='utf-8'><title>{html.escape(md.stem)}"
                           f"</title><style>{STYLE}</style></head><body>{body}</body></html>\n")
+
+
+#: docs/ links as the rendered pages inside the publication need them (docs link the repository's files)
+_DOC_LINKS = [(r'href="([A-Za-z0-9_.-]+)\.md(#[^"]*)?"', r'href="\1.html\2"'),                  # another docs page
+              (r'href="\.\./(?:published/)?notebooks/(\d\d_[A-Za-z0-9_]+)\.ipynb(#[^"]*)?"', r'href="../notebooks/\1.html\2"'),
+              (r'href="\.\./published/notebooks/"', 'href="../index.html#notebooks"'),
+              (r'href="\.\./figures/README\.md(#[^"]*)?"', 'href="../index.html#figures"'),
+              (r'href="\.\./published/([^"]*)"', r'href="../\1"')]
+
+
+def _slug(heading_html: str) -> str:
+    """A heading's anchor as GitHub makes it (the links in docs/ and the notebooks are written for it): the text
+    lower-cased, punctuation but hyphens dropped, spaces as hyphens."""
+    text = html.unescape(re.sub(r"<[^>]+>", "", heading_html)).strip().lower()
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
 
 
 def _publish_notebooks(runs: pd.DataFrame, executed_dir: Path, nb_out: Path, earlier: Path,
@@ -583,14 +612,16 @@ verdict is supported / contradicted / no effect only when every one of its rows 
 ("no effect"; "negligible" when the CI excludes 0 but the effect is inside ±δ); "detectable" is the smallest effect
 the run's sample finds with 80 % power; "seeds" the training runs per arm; "n needed" the sample that would detect the
 effect the paper states. The same table: <a href='{csv_link}'>{csv.name}</a>.</p>
-<table><tr><th>paper</th><th>claim</th><th>notebook</th><th>source</th><th>measured here</th><th>95 % CI of the effect</th>
-<th>detectable</th><th>δ</th><th>n</th><th>seeds</th><th>n needed</th><th>verdict</th><th>why / note</th></tr>{claim_rows}</table>
+<div class="scroll"><table><tr><th>paper</th><th>claim</th><th>notebook</th><th>source</th><th>measured here</th>
+<th>95 % CI of the effect</th><th>detectable</th><th>δ</th><th>n</th><th>seeds</th><th>n needed</th><th>verdict</th>
+<th>why / note</th></tr>{claim_rows}</table></div>
 <h2 id="notebooks">Executed notebooks</h2>
 <table><tr><th>notebook</th><th>status</th><th>seconds</th><th>source</th></tr>{''.join(nb_rows)}</table>
 <p>The results tables behind every number: <a href='results/'>results/</a> (one folder per notebook, each table with
 its provenance sidecar).</p>
 <h2 id="figures">Figures</h2>
-{''.join(_figure_html(p, "figures") for p in pngs)}
+<p>In the notebooks' order; click a figure for its full size.</p>
+{_figures_by_notebook(pngs)}
 </body></html>
 """
     write_text_atomic(stage / "index.html", page)

@@ -35,10 +35,12 @@ def page_problems(index: Path) -> tuple[list[str], int, int]:
     problems = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
-        page = browser.new_page()
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
         page.goto(index.resolve().as_uri())
         page.wait_for_load_state("load")
+        if page.evaluate("document.documentElement.scrollWidth > window.innerWidth"):
+            problems.append("the page is wider than a 1,280 px window (a column would be cut)")
         if not page.title():
             problems.append("page has no title")
         images = page.eval_on_selector_all("img", "els => els.map(e => [e.src, e.complete && e.naturalWidth > 0])")
@@ -56,7 +58,7 @@ def page_problems(index: Path) -> tuple[list[str], int, int]:
             if url.fragment and target.suffix == ".html":
                 other = browser.new_page()
                 other.goto(target.as_uri())
-                if other.locator(f"[id='{url.fragment}']").count() == 0:
+                if other.evaluate("id => document.getElementById(id) === null", unquote(url.fragment)):
                     problems.append(f"missing anchor: {href}")
                 other.close()
         browser.close()
@@ -229,6 +231,13 @@ def test_report_page_loads_and_every_link_and_image_resolves(tmp_path, monkeypat
     assert 'href="02_y.html"' in page and 'href="../docs/glossary.html#the-papers"' in page
     assert '<img alt="a demo figure"' in page and 'src="../figures/demo.png"' in page
     assert (alone / "docs" / "glossary.html").exists() and (alone / "figures" / "demo.pdf").exists()
+    problems, _, n_links = page_problems(alone / "docs" / "glossary.html")     # its links to other docs' headings
+    assert problems == [] and n_links >= 5 and 'id="margins-δ"' in (alone / "docs" / "analysis-plan.html").read_text(
+        encoding="utf-8")
+    wide = alone / "wide.html"                             # the layout check can fail
+    wide.write_text((alone / "index.html").read_text(encoding="utf-8").replace(
+        "</body>", "<div style='width:2000px'>x</div></body>"), encoding="utf-8")
+    assert any("wider than" in p for p in page_problems(wide)[0])
     (alone / "figures" / "demo.png").unlink()              # the check can fail
     (alone / "notebooks" / "01_x.html").unlink()
     problems, _, _ = page_problems(alone / "index.html")
