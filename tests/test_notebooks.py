@@ -240,6 +240,8 @@ def test_every_results_and_figure_sidecar_holds_the_whole_config(smoke_work, mon
     assert all(kinds == {"results", "figures"} for nb, kinds in seen.items() if nb != "00_tour"), seen
 
 
+@pytest.mark.slow
+@pytest.mark.data
 def test_every_smoke_figure_passes_the_layout_check_and_keeps_each_language_in_its_colour(smoke_work):
     """Every figure of the smoke run, as plots.lint saw it when it was saved (recorded in its sidecar): no text
     outside the canvas or over other text, heatmap cells coloured by the number they print, and every
