@@ -58,7 +58,9 @@ def page_problems(index: Path) -> tuple[list[str], int, int]:
             if url.fragment and target.suffix == ".html":
                 other = browser.new_page()
                 other.goto(target.as_uri())
-                if other.evaluate("id => document.getElementById(id) === null", unquote(url.fragment)):
+                # as a browser does: the fragment as written, then percent-decoded (nbconvert writes its ids encoded)
+                if other.evaluate("ids => ids.every(id => document.getElementById(id) === null)",
+                                  [url.fragment, unquote(url.fragment)]):
                     problems.append(f"missing anchor: {href}")
                 other.close()
         browser.close()
