@@ -76,6 +76,15 @@ def test_published_notebooks_are_clean(nb_path):
             assert "it/s]" not in text and "\\n" not in text.replace("\\\\n", ""), f"cell {i}: bar residue or a literal \\n"
 
 
+def test_no_published_result_names_a_machine_path():
+    """Tables and sidecars of the published run name no folder of the machine that made it (a clone's absolute
+    items.csv, the data home, a home folder): the record must mean the same on a reader's machine."""
+    found = {str(f.relative_to(PUBLISHED)): publish.MACHINE_PATH.findall(f.read_text(encoding="utf-8"))[:1]
+             for f in sorted((PUBLISHED / "results").rglob("*")) if f.suffix in (".csv", ".json")}
+    assert {k: v for k, v in found.items() if v} == {}
+    assert publish.MACHINE_PATH.findall('"data_root": "/work/shared/data/clika"')      # the check can fail
+
+
 def test_clean_notebook_removes_what_changes_between_runs_and_machines(tmp_path):
     nb = nbformat.v4.new_notebook(metadata={"papermill": {"start_time": "x", "duration": 3.0, "parameters": {"a": 1}}})
     cell = nbformat.v4.new_code_cell("x", metadata={"execution": {"iopub.status.busy": "t"}, "papermill": {"duration": 1}})
