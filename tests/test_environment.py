@@ -42,11 +42,13 @@ def test_the_setup_takes_torchs_cpu_build_where_no_nvidia_gpu_is(tmp_path):
     import platform
     import shutil
     import subprocess
+    import sys
 
     script = ROOT / "scripts" / "ensure_env.sh"
     bare = tmp_path / "bin"
     bare.mkdir()
-    for tool in ("python3", "uname", "cat", "sha256sum", "cut"):
+    (bare / "python3").symlink_to(sys.executable)          # this interpreter (a pyenv shim would need bash on PATH)
+    for tool in ("uname", "cat", "sha256sum", "cut", "dirname"):
         if shutil.which(tool):
             (bare / tool).symlink_to(shutil.which(tool))
 
