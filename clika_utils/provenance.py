@@ -15,7 +15,7 @@ from typing import Iterable
 
 from . import __version__
 from .io import _UMASK, Table, sha256_file, write_json_atomic
-from .settings import project_root, workdir
+from .settings import portable, project_root, workdir
 
 PACKAGES = ("numpy", "pandas", "scipy", "matplotlib", "seaborn", "pillow", "torch", "transformers", "peft",
             "accelerate", "sacrebleu", "papermill")
@@ -56,11 +56,12 @@ def sidecar_path(output: str | Path) -> Path:
 
 
 def input_hashes(inputs: Iterable[str | Path], root: str | Path | None = None) -> dict:
-    """{path (relative to ``root`` when under it): sha256}."""
+    """{path: sha256}, the path relative to ``root`` when under it, else as :func:`settings.portable` names it (an
+    absolute path as ``$CLIKA_DATA_HOME/...`` or relative to the work folder: a record names no machine's folders)."""
     out = {}
     for p in inputs:
         p = Path(p)
-        key = str(p)
+        key = portable(p) if p.is_absolute() else str(p)
         if root is not None:
             try:
                 key = str(p.resolve().relative_to(Path(root).resolve()))

@@ -202,6 +202,12 @@ def test_records_name_folders_as_any_machine_has_them(tmp_path, monkeypatch):
     assert portable(tmp_path / "work" / "outputs" / "items.csv") == "outputs/items.csv"
     assert portable(tmp_path / "work") == "."
     assert portable(tmp_path / "elsewhere") == str((tmp_path / "elsewhere").resolve())
+    from clika_utils.provenance import input_hashes          # every record: an absolute input outside ``root`` too
+    (tmp_path / "work" / "outputs").mkdir(parents=True)
+    (tmp_path / "work" / "outputs" / "items.csv").write_text("a\n", encoding="utf-8")
+    assert list(input_hashes([tmp_path / "work" / "outputs" / "items.csv"])) == ["outputs/items.csv"]
+    assert list(input_hashes([tmp_path / "work" / "outputs" / "items.csv"], root=tmp_path / "work" / "outputs")) == [
+        "items.csv"]
 
 
 def test_unknown_system_filter(tiny_tree):

@@ -29,7 +29,6 @@ from ..io import read_csv_checked, sha256_file, write_csv_atomic, write_json_ato
 from ..langs import LANGS
 from ..metrics import wilson_ci
 from ..provenance import input_hashes, write_result_set
-from ..settings import workdir
 from ..train import TrainConfig, job_record, load_trained, run_job, write_job_data
 
 METRIC_NAMES = {"accuracy": "accuracy (PF)", "ra": "RA (PF)", "en_co": "en-CO (CT)",
@@ -57,7 +56,7 @@ def stored_items(data_dir, items_csv=None, systems=None) -> tuple[pd.DataFrame, 
     if items_csv is not None and Path(items_csv).exists():
         items = read_items(items_csv)
         if systems is None or set(systems) <= set(items.system):
-            return items, input_hashes([items_csv], root=workdir())      # no machine path in the record
+            return items, input_hashes([items_csv])
     from ..scoring import score_tree
     result = score_tree(data_dir, n_boot=1, systems=systems)
     return result.items, input_hashes([f.path for f in result.inventory.files], root=data_dir)
