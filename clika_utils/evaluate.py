@@ -126,8 +126,9 @@ class Engine:
             return None
         return self._run(torch.tensor([prefix], device=self.lm.device), None, 0).cache
 
-    def _suffix_hidden(self, cache, n_prefix: int, suffixes: list[list[int]]):
-        """Hidden states of right-padded suffixes after a (copied, expanded) prefix cache."""
+    def _suffix_run(self, cache, n_prefix: int, suffixes: list[list[int]], rows_of: list[int] | None = None):
+        """Forward of right-padded suffixes after a copy of ``cache``: every suffix after the whole (one-row) cache,
+        or with ``rows_of`` suffix k after row ``rows_of[k]`` of a many-row cache. The output keeps its cache."""
         import torch
         B, S = len(suffixes), max(len(s) for s in suffixes)
         pad = self.tok.pad_token_id
@@ -137,8 +138,15 @@ class Engine:
         c = None
         if cache is not None:
             c = copy.deepcopy(cache)
-            c.batch_repeat_interleave(B)
-        return self._run(ids, c, n_prefix).last_hidden_state
+            if rows_of is None:
+                c.batch_repeat_interleave(B)
+            else:
+                c.batch_select_indices(torch.tensor(rows_of, device=self.lm.device))
+        return self._run(ids, c, n_prefix)
+
+    def _suffix_hidden(self, cache, n_prefix: int, suffixes: list[list[int]]):
+        """Hidden states of right-padded suffixes after a (copied, expanded) prefix cache."""
+        return self._suffix_run(cache, n_prefix, suffixes).last_hidden_state
 
     def last_hidden(self, token_lists: list[list[int]]):
         """Final-layer hidden state at the last token of each sequence (in order)."""
@@ -257,21 +265,14 @@ class Engine:
             for start in range(0, len(group), step):
                 part = group[start: start + step]
                 with torch.inference_mode(), self.lm.autocast():
-                    c = copy.deepcopy(cache)
-                    c.batch_repeat_interleave(len(part))
-                    out = self._run(torch.tensor([owns[i] for i in part], device=self.lm.device), c, len(head))
+                    out = self._suffix_run(cache, len(head), [owns[i] for i in part])     # equally long: no pads
                     for q, i in enumerate(part):              # the state every continuation's first token needs
                         states[contexts[i, ()]] = out.last_hidden_state[q, -1].clone()
                     later = [(q, i, cont) for q, i in enumerate(part) for cont in conts_of[i] if len(cont) > 1]
                     for r_start in range(0, len(later), rows):
                         chunk = later[r_start: r_start + rows]
-                        ids = torch.full((len(chunk), max(len(cont) - 1 for _, _, cont in chunk)),
-                                         self.tok.pad_token_id, dtype=torch.long, device=self.lm.device)
-                        for b, (_, _, cont) in enumerate(chunk):
-                            ids[b, : len(cont) - 1] = torch.tensor(cont[:-1])
-                        rc = copy.deepcopy(out.cache)
-                        rc.batch_select_indices(torch.tensor([q for q, _, _ in chunk], device=self.lm.device))
-                        hidden = self._run(ids, rc, len(head) + n_own).last_hidden_state
+                        hidden = self._suffix_run(out.cache, len(head) + n_own, [cont[:-1] for _, _, cont in chunk],
+                                                  rows_of=[q for q, _, _ in chunk]).last_hidden_state
                         for b, (_, i, cont) in enumerate(chunk):
                             for j in range(1, len(cont)):
                                 cid = contexts[i, tuple(cont[:j])]
