@@ -34,6 +34,7 @@ from ..scoring import (
     score_tree,
     write_scores,
 )
+from .shared import judge_table
 
 RESULT_FILES = SCORE_FILES  #: the results files every run writes (:func:`clika_utils.scoring.write_scores`)
 #: the judge variant checked beside the official one: look-alike letters (Cyrillic "А." for "A.") read as Latin
@@ -206,12 +207,7 @@ def judge_dependence(results_dir) -> pd.DataFrame:
     s, v = claims.read(results_dir, "summary"), claims.read(results_dir, f"summary_{VARIANT_JUDGE}")
     if s is None or v is None:
         return pd.DataFrame()
-    rows = []
-    for a, b in zip(_claim_rows(s), _claim_rows(v)):
-        rows.append({"claim": a["claim"], "verdict": a["verdict"], f"verdict_{VARIANT_JUDGE}": b["verdict"],
-                     "measured": a["measured"], f"measured_{VARIANT_JUDGE}": b["measured"],
-                     "depends_on_judge": a["verdict"] != b["verdict"]})
-    return pd.DataFrame(rows)
+    return judge_table(pd.DataFrame(_claim_rows(s)), pd.DataFrame(_claim_rows(v)), value="measured")
 
 
 def _claim_rows(s: pd.DataFrame) -> list[dict]:

@@ -82,12 +82,13 @@ def stored(data_dir, claims_of, *, items_csv=None, n_boot: int = 1000, seed: int
             "stored_judge": judge_table(official, check_claims(vcmp, declared, unit="pairs"))}, inputs
 
 
-def judge_table(official: pd.DataFrame, variant: pd.DataFrame) -> pd.DataFrame:
-    """Each stored claim row's verdict and Δ under the official judge and under :data:`judge.CHECKED`."""
+def judge_table(official: pd.DataFrame, variant: pd.DataFrame, value: str = "delta") -> pd.DataFrame:
+    """Each stored claim row's verdict and ``value`` (its Δ, or what it measured) under the official judge and under
+    :data:`judge.CHECKED` (04 and 05's stored claims, 01's)."""
     v = variant.set_index("claim")
     return pd.DataFrame({"claim": official["claim"], "verdict": official["verdict"],
                          f"verdict_{judge.CHECKED}": official["claim"].map(v["verdict"]),
-                         "delta": official["delta"], f"delta_{judge.CHECKED}": official["claim"].map(v["delta"]),
+                         value: official[value], f"{value}_{judge.CHECKED}": official["claim"].map(v[value]),
                          "depends_on_judge": official["verdict"] != official["claim"].map(v["verdict"])})
 
 
