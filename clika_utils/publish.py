@@ -137,6 +137,12 @@ _DOC_HREF = re.compile(r'href="(?:\.\./)+docs/([A-Za-z0-9_.-]+)\.md(#[^"]*)?"')
 _NO_ALT = 'alt="No description has been provided for this image"'
 
 
+def notebook_pages(body: str, prefix: str = "") -> str:
+    """``body``'s links to this project's notebooks as links to their HTML pages, ``prefix`` the way to those pages
+    from the page ``body`` is (the notebook pages' own folder by default)."""
+    return _NB_HREF.sub(lambda m: f'href="{prefix}{m.group(1)}.html{m.group(2) or ""}"', body)
+
+
 def export_html(nb, name: str, figures: dict[str, tuple[str, str]] | None = None, docs: str | None = None) -> str:
     """The notebook as one HTML page (JupyterLab's look) that works offline: no script from the network, links to
     other notebooks go to their HTML pages, and with ``docs`` (a folder relative to the page holding docs/ rendered
@@ -149,7 +155,7 @@ def export_html(nb, name: str, figures: dict[str, tuple[str, str]] | None = None
     from nbconvert import HTMLExporter
     body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb, resources={"metadata": {"name": name}})
     body = _MATHJAX_CONFIG.sub("", _REMOTE_SCRIPT.sub("", body))
-    body = _NB_HREF.sub(lambda m: f'href="{m.group(1)}.html{m.group(2) or ""}"', body)
+    body = notebook_pages(body)
     if docs is not None:
         body = _DOC_HREF.sub(lambda m: f'href="{docs}/{m.group(1)}.html{m.group(2) or ""}"', body)
     if not figures:

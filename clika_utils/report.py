@@ -383,9 +383,12 @@ def _render_docs(docs: Path, out: Path) -> None:
     """docs/*.md as HTML pages in ``out`` (links between them kept), so the notebooks' and the report's links to
     the glossary and the analysis plan open a page, not raw Markdown, from any copy of the publication."""
     from nbconvert.filters.markdown_mistune import markdown2html_mistune
+
+    from . import publish
     out.mkdir(parents=True, exist_ok=True)
     for md in sorted(docs.glob("*.md")):
         body = markdown2html_mistune(md.read_text(encoding="utf-8"))
+        body = publish.notebook_pages(body, prefix="../notebooks/")
         for pattern, repl in _DOC_LINKS:
             body = re.sub(pattern, repl, body)
         body = body.replace("<table>", '<div class="scroll"><table>').replace("</table>", "</table></div>")
@@ -399,7 +402,6 @@ def _render_docs(docs: Path, out: Path) -> None:
 
 #: docs/ links as the rendered pages inside the publication need them (docs link the repository's files)
 _DOC_LINKS = [(r'href="([A-Za-z0-9_.-]+)\.md(#[^"]*)?"', r'href="\1.html\2"'),                  # another docs page
-              (r'href="\.\./(?:published/)?notebooks/(\d\d_[A-Za-z0-9_]+)\.ipynb(#[^"]*)?"', r'href="../notebooks/\1.html\2"'),
               (r'href="\.\./published/notebooks/"', 'href="../index.html#notebooks"'),
               (r'href="\.\./figures/README\.md(#[^"]*)?"', 'href="../index.html#figures"'),
               (r'href="\.\./published/([^"]*)"', r'href="../\1"')]
