@@ -546,10 +546,9 @@ def _adopt_published(root: Path) -> dict[str, tuple]:
             out[name] = (None, "")
     if "index.html" in out:                 # the copies of the figures its page shows, and the docs pages it renders
         page = (root / "index.html").read_text(encoding="utf-8", errors="replace")
-        for name in set(re.findall(r"""href=['"]figures/([^'"/]+)['"]|src=['"]figures/([^'"/]+)['"]""", page)):
-            for n in name:
-                if n and (root / "figures" / n).is_file():
-                    out[f"figures/{n}"] = (None, "")
+        for n in set(re.findall(r"""(?:href|src)=['"]figures/([^'"/]+)['"]""", page)):
+            if (root / "figures" / n).is_file():
+                out[f"figures/{n}"] = (None, "")
         docs = {p.stem for p in (project_root() / "docs").glob("*.md")}
         for f in (root / "docs").glob("*.html"):
             if f.stem in docs and f"<title>{html.escape(f.stem)}</title><style>" in f.read_text(encoding="utf-8")[:400]:
